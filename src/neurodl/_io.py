@@ -1,0 +1,78 @@
+"""Safe, atomic files: tensors in safetensors, metadata as JSON in its header.
+
+No pickle anywhere: loading a file can never run code. Writes go to a temporary file
+in the same folder and are moved into place with ``os.replace``, so a crash leaves
+the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from neurodl.errors import ModelFileError
+
+__all__ = ["read_tensors", "write_tensors"]
+
+META_KEY = "neurodl"
+
+
+def write_tensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Write ``tensors`` and the JSON-serialisable ``meta`` to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(data, tmp, metadata={META_KEY: json.dumps(meta, sort_keys=True)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_tensors(path: str | os.PathLike[str], *, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a file written by :func:`write_tensors` and check its ``kind``.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not a safetensors file, truncated, not written by
+        neurodl, or of another kind.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{kind} file {str(path)!r} does not exist.")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable {kind} file (corrupted or not "
+            f"safetensors): {exc}"
+        ) from exc
+    if META_KEY not in header:
+        raise ModelFileError(
+            f"{str(path)!r} is a safetensors file but was not written by neurodl "
+            f"(no {META_KEY!r} metadata); cannot load it as a {kind}."
+        )
+    try:
+        meta = json.loads(header[META_KEY])
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{str(path)!r} has unreadable neurodl metadata: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("kind") != kind:
+        got = meta.get("kind") if isinstance(meta, dict) else None
+        raise ModelFileError(f"{str(path)!r} holds a {got!r}, not a {kind!r}.")
+    return tensors, meta

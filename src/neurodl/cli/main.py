@@ -1,0 +1,59 @@
+"""The ``neurodl`` command: a typer app that gathers one module per command.
+
+User errors (any :class:`~neurodl.errors.NeurodlError`, or a file that cannot be
+written) print one line to stderr and exit with status 1; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from neurodl import __version__
+from neurodl.cli import demo, train, tour
+from neurodl.errors import NeurodlError
+
+app = typer.Typer(
+    name="neurodl",
+    help="neurodl: build brain-like networks, simulate them, train them, and hold "
+    "them against real recordings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(demo.app, name="demo")
+app.add_typer(train.app, name="train")
+app.command(name="tour")(tour.tour)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"neurodl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback when a command fails."
+    ),
+) -> None:
+    """Neurodl: artificial and biological neural networks in one toolkit."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        app(args=args, prog_name="neurodl")
+    except (NeurodlError, OSError) as exc:
+        if "--debug" in args:
+            raise
+        message = " ".join(str(exc).split())
+        typer.echo(f"neurodl: error: {message}", err=True)
+        raise SystemExit(1) from None

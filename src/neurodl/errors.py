@@ -1,0 +1,62 @@
+"""Exceptions raised by neurodl.
+
+Every error that a user can cause derives from :class:`NeurodlError`, so a caller
+(and the command line) can catch them all at once::
+
+    NeurodlError
+    ├── ValidationError (also ValueError)  - a parameter breaks a rule
+    │   ├── ShapeError                       - array shapes do not fit
+    │   └── NonFiniteError                   - NaN or infinity in the input
+    ├── ModelFileError (also ValueError)    - a model/checkpoint file is unreadable
+    └── TrainingDivergedError (also RuntimeError) - the loss became NaN or infinite
+
+Messages say what was wrong, what is allowed and what was received.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ModelFileError",
+    "NeurodlError",
+    "NonFiniteError",
+    "ShapeError",
+    "TrainingDivergedError",
+    "ValidationError",
+]
+
+
+class NeurodlError(Exception):
+    """Base class of every error neurodl raises on purpose."""
+
+
+class ValidationError(NeurodlError, ValueError):
+    """A parameter or input breaks a documented rule."""
+
+
+class ShapeError(ValidationError):
+    """Array shapes do not fit together; the message names both shapes."""
+
+
+class NonFiniteError(ValidationError):
+    """An input holds NaN or infinite values."""
+
+
+class ModelFileError(NeurodlError, ValueError):
+    """A model or checkpoint file is missing, corrupted or not written by neurodl."""
+
+
+class TrainingDivergedError(NeurodlError, RuntimeError):
+    """The training loss became NaN or infinite.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (1-based) in which the loss stopped being finite.
+    checkpoint : str or None
+        Path of the last good checkpoint, if checkpoints were written.
+    """
+
+    def __init__(self, message: str, epoch: int, checkpoint: str | None = None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.checkpoint = checkpoint

@@ -1,0 +1,357 @@
+"""Feed-forward networks with back-propagation written out layer by layer.
+
+A network is a weighted, biased directed graph arranged in layers. Layer ``l`` holds
+weights ``W_l`` of shape ``(n_{l-1}, n_l)`` (inputs x outputs) and biases ``b_l`` of
+shape ``(n_l,)``. For a batch of inputs ``a_0 = x`` of shape ``(n_samples, n_0)``::
+
+    z_l = a_{l-1} W_l + b_l        pre-activation, shape (n_samples, n_l)
+    a_l = f_l(z_l)                 activation
+
+Back-propagation (Rumelhart, Hinton & Williams 1986, doi:10.1038/323533a0) carries the
+error signal ``delta_l = dL/dz_l`` backwards::
+
+    delta_L = dL/da_L * f_L'(z_L)                 (see ``neurodl.networks.losses``)
+    delta_l = (delta_{l+1} W_{l+1}^T) * f_l'(z_l)
+    dL/dW_l = a_{l-1}^T delta_l                   summed over the batch
+    dL/db_l = sum_n delta_l
+
+and gradient descent updates ``W_l <- W_l - eta dL/dW_l``: the rule
+``w <- w - eta delta a`` for each single weight.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from neurodl._validate import check_finite, check_matrix, check_option, check_sizes
+from neurodl.errors import ValidationError
+from neurodl.neurons.activations import Activation, get_activation
+from neurodl.networks.losses import Loss, get_loss, prepare_target
+
+__all__ = ["INITS", "Dense", "FeedForward", "Trace"]
+
+INITS = ("pytorch", "he", "xavier")
+"""Weight initialisations; see :meth:`FeedForward.reset_parameters`."""
+
+
+class Trace(NamedTuple):
+    """Every layer's pre-activation and activation from one forward pass.
+
+    ``z[l]`` and ``a[l]`` belong to layer ``l + 1`` (0-based list over the weight
+    layers); ``x`` is the input ``a_0``. Shapes ``(n_samples, n_l)``.
+    """
+
+    x: Tensor
+    z: list[Tensor]
+    a: list[Tensor]
+
+
+class Dense(nn.Module):
+    """One fully connected layer, ``a = f(a_prev W + b)``, with its explicit backward.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Widths of the layer below and of this layer.
+    activation : Activation
+        The activation ``f``.
+    dtype, device
+        Where the parameters live.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        activation: Activation,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.W = nn.Parameter(torch.empty(n_in, n_out, dtype=dtype, device=device))
+        self.b = nn.Parameter(torch.empty(n_out, dtype=dtype, device=device))
+        self.activation = activation
+
+    def forward_trace(self, a_prev: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(z, a)`` with ``z = a_prev W + b`` and ``a = f(z)``."""
+        z = torch.addmm(self.b, a_prev, self.W)
+        return z, self.activation(z)
+
+    def forward(self, a_prev: Tensor) -> Tensor:
+        """Return ``f(a_prev W + b)``."""
+        return self.activation(torch.addmm(self.b, a_prev, self.W))
+
+    def backward(self, a_prev: Tensor, delta: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(dL/dW, dL/db)`` from this layer's ``delta = dL/dz``.
+
+        ``dL/dW = a_prev^T delta`` (each weight: input activation times delta) and
+        ``dL/db = sum over samples of delta``.
+        """
+        return a_prev.T @ delta, delta.sum(dim=0)
+
+    def backward_delta(
+        self, delta: Tensor, z_prev: Tensor, a_prev: Tensor, f_prev: Activation
+    ) -> Tensor:
+        """Return the layer below's ``delta_prev = (delta W^T) * f_prev'(z_prev)``."""
+        return f_prev.backward(z_prev, a_prev, delta @ self.W.T)
+
+    def extra_repr(self) -> str:
+        """Describe the layer for ``print(net)``."""
+        n_in, n_out = self.W.shape
+        return f"{n_in} -> {n_out}, activation={self.activation.name}"
+
+
+class FeedForward(nn.Module):
+    """A fully connected feed-forward network with explicit back-propagation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from input to output, e.g. ``(2, 3, 1)``.
+    activation : str
+        Activation of every hidden layer; one of ``neurodl.neurons.ACTIVATIONS``.
+    output_activation : str
+        Activation of the output layer; an activation name or ``"softmax"``.
+    init : str
+        Weight initialisation, one of :data:`INITS`, or ``"auto"`` (``"he"`` for
+        relu-like hidden activations, ``"xavier"`` otherwise).
+    bias : float or None
+        Initial value of every bias. None: ``"pytorch"`` draws biases like
+        ``nn.Linear``; ``"he"`` and ``"xavier"`` start them at 0.
+    seed : int or None
+        Seed of the initialisation; None draws from torch's global generator.
+    dtype, device
+        Where the parameters live (default float32 on the CPU).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = FeedForward((2, 3, 1), activation="relu", output_activation="sigmoid",
+    ...                   seed=0, dtype=torch.float64)
+    >>> [name for name, _ in net.named_parameters()]
+    ['layers.0.W', 'layers.0.b', 'layers.1.W', 'layers.1.b']
+    >>> x = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    >>> grads = net.backprop(x, torch.tensor([1.0], dtype=torch.float64), loss="bce")
+    >>> grads["layers.0.W"].shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        sizes: tuple[int, ...] | list[int],
+        activation: str = "relu",
+        output_activation: str = "identity",
+        *,
+        init: str = "auto",
+        bias: float | None = None,
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.sizes = check_sizes("sizes", sizes)
+        hidden = get_activation(activation)
+        output = get_activation(output_activation, output=True, param="output_activation")
+        if init == "auto":
+            init = "he" if hidden.name in ("relu", "leaky_relu", "elu", "gelu") else "xavier"
+        self.init = check_option("init", init, INITS)
+        if bias is not None and not math.isfinite(bias):
+            raise ValidationError(f"'bias' must be a finite number or None; got {bias!r}.")
+        self.bias_value = bias
+        n_layers = len(self.sizes) - 1
+        self.layers = nn.ModuleList(
+            Dense(
+                self.sizes[i],
+                self.sizes[i + 1],
+                output if i == n_layers - 1 else hidden,
+                dtype=dtype,
+                device=device,
+            )
+            for i in range(n_layers)
+        )
+        self.reset_parameters(seed)
+
+    # ----------------------------------------------------------------- set-up
+    @property
+    def activation(self) -> str:
+        """Name of the hidden activation."""
+        return self.layers[0].activation.name if len(self.layers) > 1 else "identity"
+
+    @property
+    def output_activation(self) -> str:
+        """Name of the output activation."""
+        return self.layers[-1].activation.name
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating-point type of the parameters."""
+        return self.layers[0].W.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return self.layers[0].W.device
+
+    def config(self) -> dict[str, object]:
+        """Return the constructor arguments as JSON-friendly values."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "init": self.init,
+            "bias": self.bias_value,
+            "dtype": str(self.dtype).removeprefix("torch."),
+        }
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights and biases.
+
+        ``"pytorch"``: ``W, b ~ U(-1/sqrt(n_in), 1/sqrt(n_in))``, as ``nn.Linear``
+        (the "standard" initialisation). ``"he"``: ``W ~ N(0, 2/n_in)`` (He et al.
+        2015, arXiv:1502.01852). ``"xavier"``: ``W ~ U(-r, r)``,
+        ``r = sqrt(6/(n_in + n_out))`` (Glorot & Bengio 2010). The draw is made in
+        float64 on the CPU from ``seed`` and then cast, so a seed gives the same
+        network in every dtype and on every device.
+        """
+        gen = torch.Generator()
+        if seed is None:
+            gen.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        else:
+            gen.manual_seed(seed)
+        for layer in self.layers:
+            n_in, n_out = layer.W.shape
+            shape = (n_in, n_out)
+            if self.init == "pytorch":
+                bound = 1.0 / math.sqrt(n_in)
+                w = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+                b = (torch.rand(n_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+            elif self.init == "he":
+                w = torch.randn(shape, generator=gen, dtype=torch.float64)
+                w *= math.sqrt(2.0 / n_in)
+                b = torch.zeros(n_out, dtype=torch.float64)
+            else:  # xavier
+                r = math.sqrt(6.0 / (n_in + n_out))
+                w = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * r
+                b = torch.zeros(n_out, dtype=torch.float64)
+            if self.bias_value is not None:
+                b.fill_(self.bias_value)
+            layer.W.copy_(w)
+            layer.b.copy_(b)
+
+    # ---------------------------------------------------------------- checks
+    def _check_input(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = torch.as_tensor(x)
+        check_matrix("x", x, n_features=self.sizes[0])
+        if x.dtype != self.dtype or x.device != self.device:
+            x = x.to(dtype=self.dtype, device=self.device)
+        return check_finite("x", x)
+
+    def _check_target(self, loss: Loss, x: Tensor, y: Tensor) -> Tensor:
+        if not isinstance(y, Tensor):
+            y = torch.as_tensor(y)
+        y = prepare_target(loss, y.to(self.device), x.shape[0], self.sizes[-1], self.dtype)
+        return check_finite("y", y)
+
+    # --------------------------------------------------------------- forward
+    def forward(self, x: Tensor) -> Tensor:
+        """Return the network output ``a_L``, shape ``(n_samples, n_outputs)``."""
+        a = self._check_input(x)
+        for layer in self.layers:
+            a = layer(a)
+        return a
+
+    def forward_trace(self, x: Tensor) -> Trace:
+        """Run the forward pass and keep every layer's ``z`` and ``a``."""
+        return self._trace(self._check_input(x))
+
+    def _trace(self, x: Tensor) -> Trace:
+        zs: list[Tensor] = []
+        acts: list[Tensor] = []
+        a = x
+        for layer in self.layers:
+            z, a = layer.forward_trace(a)
+            zs.append(z)
+            acts.append(a)
+        return Trace(x, zs, acts)
+
+    # -------------------------------------------------------------- training
+    def loss(self, x: Tensor, y: Tensor, loss: str | Loss = "mse") -> Tensor:
+        """Return the scalar loss on ``(x, y)``, differentiable by autograd.
+
+        Logit losses (``bce``, ``cross_entropy``) are computed from ``z_L``.
+        """
+        fn = get_loss(loss)
+        fn.check_output_activation(self.layers[-1].activation)
+        x = self._check_input(x)
+        y = self._check_target(fn, x, y)
+        t = self._trace(x)
+        return fn.value(t.z[-1], t.a[-1], y)
+
+    def backprop(
+        self,
+        x: Tensor,
+        y: Tensor,
+        loss: str | Loss = "mse",
+        *,
+        write_grad: bool = False,
+    ) -> dict[str, Tensor]:
+        """Return the gradient of the loss from the explicit delta rules, no autograd.
+
+        Parameters
+        ----------
+        x : Tensor, shape (n_samples, n_inputs)
+        y : Tensor, shape (n_samples, n_outputs) or (n_samples,)
+            Targets; class indices for ``cross_entropy``.
+        loss : {"mse", "bce", "cross_entropy"}
+        write_grad : bool
+            Also store each gradient in the parameter's ``.grad`` (replacing what is
+            there), so any ``torch.optim`` optimizer can take a step.
+
+        Returns
+        -------
+        dict of str to Tensor
+            Keyed exactly like ``named_parameters()``; same shapes.
+        """
+        fn = get_loss(loss)
+        fn.check_output_activation(self.layers[-1].activation)
+        x = self._check_input(x)
+        y = self._check_target(fn, x, y)
+        _, grads = self.loss_and_grads(x, y, fn, with_loss=False)
+        names = [name for name, _ in self.named_parameters()]
+        out = dict(zip(names, grads, strict=True))
+        if write_grad:
+            for p, g in zip(self.parameters(), grads, strict=True):
+                p.grad = g.clone()
+        return out
+
+    @torch.no_grad()
+    def loss_and_grads(
+        self, x: Tensor, y: Tensor, loss: Loss, *, with_loss: bool = True
+    ) -> tuple[Tensor | None, list[Tensor]]:
+        """Return ``(loss, [dW_1, db_1, dW_2, ...])`` without checking the inputs.
+
+        The fast path the trainer uses: ``x`` and ``y`` must already be validated
+        and shaped (see :meth:`backprop`).
+        """
+        t = self._trace(x)
+        layers = self.layers
+        n = len(layers)
+        z_out, a_out = t.z[-1], t.a[-1]
+        value = loss.value(z_out, a_out, y) if with_loss else None
+        delta = loss.delta(z_out, a_out, y, layers[-1].activation)
+        grads: list[Tensor] = [delta] * (2 * n)
+        for l in range(n - 1, -1, -1):
+            a_prev = t.a[l - 1] if l > 0 else x
+            grads[2 * l], grads[2 * l + 1] = layers[l].backward(a_prev, delta)
+            if l > 0:
+                delta = layers[l].backward_delta(
+                    delta, t.z[l - 1], a_prev, layers[l - 1].activation
+                )
+        return value, grads

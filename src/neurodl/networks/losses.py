@@ -1,0 +1,138 @@
+"""Loss functions with their derivatives with respect to the output layer.
+
+Each loss gives its value and ``delta_L = dL/dz_L``, the error signal at the output
+layer's pre-activation that starts back-propagation. Conventions match PyTorch so
+values can be compared directly:
+
+* ``mse``: ``mean((a - y)^2)`` over all entries (``torch.nn.functional.mse_loss``).
+  ``delta_L = 2 (a - y) / numel * f'(z_L)``.
+* ``bce``: binary cross-entropy computed from the logits ``z_L`` (stable form
+  ``logaddexp(0, z) - z y``), mean over all entries
+  (``binary_cross_entropy_with_logits``). ``delta_L = (sigmoid(z_L) - y) / numel``.
+  The output activation must be ``sigmoid`` (``net(x)`` gives probabilities) or
+  ``identity`` (``net(x)`` gives logits).
+* ``cross_entropy``: softmax cross-entropy from the logits ``z_L``, mean over samples
+  (``torch.nn.functional.cross_entropy``). Targets are class indices, shape
+  ``(n_samples,)``, or class probabilities, shape ``(n_samples, n_classes)``.
+  ``delta_L = (softmax(z_L) - Y) / n_samples``. Output activation ``softmax`` or
+  ``identity``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from neurodl._validate import check_option
+from neurodl.errors import ShapeError, ValidationError
+from neurodl.neurons.activations import Activation
+
+__all__ = ["LOSSES", "Loss", "get_loss", "prepare_target"]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss on the network output, with the output-layer delta rule.
+
+    Attributes
+    ----------
+    name : str
+        The name it is looked up by.
+    output_activations : tuple of str or None
+        Output activations it accepts (None: any).
+    """
+
+    name: str
+    output_activations: tuple[str, ...] | None
+
+    def value(self, z: Tensor, a: Tensor, y: Tensor) -> Tensor:
+        """Return the scalar loss from logits ``z``, outputs ``a`` and targets ``y``.
+
+        ``y`` must already be in the form :func:`prepare_target` returns.
+        """
+        if self.name == "mse":
+            return torch.mean((a - y) ** 2)
+        if self.name == "bce":
+            # log(1 + e^z) - z y; logaddexp never overflows, and its autograd
+            # derivative is sigmoid(z) even at z = 0, where max/abs forms break
+            return torch.mean(torch.logaddexp(z, torch.zeros_like(z)) - z * y)
+        # cross_entropy: -sum_k Y_k log softmax(z)_k, mean over samples
+        return -(y * torch.log_softmax(z, dim=-1)).sum() / z.shape[0]
+
+    def delta(self, z: Tensor, a: Tensor, y: Tensor, activation: Activation) -> Tensor:
+        """Return ``delta_L = dL/dz_L``, shape ``(n_samples, n_outputs)``."""
+        if self.name == "mse":
+            # dL/da = 2 (a - y) / numel, then the output activation's chain rule
+            return activation.backward(z, a, (a - y) * (2.0 / a.numel()))
+        if self.name == "bce":
+            # d/dz [log(1 + e^z) - z y] = sigmoid(z) - y
+            return (torch.sigmoid(z) - y) / z.numel()
+        # d/dz [-sum_k Y_k log softmax(z)_k] = softmax(z) - Y   (sum_k Y_k = 1)
+        return (torch.softmax(z, dim=-1) - y) / z.shape[0]
+
+    def check_output_activation(self, activation: Activation) -> None:
+        """Raise if this loss cannot be used with ``activation`` on the output layer."""
+        allowed = self.output_activations
+        if allowed is not None and activation.name not in allowed:
+            opts = " or ".join(map(repr, allowed))
+            raise ValidationError(
+                f"loss {self.name!r} is computed from the logits and needs "
+                f"output_activation {opts}; got {activation.name!r}. "
+                "Hint: use loss='mse' for other output activations."
+            )
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss("mse", None),
+    "bce": Loss("bce", ("sigmoid", "identity")),
+    "cross_entropy": Loss("cross_entropy", ("softmax", "identity")),
+}
+"""Every loss, by name."""
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """Return the loss called ``name``; the error lists the allowed names."""
+    if isinstance(name, Loss):
+        return name
+    return LOSSES[check_option("loss", name, LOSSES)]
+
+
+def prepare_target(
+    loss: Loss, y: Tensor, n_samples: int, n_outputs: int, dtype: torch.dtype
+) -> Tensor:
+    """Return targets ``y`` shaped ``(n_samples, n_outputs)``, of ``dtype``, for ``loss``.
+
+    A 1-D target is accepted for a single output (mse, bce) and, for
+    ``cross_entropy``, as integer class indices (turned into one-hot rows).
+
+    Raises
+    ------
+    ShapeError
+        If the shapes do not fit; the message names both shapes.
+    ValidationError
+        If class indices are out of range.
+    """
+    want = (n_samples, n_outputs)
+    if loss.name == "cross_entropy" and y.ndim == 1 and not y.is_floating_point():
+        if y.shape[0] != n_samples:
+            raise ShapeError(
+                f"'y' holds {y.shape[0]} class labels, shape {tuple(y.shape)}, but "
+                f"the input has {n_samples} samples: expected shape ({n_samples},)."
+            )
+        if n_samples and (int(y.min()) < 0 or int(y.max()) >= n_outputs):
+            raise ValidationError(
+                f"'y' class labels must lie in [0, {n_outputs - 1}] for a network "
+                f"with {n_outputs} outputs; got labels from {int(y.min())} to "
+                f"{int(y.max())}."
+            )
+        return torch.nn.functional.one_hot(y.long(), n_outputs).to(dtype)
+    if y.ndim == 1 and n_outputs == 1:
+        y = y.reshape(-1, 1)
+    if tuple(y.shape) != want:
+        raise ShapeError(
+            f"'y' has shape {tuple(y.shape)} but the network output has shape "
+            f"{want} (n_samples, n_outputs)."
+        )
+    return y.to(dtype)

@@ -1,0 +1,102 @@
+"""Figures for the worked examples, written as PNG files (matplotlib, no screen)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from neurodl.learning.trainer import History
+    from neurodl.networks.feedforward import FeedForward
+
+__all__ = ["save_confusion_matrix", "save_learning_curve", "save_xor_figure"]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` to ``path`` atomically and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110)
+    _pyplot().close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def save_learning_curve(history: History, path: str | os.PathLike[str], title: str) -> Path:
+    """Plot training/validation loss and validation accuracy per epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    epochs = np.arange(1, history.epochs + 1)
+    ax[0].plot(epochs, history.loss, label="training")
+    if history.val_loss:
+        ax[0].plot(epochs, history.val_loss, label="validation")
+    ax[0].set(xlabel="epoch", ylabel="loss", yscale="log", title=title)
+    ax[0].legend()
+    if history.val_accuracy:
+        ax[1].plot(epochs, history.val_accuracy, color="C1")
+        ax[1].axvline(history.best_epoch, color="grey", ls=":", label="best epoch")
+        ax[1].set(xlabel="epoch", ylabel="validation accuracy")
+        ax[1].legend()
+    else:
+        ax[1].axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_confusion_matrix(
+    confusion: Sequence[Sequence[int]], path: str | os.PathLike[str], title: str
+) -> Path:
+    """Plot a confusion matrix (rows: true class, columns: predicted class)."""
+    plt = _pyplot()
+    cm = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                color="white" if v > cm.max() / 2 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title,
+           xticks=range(cm.shape[1]), yticks=range(cm.shape[0]))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_xor_figure(
+    net: FeedForward, losses: Sequence[float], path: str | os.PathLike[str], title: str
+) -> Path:
+    """Plot the trained XOR network's output over the input square and its loss."""
+    plt = _pyplot()
+    grid = np.linspace(-0.25, 1.25, 121)
+    gx, gy = np.meshgrid(grid, grid)
+    pts = torch.as_tensor(np.c_[gx.ravel(), gy.ravel()], dtype=net.dtype)
+    with torch.no_grad():
+        out = net(pts).reshape(gx.shape).numpy()
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
+    im = ax[0].contourf(gx, gy, out, levels=np.linspace(0, 1, 11), cmap="RdBu_r")
+    ax[0].contour(gx, gy, out, levels=[0.5], colors="k")
+    xs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    ax[0].scatter(xs[:, 0], xs[:, 1], c=[0, 1, 1, 0], cmap="RdBu_r", edgecolors="k",
+                  s=80, vmin=0, vmax=1)
+    ax[0].set(xlabel="x1", ylabel="x2", title=title, aspect="equal")
+    fig.colorbar(im, ax=ax[0], label="output")
+    ax[1].plot(np.arange(1, len(losses) + 1), losses)
+    ax[1].set(xlabel="epoch (all attempts)", ylabel="BCE loss", yscale="log",
+              title="training loss")
+    fig.tight_layout()
+    return _save(fig, path)

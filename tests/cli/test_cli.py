@@ -1,0 +1,118 @@
+"""The command line, run in-process through neurodl.cli.main and as a subprocess."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from neurodl import __version__
+from neurodl.cli import main
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out = capsys.readouterr()
+    return exit_info.value.code or 0, out.out, out.err
+
+
+def test_help_lists_the_commands(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for cmd in ("tour", "demo", "train"):
+        assert cmd in out
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"neurodl {__version__}"
+
+
+def test_demo_xor_table(capsys):
+    code, out, _ = run(capsys, "demo", "xor", "--quiet")
+    assert code == 0
+    assert "target" in out and "output" in out and "converged" in out
+
+
+def test_demo_xor_json(capsys):
+    code, out, _ = run(capsys, "demo", "xor", "--json", "--seed", "1", "--engine", "autograd")
+    assert code == 0
+    data = json.loads(out)
+    assert {"converged", "outputs", "epochs", "loss", "attempts"} <= set(data)
+    assert data["converged"] is True and len(data["outputs"]) == 4
+
+
+def test_demo_xor_seed_range(capsys):
+    code, out, _ = run(capsys, "demo", "xor", "--seeds", "0-19", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["n_seeds"] == 20 and data["seeds"] == [0, 19]
+    assert data["fraction"] == data["solved"] / 20
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "xor", "--activation", "relu7"], "'activation' must be one of"),
+        (["demo", "xor", "--seeds", "9-3"], "'seeds' must have A <= B"),
+        (["demo", "xor", "--seeds", "a-b"], "'seeds' must look like 'A-B'"),
+        (["demo", "xor", "--lr", "-1"], "'lr' must be > 0; got -1.0"),
+        (["demo", "xor", "--engine", "magic"], "'engine' must be one of"),
+        (["train", "digits", "--epochs", "0"], "'epochs' must be >= 1"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_1(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurodl", "--debug", "demo", "xor", "--activation", "x"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "ValidationError" in proc.stderr
+
+
+def test_entry_point_runs_as_a_subprocess():
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurodl", "demo", "xor", "--activation", "x"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("neurodl: error: 'activation' must be one of")
+
+
+def test_train_digits(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "digits", "--out", str(tmp_path), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["test_accuracy"] >= 0.97
+    assert (tmp_path / "digits.safetensors").is_file()
+    assert (tmp_path / "digits_learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "checkpoint.safetensors").is_file()
+    assert len(data["confusion"]) == 10
+
+
+def test_train_digits_prints_the_confusion_matrix(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "digits", "--out", str(tmp_path), "--epochs", "3")
+    assert code == 0
+    assert "confusion matrix" in out and "test accuracy" in out
+
+
+def test_tour(capsys, tmp_path):
+    code, out, _ = run(capsys, "tour", "--out", str(tmp_path), "--quiet")
+    assert code == 0
+    html = (tmp_path / "index.html").read_text()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["chapters"]) == {"xor", "digits"}
+    assert results["chapters"]["xor"]["seeds_0_199"]["fraction"] >= 0.99
+    assert results["chapters"]["digits"]["test_accuracy"] >= 0.97
+    for png in ("xor.png", "digits_learning_curve.png", "digits_confusion.png"):
+        assert f'src="{png}"' in html
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
