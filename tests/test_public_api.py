@@ -4,8 +4,15 @@ import importlib
 
 import pytest
 
-PACKAGES = ["neurodl", "neurodl.neurons", "neurodl.networks", "neurodl.learning",
-            "neurodl.data", "neurodl.tasks", "neurodl.errors"]
+PACKAGES = [
+    "neurodl",
+    "neurodl.neurons",
+    "neurodl.networks",
+    "neurodl.learning",
+    "neurodl.data",
+    "neurodl.tasks",
+    "neurodl.errors",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -15,8 +22,10 @@ def test_all_is_honest(name):
     for item in exported:
         assert hasattr(mod, item), f"{name}.__all__ lists missing {item!r}"
     public = {
-        k for k, v in vars(mod).items()
-        if not k.startswith("_") and not isinstance(v, type(importlib))
+        k
+        for k, v in vars(mod).items()
+        if not k.startswith("_")
+        and not isinstance(v, type(importlib))
         and getattr(v, "__module__", name).startswith("neurodl")
         and k not in {"annotations"}
     }

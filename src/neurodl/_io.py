@@ -24,7 +24,9 @@ __all__ = ["read_tensors", "write_tensors"]
 META_KEY = "neurodl"
 
 
-def write_tensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+def write_tensors(
+    path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
     """Write ``tensors`` and the JSON-serialisable ``meta`` to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,9 @@ def write_tensors(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor]
     return path
 
 
-def read_tensors(path: str | os.PathLike[str], *, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def read_tensors(
+    path: str | os.PathLike[str], *, kind: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a file written by :func:`write_tensors` and check its ``kind``.
 
     Raises
@@ -71,7 +75,9 @@ def read_tensors(path: str | os.PathLike[str], *, kind: str) -> tuple[dict[str, 
     try:
         meta = json.loads(header[META_KEY])
     except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{str(path)!r} has unreadable neurodl metadata: {exc}") from exc
+        raise ModelFileError(
+            f"{str(path)!r} has unreadable neurodl metadata: {exc}"
+        ) from exc
     if not isinstance(meta, dict) or meta.get("kind") != kind:
         got = meta.get("kind") if isinstance(meta, dict) else None
         raise ModelFileError(f"{str(path)!r} holds a {got!r}, not a {kind!r}.")

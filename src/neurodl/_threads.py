@@ -53,7 +53,9 @@ def resolve_threads(threads: int | str, work: int) -> int | None:
             return int(env)
         return 1 if work < SMALL_WORK else None
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValidationError(f"'threads' must be 'auto' or an integer >= 1; got {threads!r}.")
+        raise ValidationError(
+            f"'threads' must be 'auto' or an integer >= 1; got {threads!r}."
+        )
     return threads
 
 

@@ -27,7 +27,9 @@ def check_positive(name: str, value: Any, *, strict: bool = True) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{name!r} must be a number {rule}; got {value!r}.")
     if not value == value or value in (float("inf"), float("-inf")):
-        raise ValidationError(f"{name!r} must be a finite number {rule}; got {value!r}.")
+        raise ValidationError(
+            f"{name!r} must be a finite number {rule}; got {value!r}."
+        )
     if (strict and value <= 0) or (not strict and value < 0):
         raise ValidationError(f"{name!r} must be {rule}; got {value!r}.")
     return value
@@ -46,18 +48,20 @@ def check_sizes(name: str, sizes: Any) -> list[int]:
     """Return layer sizes as a list of ints: at least two, each >= 1."""
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
         raise ValidationError(
-            f"{name!r} must be a sequence of layer widths such as (2, 3, 1); got {sizes!r}."
+            f"{name!r} must be a sequence of layer widths such as (2, 3, 1); "
+            f"got {sizes!r}."
         )
     out = [check_int(f"{name}[{i}]", s, minimum=1) for i, s in enumerate(sizes)]
     if len(out) < 2:
         raise ValidationError(
-            f"{name!r} needs at least two layers (input and output); got {list(sizes)!r}."
+            f"{name!r} needs at least two layers (input and output); "
+            f"got {list(sizes)!r}."
         )
     return out
 
 
 def check_finite(name: str, x: torch.Tensor) -> torch.Tensor:
-    """Return ``x`` if every entry is finite; otherwise say how many are not and where."""
+    """Return ``x`` if every entry is finite; else say how many are not, and where."""
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         bad = ~torch.isfinite(x)
         n_nan = int(torch.isnan(x).sum())

@@ -39,7 +39,9 @@ def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def save_learning_curve(history: History, path: str | os.PathLike[str], title: str) -> Path:
+def save_learning_curve(
+    history: History, path: str | os.PathLike[str], title: str
+) -> Path:
     """Plot training/validation loss and validation accuracy per epoch."""
     plt = _pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -69,10 +71,22 @@ def save_confusion_matrix(
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                color="white" if v > cm.max() / 2 else "black")
-    ax.set(xlabel="predicted", ylabel="true", title=title,
-           xticks=range(cm.shape[1]), yticks=range(cm.shape[0]))
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if v > cm.max() / 2 else "black",
+        )
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        title=title,
+        xticks=range(cm.shape[1]),
+        yticks=range(cm.shape[0]),
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -91,12 +105,24 @@ def save_xor_figure(
     im = ax[0].contourf(gx, gy, out, levels=np.linspace(0, 1, 11), cmap="RdBu_r")
     ax[0].contour(gx, gy, out, levels=[0.5], colors="k")
     xs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
-    ax[0].scatter(xs[:, 0], xs[:, 1], c=[0, 1, 1, 0], cmap="RdBu_r", edgecolors="k",
-                  s=80, vmin=0, vmax=1)
+    ax[0].scatter(
+        xs[:, 0],
+        xs[:, 1],
+        c=[0, 1, 1, 0],
+        cmap="RdBu_r",
+        edgecolors="k",
+        s=80,
+        vmin=0,
+        vmax=1,
+    )
     ax[0].set(xlabel="x1", ylabel="x2", title=title, aspect="equal")
     fig.colorbar(im, ax=ax[0], label="output")
     ax[1].plot(np.arange(1, len(losses) + 1), losses)
-    ax[1].set(xlabel="epoch (all attempts)", ylabel="BCE loss", yscale="log",
-              title="training loss")
+    ax[1].set(
+        xlabel="epoch (all attempts)",
+        ylabel="BCE loss",
+        yscale="log",
+        title="training loss",
+    )
     fig.tight_layout()
     return _save(fig, path)

@@ -36,7 +36,9 @@ def test_demo_xor_table(capsys):
 
 
 def test_demo_xor_json(capsys):
-    code, out, _ = run(capsys, "demo", "xor", "--json", "--seed", "1", "--engine", "autograd")
+    code, out, _ = run(
+        capsys, "demo", "xor", "--json", "--seed", "1", "--engine", "autograd"
+    )
     assert code == 0
     data = json.loads(out)
     assert {"converged", "outputs", "epochs", "loss", "attempts"} <= set(data)
@@ -63,7 +65,7 @@ def test_demo_xor_seed_range(capsys):
     ],
 )
 def test_user_errors_print_one_line_and_exit_1(capsys, args, message):
-    code, out, err = run(capsys, *args)
+    code, _, err = run(capsys, *args)
     assert code == 1
     assert message in err
     assert len(err.strip().splitlines()) == 1
@@ -72,8 +74,19 @@ def test_user_errors_print_one_line_and_exit_1(capsys, args, message):
 
 def test_debug_shows_the_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "neurodl", "--debug", "demo", "xor", "--activation", "x"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "neurodl",
+            "--debug",
+            "demo",
+            "xor",
+            "--activation",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "ValidationError" in proc.stderr
@@ -82,7 +95,9 @@ def test_debug_shows_the_traceback():
 def test_entry_point_runs_as_a_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "neurodl", "demo", "xor", "--activation", "x"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith("neurodl: error: 'activation' must be one of")
@@ -100,13 +115,15 @@ def test_train_digits(capsys, tmp_path):
 
 
 def test_train_digits_prints_the_confusion_matrix(capsys, tmp_path):
-    code, out, _ = run(capsys, "train", "digits", "--out", str(tmp_path), "--epochs", "3")
+    code, out, _ = run(
+        capsys, "train", "digits", "--out", str(tmp_path), "--epochs", "3"
+    )
     assert code == 0
     assert "confusion matrix" in out and "test accuracy" in out
 
 
 def test_tour(capsys, tmp_path):
-    code, out, _ = run(capsys, "tour", "--out", str(tmp_path), "--quiet")
+    code, _, _ = run(capsys, "tour", "--out", str(tmp_path), "--quiet")
     assert code == 0
     html = (tmp_path / "index.html").read_text()
     results = json.loads((tmp_path / "results.json").read_text())

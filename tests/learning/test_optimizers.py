@@ -16,8 +16,10 @@ TORCH = {
 @pytest.mark.parametrize("name", sorted(TORCH))
 def test_same_arithmetic_as_torch_optim(name):
     gen = torch.Generator().manual_seed(0)
-    ours = [torch.randn(3, 4, generator=gen, dtype=torch.float64),
-            torch.randn(4, generator=gen, dtype=torch.float64)]
+    ours = [
+        torch.randn(3, 4, generator=gen, dtype=torch.float64),
+        torch.randn(4, generator=gen, dtype=torch.float64),
+    ]
     theirs = [p.clone().requires_grad_() for p in ours]
     opt_ours = make_optimizer(name, ours, 0.01)
     opt_theirs = TORCH[name](theirs, 0.01)
@@ -51,5 +53,7 @@ def test_bad_optimizer_arguments():
         make_optimizer("rmsprop", [torch.zeros(1)], 0.1)
     with pytest.raises(ValidationError, match="'lr' must be > 0; got -1"):
         make_optimizer("sgd", [torch.zeros(1)], -1)
-    with pytest.raises(ValidationError, match=r"'momentum' must lie in \[0, 1\); got 1.5"):
+    with pytest.raises(
+        ValidationError, match=r"'momentum' must lie in \[0, 1\); got 1.5"
+    ):
         make_optimizer("momentum", [torch.zeros(1)], 0.1, momentum=1.5)

@@ -59,8 +59,10 @@ def test_explicit_equals_autograd(activation, loss, output, sizes, n, seed, scal
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "gelu", "elu"])
-@pytest.mark.parametrize(("loss", "output"), [("mse", "sigmoid"), ("bce", "sigmoid"),
-                                              ("cross_entropy", "softmax")])
+@pytest.mark.parametrize(
+    ("loss", "output"),
+    [("mse", "sigmoid"), ("bce", "sigmoid"), ("cross_entropy", "softmax")],
+)
 def test_explicit_equals_central_finite_differences(activation, loss, output):
     # smooth activations only: finite differences are meaningless across relu's kink.
     # Central differences have error O(h^2) ~ 1e-10 plus rounding ~ eps/h ~ 1e-10.
@@ -109,7 +111,9 @@ def test_forward_trace_holds_every_layer():
     x = torch.randn(7, 3, dtype=torch.float64)
     t = net.forward_trace(x)
     assert [z.shape[1] for z in t.z] == [4, 5, 2]
-    torch.testing.assert_close(t.a[0], torch.relu(x @ net.layers[0].W + net.layers[0].b))
+    torch.testing.assert_close(
+        t.a[0], torch.relu(x @ net.layers[0].W + net.layers[0].b)
+    )
     torch.testing.assert_close(t.a[-1], torch.sigmoid(t.z[-1]))
     torch.testing.assert_close(t.a[-1], net(x))
 
@@ -165,7 +169,9 @@ def test_bad_network_arguments(kwargs, match):
 
 def test_logit_loss_needs_a_matching_output():
     net = FeedForward((2, 3, 1), "relu", "tanh")
-    with pytest.raises(ValidationError, match="'bce'.*'sigmoid' or 'identity'; got 'tanh'"):
+    with pytest.raises(
+        ValidationError, match=r"'bce'.*'sigmoid' or 'identity'; got 'tanh'"
+    ):
         net.backprop(torch.zeros(1, 2), torch.zeros(1, 1), "bce")
 
 

@@ -15,8 +15,9 @@ def test_round_trip(tmp_path, dtype):
     assert back.config() == net.config()
     x = torch.randn(4, 5, dtype=dtype)
     assert torch.equal(back(x), net(x))
-    for (na, pa), (nb, pb) in zip(net.named_parameters(), back.named_parameters(),
-                                  strict=True):
+    for (na, pa), (nb, pb) in zip(
+        net.named_parameters(), back.named_parameters(), strict=True
+    ):
         assert na == nb and torch.equal(pa, pb)
 
 
@@ -24,14 +25,16 @@ def test_file_has_no_pickle(tmp_path):
     path = save(FeedForward((2, 3, 1)), tmp_path / "m.safetensors")
     raw = path.read_bytes()
     assert b"\x80\x04" not in raw[:16]  # no pickle protocol header
-    assert b'"neurodl"' in raw[:4096]    # JSON config in the safetensors header
+    assert b'"neurodl"' in raw[:4096]  # JSON config in the safetensors header
 
 
 def test_corrupted_file(tmp_path):
     path = save(FeedForward((2, 3, 1)), tmp_path / "m.safetensors")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelFileError, match="not a readable neurodl.FeedForward file"):
+    with pytest.raises(
+        ModelFileError, match=r"not a readable neurodl\.FeedForward file"
+    ):
         load(path)
     path.write_bytes(b"garbage" * 10)
     with pytest.raises(ModelFileError, match="corrupted"):

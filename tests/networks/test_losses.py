@@ -48,6 +48,8 @@ def test_output_delta_matches_autograd(name):
 
 
 def test_unknown_loss_lists_the_allowed_names():
-    with pytest.raises(ValidationError, match="'loss' must be one of 'mse', 'bce', "
-                       "'cross_entropy'; got 'hinge'"):
+    with pytest.raises(
+        ValidationError,
+        match="'loss' must be one of 'mse', 'bce', 'cross_entropy'; got 'hinge'",
+    ):
         get_loss("hinge")

@@ -9,7 +9,14 @@ NAMES = sorted(ACTIVATIONS)
 
 def test_all_activations_of_the_issue_exist():
     assert set(ACTIVATIONS) == {
-        "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "identity"
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "softplus",
+        "gelu",
+        "identity",
     }
     assert set(OUTPUT_ACTIVATIONS) == set(ACTIVATIONS) | {"softmax"}
 

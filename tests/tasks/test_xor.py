@@ -34,8 +34,9 @@ def test_a_solved_run_meets_the_tolerance():
 
 def test_attempt_zero_is_the_users_seed():
     r = solve_xor(7, XorConfig(restarts=0))
-    net = FeedForward((2, 3, 1), "relu", "sigmoid", init="pytorch", seed=7,
-                      dtype=torch.float64)
+    net = FeedForward(
+        (2, 3, 1), "relu", "sigmoid", init="pytorch", seed=7, dtype=torch.float64
+    )
     assert r.attempts == 1
     assert attempt_seed(7, 0) == 7
     assert len({attempt_seed(7, k) for k in range(10)}) == 10

@@ -30,7 +30,8 @@ def parse_range(name: str, text: str) -> range:
     m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
     if not m:
         raise ValidationError(
-            f"{name!r} must look like 'A-B' (two non-negative integers, A <= B); got {text!r}."
+            f"{name!r} must look like 'A-B' (two non-negative integers, A <= B); "
+            f"got {text!r}."
         )
     a = int(m.group(1))
     b = int(m.group(2)) if m.group(2) is not None else a

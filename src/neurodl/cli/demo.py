@@ -30,7 +30,11 @@ def xor(
     from neurodl.tasks.xor import XorConfig, solve_xor, sweep_xor
 
     cfg = XorConfig(
-        activation=activation, hidden=hidden, engine=engine, lr=lr, epochs=epochs,
+        activation=activation,
+        hidden=hidden,
+        engine=engine,
+        lr=lr,
+        epochs=epochs,
         restarts=restarts,
     )
     cfg.train_config()  # validates engine, lr, epochs now, before any work
@@ -61,7 +65,9 @@ def xor(
     table = Table(title=f"XOR, 2-{hidden}-1 {activation} network, seed {seed}")
     for col in ("x1", "x2", "target", "output"):
         table.add_column(col, justify="right")
-    for inp, tgt, out in zip(result.inputs, result.targets, result.outputs, strict=True):
+    for inp, tgt, out in zip(
+        result.inputs, result.targets, result.outputs, strict=True
+    ):
         table.add_row(f"{inp[0]:g}", f"{inp[1]:g}", f"{tgt:g}", f"{out:.4f}")
     console = Console()
     console.print(table)

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from neurodl import __version__
-from neurodl.cli import demo, train, tour
+from neurodl.cli import demo, tour, train
 from neurodl.errors import NeurodlError
 
 app = typer.Typer(
@@ -37,7 +37,11 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
     ),
     debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback when a command fails."

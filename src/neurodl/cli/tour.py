@@ -10,7 +10,9 @@ from neurodl.cli._common import QUIET, show_progress
 
 
 def tour(
-    out: Path = typer.Option(Path("tour"), help="Folder for index.html, figures and results."),
+    out: Path = typer.Option(
+        Path("tour"), help="Folder for index.html, figures and results."
+    ),
     quiet: bool = QUIET,
 ) -> None:
     """Run every chapter (XOR, digits) and write OUT/index.html and OUT/results.json."""

@@ -18,10 +18,16 @@ def digits(
     engine: str = typer.Option("explicit", help="Gradients: explicit or autograd."),
     optimizer: str = typer.Option("adam", help="sgd, momentum or adam."),
     lr: float = typer.Option(0.003, help="Learning rate."),
-    epochs: int = typer.Option(100, help="Maximum epochs (early stopping may end sooner)."),
+    epochs: int = typer.Option(
+        100, help="Maximum epochs (early stopping may end sooner)."
+    ),
     batch_size: int = typer.Option(32, help="Minibatch size."),
-    seed: int = typer.Option(0, help="Seed of the split, the initialisation and the order."),
-    out: Path = typer.Option(Path("runs/digits"), help="Folder for the model and figures."),
+    seed: int = typer.Option(
+        0, help="Seed of the split, the initialisation and the order."
+    ),
+    out: Path = typer.Option(
+        Path("runs/digits"), help="Folder for the model and figures."
+    ),
     checkpoint_every: int = typer.Option(
         10, help="Write a checkpoint every N epochs into OUT (0: only at the end)."
     ),
@@ -34,12 +40,20 @@ def digits(
     from neurodl.viz import save_learning_curve
 
     cfg = DigitsConfig(
-        hidden=hidden, activation=activation, engine=engine, optimizer=optimizer, lr=lr,
-        epochs=epochs, batch_size=batch_size, seed=seed,
+        hidden=hidden,
+        activation=activation,
+        engine=engine,
+        optimizer=optimizer,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
     )
     cfg.train_config()  # validate before loading anything
     r = train_digits(
-        cfg, checkpoint_dir=out, progress=show_progress(quiet, as_json),
+        cfg,
+        checkpoint_dir=out,
+        progress=show_progress(quiet, as_json),
         checkpoint_every=checkpoint_every,
     )
     model = save(r.network, out / "digits.safetensors")
@@ -55,12 +69,16 @@ def digits(
     for k in range(10):
         table.add_column(str(k), justify="right")
     for k, row in enumerate(r.confusion):
-        table.add_row(str(k), *(f"[bold]{v}[/]" if i == k else str(v) or "" for i, v in enumerate(row)))
+        table.add_row(
+            str(k),
+            *(f"[bold]{v}[/]" if i == k else str(v) or "" for i, v in enumerate(row)),
+        )
     console = Console()
     console.print(table)
     console.print(
         f"test accuracy {100 * r.test_accuracy:.2f}% on {r.n_test} held-out images "
-        f"(train {100 * r.train_accuracy:.2f}%, validation {100 * r.val_accuracy:.2f}%); "
+        f"(train {100 * r.train_accuracy:.2f}%, "
+        f"validation {100 * r.val_accuracy:.2f}%); "
         f"{r.epochs} epochs, best {r.best_epoch}"
     )
     console.print(f"model: {model}\nlearning curve: {curve}")

@@ -14,7 +14,10 @@ __all__ = ["Split", "load_digits", "xor"]
 
 
 def xor(dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
-    """Return the four XOR inputs, shape (4, 2), and targets 0, 1, 1, 0, shape (4, 1)."""
+    """Return the XOR inputs, shape (4, 2), and targets 0, 1, 1, 0, shape (4, 1).
+
+    Inputs are the rows (0, 0), (0, 1), (1, 0), (1, 1).
+    """
     x = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=dtype)
     y = torch.tensor([[0], [1], [1], [0]], dtype=dtype)
     return x, y

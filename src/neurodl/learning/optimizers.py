@@ -20,7 +20,14 @@ from torch import Tensor
 from neurodl._validate import check_option, check_positive
 from neurodl.errors import ValidationError
 
-__all__ = ["OPTIMIZERS", "Adam", "GradientDescent", "Momentum", "Optimizer", "make_optimizer"]
+__all__ = [
+    "OPTIMIZERS",
+    "Adam",
+    "GradientDescent",
+    "Momentum",
+    "Optimizer",
+    "make_optimizer",
+]
 
 
 class Optimizer:
@@ -46,8 +53,10 @@ class Optimizer:
         return {}
 
     @torch.no_grad()
-    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, float | int]) -> None:
-        """Restore the state written by :meth:`state_tensors` and :meth:`state_scalars`."""
+    def load_state(
+        self, tensors: dict[str, Tensor], scalars: dict[str, float | int]
+    ) -> None:
+        """Restore what :meth:`state_tensors` and :meth:`state_scalars` returned."""
         mine = self.state_tensors()
         if set(mine) != set(tensors):
             raise ValidationError(
@@ -77,7 +86,9 @@ class Momentum(Optimizer):
 
     name = "momentum"
 
-    def __init__(self, params: Sequence[Tensor], lr: float, momentum: float = 0.9) -> None:
+    def __init__(
+        self, params: Sequence[Tensor], lr: float, momentum: float = 0.9
+    ) -> None:
         super().__init__(params, lr)
         if not 0.0 <= momentum < 1.0:
             raise ValidationError(f"'momentum' must lie in [0, 1); got {momentum!r}.")
@@ -104,7 +115,9 @@ class Momentum(Optimizer):
         """Return the step count."""
         return {"steps": self.steps}
 
-    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, float | int]) -> None:
+    def load_state(
+        self, tensors: dict[str, Tensor], scalars: dict[str, float | int]
+    ) -> None:
         """Restore velocities and step count."""
         super().load_state(tensors, scalars)
         self.steps = int(scalars["steps"])
@@ -162,7 +175,9 @@ class Adam(Optimizer):
         """Return the step count."""
         return {"steps": self.steps}
 
-    def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, float | int]) -> None:
+    def load_state(
+        self, tensors: dict[str, Tensor], scalars: dict[str, float | int]
+    ) -> None:
         """Restore moments and step count."""
         super().load_state(tensors, scalars)
         self.steps = int(scalars["steps"])

@@ -96,7 +96,9 @@ class TrainConfig:
         check_option("engine", self.engine, ENGINES)
         check_positive("lr", self.lr)
         if not 0.0 <= self.momentum < 1.0:
-            raise ValidationError(f"'momentum' must lie in [0, 1); got {self.momentum!r}.")
+            raise ValidationError(
+                f"'momentum' must lie in [0, 1); got {self.momentum!r}."
+            )
         check_int("epochs", self.epochs, minimum=1)
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, minimum=1)
@@ -221,7 +223,7 @@ def fit(
     """
     cfg = config if config is not None else TrainConfig()
     fn = get_loss(cfg.loss)
-    fn.check_output_activation(net.layers[-1].activation)
+    fn.check_output_activation(net.dense[-1].activation)
     x = net._check_input(x)
     y = net._check_target(fn, x, y)
     val = None
@@ -232,11 +234,13 @@ def fit(
     if n == 0:
         raise ValidationError("'x' must hold at least one sample; got shape (0, ...).")
     batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
-    params = list(net.parameters())
+    params: list[Tensor] = list(net.parameters())
     opt = make_optimizer(cfg.optimizer, params, cfg.lr, momentum=cfg.momentum)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = History()
-    ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    ckpt = (
+        Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    )
     best = [p.detach().clone() for p in params] if cfg.patience is not None else None
     if resume:
         if ckpt is None:
@@ -246,9 +250,10 @@ def fit(
         progress = _stderr_is_terminal()
     n_work = sum(p.numel() for p in params) * batch
     snapshot = [p.detach().clone() for p in params]
-    with use_threads(resolve_threads(threads, n_work)), _Progress(
-        progress, description, cfg.epochs, history.epochs
-    ) as bar:
+    with (
+        use_threads(resolve_threads(threads, n_work)),
+        _Progress(progress, description, cfg.epochs, history.epochs) as bar,
+    ):
         for epoch in range(history.epochs, cfg.epochs):
             if history.stopped:
                 break
@@ -259,11 +264,16 @@ def fit(
             if not math.isfinite(epoch_loss):
                 with torch.no_grad():
                     torch._foreach_copy_(params, snapshot)
-                where = f" The last good checkpoint is {str(ckpt)!r}." if ckpt and ckpt.exists() else ""
+                where = (
+                    f" The last good checkpoint is {str(ckpt)!r}."
+                    if ckpt and ckpt.exists()
+                    else ""
+                )
                 raise TrainingDivergedError(
-                    f"training loss became {epoch_loss} in epoch {epoch + 1}; the network "
-                    f"was put back to the end of epoch {epoch}.{where} Hint: lower the "
-                    f"learning rate (lr={cfg.lr}) or check the inputs' scale.",
+                    f"training loss became {epoch_loss} in epoch {epoch + 1}; the "
+                    f"network was put back to the end of epoch {epoch}.{where} "
+                    f"Hint: lower the learning rate (lr={cfg.lr}) or check the "
+                    "inputs' scale.",
                     epoch=epoch + 1,
                     checkpoint=str(ckpt) if ckpt and ckpt.exists() else None,
                 )
@@ -279,12 +289,24 @@ def fit(
                 monitored = vloss
             history.seconds.append(time.perf_counter() - t0)
             _early_stopping(history, monitored, cfg, params, best)
-            if stop_when is not None and not history.stopped and stop_when(net, history):
+            if (
+                stop_when is not None
+                and not history.stopped
+                and stop_when(net, history)
+            ):
                 history.stopped = "stop_when"
-            if ckpt is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0:
+            if (
+                ckpt is not None
+                and cfg.checkpoint_every
+                and (epoch + 1) % cfg.checkpoint_every == 0
+            ):
                 _save_checkpoint(ckpt, net, opt, gen, best, cfg, history)
             bar.advance(epoch_loss)
-        if history.stopped == "early_stopping" and cfg.restore_best and best is not None:
+        if (
+            history.stopped == "early_stopping"
+            and cfg.restore_best
+            and best is not None
+        ):
             with torch.no_grad():
                 torch._foreach_copy_(params, best)
         if ckpt is not None:
@@ -310,7 +332,8 @@ def _run_epoch(
         order = torch.randperm(n, generator=gen) if cfg.shuffle else torch.arange(n)
         order = order.to(x.device)
         batches = [
-            (x[idx], y[idx]) for idx in (order[i : i + batch] for i in range(0, n, batch))
+            (x[idx], y[idx])
+            for idx in (order[i : i + batch] for i in range(0, n, batch))
         ]
     total = torch.zeros((), dtype=torch.float64)
     for xb, yb in batches:
@@ -324,8 +347,10 @@ def _run_epoch(
     return total
 
 
-def _autograd_step(net: FeedForward, x: Tensor, y: Tensor, fn: Loss) -> tuple[Tensor, list[Tensor]]:
-    params = list(net.parameters())
+def _autograd_step(
+    net: FeedForward, x: Tensor, y: Tensor, fn: Loss
+) -> tuple[Tensor, list[Tensor]]:
+    params: list[Tensor] = list(net.parameters())
     t = net._trace(x)
     value = fn.value(t.z[-1], t.a[-1], y)
     grads = torch.autograd.grad(value, params)
@@ -392,9 +417,15 @@ def _load_checkpoint(
         )
     saved = dict(meta.get("train_config", {}))
     mine = asdict(cfg)
-    diff = {k: (saved.get(k), v) for k, v in mine.items() if k not in ("epochs",) and saved.get(k) != v}
+    diff = {
+        k: (saved.get(k), v)
+        for k, v in mine.items()
+        if k not in ("epochs",) and saved.get(k) != v
+    }
     if diff:
-        pairs = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        pairs = ", ".join(
+            f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in diff.items()
+        )
         raise ValidationError(
             f"cannot resume from {str(path)!r}: the training config differs ({pairs}). "
             "Only 'epochs' may change on resume."

@@ -29,8 +29,8 @@ from torch import Tensor, nn
 
 from neurodl._validate import check_finite, check_matrix, check_option, check_sizes
 from neurodl.errors import ValidationError
-from neurodl.neurons.activations import Activation, get_activation
 from neurodl.networks.losses import Loss, get_loss, prepare_target
+from neurodl.neurons.activations import Activation, get_activation
 
 __all__ = ["INITS", "Dense", "FeedForward", "Trace"]
 
@@ -156,15 +156,24 @@ class FeedForward(nn.Module):
         super().__init__()
         self.sizes = check_sizes("sizes", sizes)
         hidden = get_activation(activation)
-        output = get_activation(output_activation, output=True, param="output_activation")
+        output = get_activation(
+            output_activation, output=True, param="output_activation"
+        )
         if init == "auto":
-            init = "he" if hidden.name in ("relu", "leaky_relu", "elu", "gelu") else "xavier"
+            init = (
+                "he"
+                if hidden.name in ("relu", "leaky_relu", "elu", "gelu")
+                else "xavier"
+            )
         self.init = check_option("init", init, INITS)
+        self._hidden = hidden
         if bias is not None and not math.isfinite(bias):
-            raise ValidationError(f"'bias' must be a finite number or None; got {bias!r}.")
+            raise ValidationError(
+                f"'bias' must be a finite number or None; got {bias!r}."
+            )
         self.bias_value = bias
         n_layers = len(self.sizes) - 1
-        self.layers = nn.ModuleList(
+        dense = tuple(
             Dense(
                 self.sizes[i],
                 self.sizes[i + 1],
@@ -174,28 +183,32 @@ class FeedForward(nn.Module):
             )
             for i in range(n_layers)
         )
+        self.layers = nn.ModuleList(dense)
+        # the same Dense objects as a plain tuple: typed, and cheap to index in the
+        # training hot path (ModuleList indexing costs about a microsecond)
+        self.dense: tuple[Dense, ...] = dense
         self.reset_parameters(seed)
 
     # ----------------------------------------------------------------- set-up
     @property
     def activation(self) -> str:
         """Name of the hidden activation."""
-        return self.layers[0].activation.name if len(self.layers) > 1 else "identity"
+        return self._hidden.name
 
     @property
     def output_activation(self) -> str:
         """Name of the output activation."""
-        return self.layers[-1].activation.name
+        return self.dense[-1].activation.name
 
     @property
     def dtype(self) -> torch.dtype:
         """Floating-point type of the parameters."""
-        return self.layers[0].W.dtype
+        return self.dense[0].W.dtype
 
     @property
     def device(self) -> torch.device:
         """Device of the parameters."""
-        return self.layers[0].W.device
+        return self.dense[0].W.device
 
     def config(self) -> dict[str, object]:
         """Return the constructor arguments as JSON-friendly values."""
@@ -224,13 +237,17 @@ class FeedForward(nn.Module):
             gen.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
         else:
             gen.manual_seed(seed)
-        for layer in self.layers:
+        for layer in self.dense:
             n_in, n_out = layer.W.shape
             shape = (n_in, n_out)
             if self.init == "pytorch":
                 bound = 1.0 / math.sqrt(n_in)
-                w = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-                b = (torch.rand(n_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+                w = (
+                    torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1
+                ) * bound
+                b = (
+                    torch.rand(n_out, generator=gen, dtype=torch.float64) * 2 - 1
+                ) * bound
             elif self.init == "he":
                 w = torch.randn(shape, generator=gen, dtype=torch.float64)
                 w *= math.sqrt(2.0 / n_in)
@@ -256,14 +273,16 @@ class FeedForward(nn.Module):
     def _check_target(self, loss: Loss, x: Tensor, y: Tensor) -> Tensor:
         if not isinstance(y, Tensor):
             y = torch.as_tensor(y)
-        y = prepare_target(loss, y.to(self.device), x.shape[0], self.sizes[-1], self.dtype)
+        y = prepare_target(
+            loss, y.to(self.device), x.shape[0], self.sizes[-1], self.dtype
+        )
         return check_finite("y", y)
 
     # --------------------------------------------------------------- forward
     def forward(self, x: Tensor) -> Tensor:
         """Return the network output ``a_L``, shape ``(n_samples, n_outputs)``."""
         a = self._check_input(x)
-        for layer in self.layers:
+        for layer in self.dense:
             a = layer(a)
         return a
 
@@ -275,7 +294,7 @@ class FeedForward(nn.Module):
         zs: list[Tensor] = []
         acts: list[Tensor] = []
         a = x
-        for layer in self.layers:
+        for layer in self.dense:
             z, a = layer.forward_trace(a)
             zs.append(z)
             acts.append(a)
@@ -288,7 +307,7 @@ class FeedForward(nn.Module):
         Logit losses (``bce``, ``cross_entropy``) are computed from ``z_L``.
         """
         fn = get_loss(loss)
-        fn.check_output_activation(self.layers[-1].activation)
+        fn.check_output_activation(self.dense[-1].activation)
         x = self._check_input(x)
         y = self._check_target(fn, x, y)
         t = self._trace(x)
@@ -320,7 +339,7 @@ class FeedForward(nn.Module):
             Keyed exactly like ``named_parameters()``; same shapes.
         """
         fn = get_loss(loss)
-        fn.check_output_activation(self.layers[-1].activation)
+        fn.check_output_activation(self.dense[-1].activation)
         x = self._check_input(x)
         y = self._check_target(fn, x, y)
         _, grads = self.loss_and_grads(x, y, fn, with_loss=False)
@@ -341,17 +360,17 @@ class FeedForward(nn.Module):
         and shaped (see :meth:`backprop`).
         """
         t = self._trace(x)
-        layers = self.layers
+        layers = self.dense
         n = len(layers)
         z_out, a_out = t.z[-1], t.a[-1]
         value = loss.value(z_out, a_out, y) if with_loss else None
         delta = loss.delta(z_out, a_out, y, layers[-1].activation)
         grads: list[Tensor] = [delta] * (2 * n)
-        for l in range(n - 1, -1, -1):
-            a_prev = t.a[l - 1] if l > 0 else x
-            grads[2 * l], grads[2 * l + 1] = layers[l].backward(a_prev, delta)
-            if l > 0:
-                delta = layers[l].backward_delta(
-                    delta, t.z[l - 1], a_prev, layers[l - 1].activation
+        for i in range(n - 1, -1, -1):
+            a_prev = t.a[i - 1] if i > 0 else x
+            grads[2 * i], grads[2 * i + 1] = layers[i].backward(a_prev, delta)
+            if i > 0:
+                delta = layers[i].backward_delta(
+                    delta, t.z[i - 1], a_prev, layers[i - 1].activation
                 )
         return value, grads

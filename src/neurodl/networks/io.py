@@ -33,7 +33,9 @@ def save(net: FeedForward, path: str | os.PathLike[str]) -> Path:
     return write_tensors(path, dict(net.named_parameters()), meta)
 
 
-def load(path: str | os.PathLike[str], *, device: torch.device | str | None = None) -> FeedForward:
+def load(
+    path: str | os.PathLike[str], *, device: torch.device | str | None = None
+) -> FeedForward:
     """Read a network written by :func:`save`.
 
     Raises
@@ -56,7 +58,9 @@ def load(path: str | os.PathLike[str], *, device: torch.device | str | None = No
     try:
         net = FeedForward(cfg.pop("sizes"), dtype=dtype, device=device, seed=0, **cfg)
     except (NeurodlError, TypeError) as exc:
-        raise ModelFileError(f"{str(path)!r} holds an invalid network config: {exc}") from exc
+        raise ModelFileError(
+            f"{str(path)!r} holds an invalid network config: {exc}"
+        ) from exc
     expected = {name: tuple(p.shape) for name, p in net.named_parameters()}
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if expected != found:

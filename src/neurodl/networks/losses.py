@@ -102,7 +102,7 @@ def get_loss(name: str | Loss) -> Loss:
 def prepare_target(
     loss: Loss, y: Tensor, n_samples: int, n_outputs: int, dtype: torch.dtype
 ) -> Tensor:
-    """Return targets ``y`` shaped ``(n_samples, n_outputs)``, of ``dtype``, for ``loss``.
+    """Return targets ``y`` for ``loss``: ``dtype``, shape ``(n_samples, n_outputs)``.
 
     A 1-D target is accepted for a single output (mse, bce) and, for
     ``cross_entropy``, as integer class indices (turned into one-hot rows).

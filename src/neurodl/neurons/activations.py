@@ -131,8 +131,7 @@ gelu = Activation("gelu", torch.nn.functional.gelu, _gelu_derivative)
 identity = Activation("identity", lambda z: z, lambda z, a: torch.ones_like(z))
 
 ACTIVATIONS: dict[str, Activation] = {
-    f.name: f
-    for f in (sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, identity)
+    f.name: f for f in (sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, identity)
 }
 """Every elementwise activation, by name."""
 

@@ -74,7 +74,9 @@ class DigitsResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-friendly values (the history as lists, without the network)."""
-        out = {k: v for k, v in self.__dict__.items() if k not in ("history", "network")}
+        out = {
+            k: v for k, v in self.__dict__.items() if k not in ("history", "network")
+        }
         out["history"] = self.history.to_dict()
         return out
 
@@ -96,7 +98,11 @@ def train_digits(
     cfg = config if config is not None else DigitsConfig()
     data = load_digits(seed=cfg.seed)
     net = FeedForward(
-        (64, cfg.hidden, 10), cfg.activation, "softmax", seed=cfg.seed, dtype=torch.float32
+        (64, cfg.hidden, 10),
+        cfg.activation,
+        "softmax",
+        seed=cfg.seed,
+        dtype=torch.float32,
     )
     history = fit(
         net,

@@ -40,8 +40,12 @@ def xor_chapter(out: Path, progress: bool) -> Chapter:
 
     cfg = XorConfig()
     one = solve_xor(0, cfg, progress=progress)
-    fig = save_xor_figure(one.network, one.history, out / "xor.png",  # type: ignore[arg-type]
-                          "2-3-1 ReLU network, seed 0")
+    fig = save_xor_figure(
+        one.network,
+        one.history,
+        out / "xor.png",
+        "2-3-1 ReLU network, seed 0",
+    )
     sweep = sweep_xor(range(200), cfg)
     plain = sweep_xor(range(200), XorConfig(restarts=0))
     return Chapter(
@@ -73,8 +77,11 @@ def digits_chapter(out: Path, progress: bool) -> Chapter:
     r = train_digits(progress=progress)
     model = save(r.network, out / "digits.safetensors")
     curve = save_learning_curve(r.history, out / "digits_learning_curve.png", "digits")
-    cm = save_confusion_matrix(r.confusion, out / "digits_confusion.png",
-                               f"test accuracy {100 * r.test_accuracy:.1f}%")
+    cm = save_confusion_matrix(
+        r.confusion,
+        out / "digits_confusion.png",
+        f"test accuracy {100 * r.test_accuracy:.1f}%",
+    )
     return Chapter(
         key="digits",
         title="Handwritten digits",
@@ -129,7 +136,8 @@ def _html(chapters: list[Chapter]) -> str:
         parts.append(f'<h2 id="{ch.key}">{html.escape(ch.title)}</h2>')
         parts.append(f"<p>{html.escape(ch.text)} ({ch.seconds:.1f} s)</p>")
         parts.extend(
-            f'<img src="{html.escape(f)}" alt="{html.escape(ch.title)}">' for f in ch.figures
+            f'<img src="{html.escape(f)}" alt="{html.escape(ch.title)}">'
+            for f in ch.figures
         )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

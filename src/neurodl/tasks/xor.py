@@ -79,12 +79,18 @@ class XorConfig:
         check_int("restarts", self.restarts, minimum=0)
         check_positive("tol", self.tol)
         if self.tol >= 0.5:
-            raise ValidationError(f"'tol' must be < 0.5 to mean solved; got {self.tol!r}.")
+            raise ValidationError(
+                f"'tol' must be < 0.5 to mean solved; got {self.tol!r}."
+            )
 
     def train_config(self) -> TrainConfig:
         """Return the trainer settings of one attempt."""
         return TrainConfig(
-            loss="bce", optimizer="sgd", lr=self.lr, epochs=self.epochs, engine=self.engine
+            loss="bce",
+            optimizer="sgd",
+            lr=self.lr,
+            epochs=self.epochs,
+            engine=self.engine,
         )
 
 
@@ -100,24 +106,22 @@ class XorResult:
     inputs: list[list[float]]
     targets: list[float]
     outputs: list[float]
+    network: FeedForward = field(repr=False)
     config: dict[str, Any] = field(default_factory=dict)
     history: list[float] = field(default_factory=list)
-    network: FeedForward | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-friendly values (without the network)."""
-        out = asdict(self) if self.network is None else {
-            k: v for k, v in self.__dict__.items() if k != "network"
-        }
-        out.pop("network", None)
-        return out
+        return {k: v for k, v in self.__dict__.items() if k != "network"}
 
 
 def attempt_seed(seed: int, attempt: int) -> int:
-    """Return the initialisation seed of ``attempt`` (0-based) for the user's ``seed``."""
+    """Return the initialisation seed of ``attempt`` (0-based) for user ``seed``."""
     if attempt == 0:
         return seed
-    return int(np.random.SeedSequence([seed, attempt]).generate_state(1, np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence([seed, attempt]).generate_state(1, np.uint64)[0] >> 1
+    )
 
 
 def solve_xor(
@@ -147,8 +151,15 @@ def solve_xor(
         if solved(net, History()):
             hist = History()
         else:
-            hist = fit(net, x, y, tc, stop_when=solved, progress=progress,
-                       description=f"XOR seed {seed} attempt {attempt}")
+            hist = fit(
+                net,
+                x,
+                y,
+                tc,
+                stop_when=solved,
+                progress=progress,
+                description=f"XOR seed {seed} attempt {attempt}",
+            )
         total_epochs += hist.epochs
         losses.extend(hist.loss)
         if solved(net, hist):
