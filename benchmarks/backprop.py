@@ -6,12 +6,12 @@ For three networks (XOR 2-3-1, digits 64-64-10, a large 784-1024-1024-10 MLP; Re
 hidden layers, logit outputs, float32, plain SGD) the script times full training
 steps of two engines that start from the same weights:
 
-* **explicit**: one step of the loop in ``neurodl.learning.trainer._run_epoch`` with
-  ``engine="explicit"``::
+* **explicit**: ``neurodl.learning.trainer.train_step``, the function ``fit`` calls
+  for every minibatch with ``engine="explicit"``::
 
-      value, grads = net.loss_and_grads(x, y, loss)   # forward + delta rules
-      opt.step(grads)                                 # neurodl GradientDescent
-      total += value.detach().to("cpu", torch.float64) * batch
+      value, grads = net.loss_and_grads(x, y, loss, weights=w)  # forward + deltas
+      opt.step(grads)                                  # neurodl GradientDescent
+      total.add_(value, alpha=batch)                   # the epoch's loss
 
   The loss accumulation is *included*, because the trainer does it every step.
 * **autograd**: the loop a PyTorch user would write for the same network, an
@@ -22,7 +22,7 @@ steps of two engines that start from the same weights:
       loss = F.<loss>(model(x), y)
       loss.backward()
       opt.step()
-      total += loss.detach().to("cpu", torch.float64) * batch
+      total.add_(loss.detach(), alpha=batch)
 
   (the same loss accumulation, for fairness). Cross-entropy targets are class
   indices here, as a PyTorch user passes them; the explicit engine gets the one-hot
@@ -68,6 +68,7 @@ import argparse
 import contextlib
 import dataclasses
 import gc
+import hashlib
 import json
 import platform
 import statistics
@@ -81,7 +82,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import neurodl
 from neurodl.learning import make_optimizer
+from neurodl.learning.trainer import train_step
 from neurodl.networks import FeedForward, get_loss
 from neurodl.networks.losses import prepare_target
 
@@ -210,17 +213,14 @@ class Explicit:
         self.fn = get_loss(case.loss)
         self.x = x
         self.y = prepare_target(self.fn, y, x.shape[0], case.sizes[-1], DTYPE)
-        self.params = list(self.net.parameters())
+        self.params = self.net.weights()  # what fit() trains: detached views
         self.opt = make_optimizer("sgd", self.params, case.lr)
         self.total = torch.zeros((), dtype=torch.float64)
         self.initial = [p.detach().clone() for p in self.params]
 
     def step(self) -> None:
-        """One training step, the body of ``_run_epoch``'s loop."""
-        value, grads = self.net.loss_and_grads(self.x, self.y, self.fn)
-        self.opt.step(grads)
-        assert value is not None
-        self.total += value.detach().to("cpu", torch.float64) * self.x.shape[0]
+        """One training step: the trainer's own ``train_step``, as ``fit`` calls it."""
+        train_step(self.net, self.params, self.x, self.y, self.fn, self.opt, self.total)
 
     def reset(self) -> None:
         """Put the initial weights back."""
@@ -275,7 +275,7 @@ class Autograd:
         loss = self.loss_fn(self.model(self.x), self.y)
         loss.backward()
         self.opt.step()
-        self.total += loss.detach().to("cpu", torch.float64) * self.x.shape[0]
+        self.total.add_(loss.detach(), alpha=self.x.shape[0])
 
     def reset(self) -> None:
         """Put the initial weights back (``weight = W.T``)."""
@@ -403,9 +403,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def source_digest() -> str:
+    """Return the first 12 hex digits of a SHA-256 over the neurodl sources imported.
+
+    Identifies the code measured when the working tree has no commit to name.
+    """
+    root = Path(neurodl.__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def machine() -> dict[str, object]:
     """Return what the numbers depend on: CPU, cores, threads, versions."""
     return {
+        "neurodl_source_sha256": source_digest(),
         "cpu": cpu_model(),
         "nproc": os.cpu_count(),
         "torch": torch.__version__,
@@ -413,6 +427,11 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def _rate(steps_per_s: float) -> str:
+    """Format a rate with 3-4 significant digits."""
+    return f"{steps_per_s:,.0f}" if steps_per_s >= 100 else f"{steps_per_s:.1f}"
 
 
 def format_table(results: list[Result]) -> str:
@@ -426,9 +445,9 @@ def format_table(results: list[Result]) -> str:
         c, med = res.case, res.median_steps_per_s
         sizes = "-".join(map(str, c.sizes))
         rows.append(
-            f"| {c.name} {sizes} | {c.batch} | {med['explicit']:,.0f} "
-            f"| {med['autograd']:,.0f} | {res.ratio:.2f}x "
-            f"| {res.paired_ratio_min:.2f}-{res.paired_ratio_max:.2f} "
+            f"| {c.name} {sizes} | {c.batch} | {_rate(med['explicit'])} "
+            f"| {_rate(med['autograd'])} | {res.ratio:.3f}x "
+            f"| {res.paired_ratio_min:.3f}-{res.paired_ratio_max:.3f} "
             f"| >= {c.target:g}x | {'PASS' if res.passed else 'MISS'} |"
         )
     return "\n".join(rows)
@@ -488,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(
         f"neurodl backprop benchmark: {info['cpu']}, nproc {info['nproc']}, "
-        f"torch {info['torch']}, {info['torch_threads']} thread(s), float32, SGD"
+        f"torch {info['torch']}, {info['torch_threads']} thread(s), float32, SGD; "
+        f"neurodl sources sha256 {info['neurodl_source_sha256']}"
     )
     print(
         f"{args.repeats} repeats, blocks of ~{args.block_seconds:g} s, engines "

@@ -38,10 +38,18 @@ class Optimizer:
     def __init__(self, params: Sequence[Tensor], lr: float) -> None:
         self.params = list(params)
         self.lr = check_positive("lr", lr)
+        # detached tensors (FeedForward.weights()) need no grad-mode switch per step
+        self._needs_no_grad = any(p.requires_grad for p in self.params)
 
-    @torch.no_grad()
     def step(self, grads: Sequence[Tensor]) -> None:
         """Update every parameter in place from its gradient."""
+        if self._needs_no_grad:
+            with torch.no_grad():
+                self._update(list(grads))
+        else:
+            self._update(list(grads))
+
+    def _update(self, grads: list[Tensor]) -> None:
         raise NotImplementedError
 
     def state_tensors(self) -> dict[str, Tensor]:
@@ -52,7 +60,6 @@ class Optimizer:
         """Return the scalar state for a checkpoint."""
         return {}
 
-    @torch.no_grad()
     def load_state(
         self, tensors: dict[str, Tensor], scalars: dict[str, float | int]
     ) -> None:
@@ -63,8 +70,9 @@ class Optimizer:
                 f"{self.name} state holds tensors {sorted(mine)}; the checkpoint has "
                 f"{sorted(tensors)}."
             )
-        for key, t in mine.items():
-            t.copy_(tensors[key])
+        with torch.no_grad():
+            for key, t in mine.items():
+                t.copy_(tensors[key])
 
 
 class GradientDescent(Optimizer):
@@ -72,10 +80,9 @@ class GradientDescent(Optimizer):
 
     name = "sgd"
 
-    @torch.no_grad()
-    def step(self, grads: Sequence[Tensor]) -> None:
-        """Take one step ``w <- w - lr g``."""
-        torch._foreach_add_(self.params, list(grads), alpha=-self.lr)
+    def _update(self, grads: list[Tensor]) -> None:
+        # w <- w - lr g
+        torch._foreach_add_(self.params, grads, alpha=-self.lr)
 
 
 class Momentum(Optimizer):
@@ -93,17 +100,16 @@ class Momentum(Optimizer):
         if not 0.0 <= momentum < 1.0:
             raise ValidationError(f"'momentum' must lie in [0, 1); got {momentum!r}.")
         self.momentum = momentum
-        self.velocity = [torch.zeros_like(p) for p in self.params]
+        self.velocity = [torch.zeros_like(p, requires_grad=False) for p in self.params]
         self.steps = 0
 
-    @torch.no_grad()
-    def step(self, grads: Sequence[Tensor]) -> None:
-        """Take one step with momentum."""
+    def _update(self, grads: list[Tensor]) -> None:
+        # v <- mu v + g (v = g on the first step);  w <- w - lr v
         if self.steps == 0:
-            torch._foreach_copy_(self.velocity, list(grads))
+            torch._foreach_copy_(self.velocity, grads)
         else:
             torch._foreach_mul_(self.velocity, self.momentum)
-            torch._foreach_add_(self.velocity, list(grads))
+            torch._foreach_add_(self.velocity, grads)
         torch._foreach_add_(self.params, self.velocity, alpha=-self.lr)
         self.steps += 1
 
@@ -145,14 +151,11 @@ class Adam(Optimizer):
                 raise ValidationError(f"'betas[{i}]' must lie in [0, 1); got {beta!r}.")
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = check_positive("eps", eps)
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
+        self.m = [torch.zeros_like(p, requires_grad=False) for p in self.params]
+        self.v = [torch.zeros_like(p, requires_grad=False) for p in self.params]
         self.steps = 0
 
-    @torch.no_grad()
-    def step(self, grads: Sequence[Tensor]) -> None:
-        """Take one Adam step."""
-        g = list(grads)
+    def _update(self, g: list[Tensor]) -> None:
         b1, b2 = self.betas
         self.steps += 1
         torch._foreach_lerp_(self.m, g, 1.0 - b1)

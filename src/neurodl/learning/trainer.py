@@ -234,14 +234,14 @@ def fit(
     if n == 0:
         raise ValidationError("'x' must hold at least one sample; got shape (0, ...).")
     batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
-    params: list[Tensor] = list(net.parameters())
+    params = net.weights()  # detached views of the parameters, updated in place
     opt = make_optimizer(cfg.optimizer, params, cfg.lr, momentum=cfg.momentum)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = History()
     ckpt = (
         Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     )
-    best = [p.detach().clone() for p in params] if cfg.patience is not None else None
+    best = [p.clone() for p in params] if cfg.patience is not None else None
     if resume:
         if ckpt is None:
             raise ValidationError("'resume' needs 'checkpoint_dir'; got None.")
@@ -249,7 +249,7 @@ def fit(
     if progress is None:
         progress = _stderr_is_terminal()
     n_work = sum(p.numel() for p in params) * batch
-    snapshot = [p.detach().clone() for p in params]
+    snapshot = [p.clone() for p in params]
     with (
         use_threads(resolve_threads(threads, n_work)),
         _Progress(progress, description, cfg.epochs, history.epochs) as bar,
@@ -258,12 +258,11 @@ def fit(
             if history.stopped:
                 break
             t0 = time.perf_counter()
-            torch._foreach_copy_(snapshot, [p.detach() for p in params])
-            total = _run_epoch(net, x, y, fn, opt, cfg, batch, gen)
+            torch._foreach_copy_(snapshot, params)
+            total = _run_epoch(net, params, x, y, fn, opt, cfg, batch, gen)
             epoch_loss = float(total) / n
             if not math.isfinite(epoch_loss):
-                with torch.no_grad():
-                    torch._foreach_copy_(params, snapshot)
+                torch._foreach_copy_(params, snapshot)
                 where = (
                     f" The last good checkpoint is {str(ckpt)!r}."
                     if ckpt and ckpt.exists()
@@ -307,8 +306,7 @@ def fit(
             and cfg.restore_best
             and best is not None
         ):
-            with torch.no_grad():
-                torch._foreach_copy_(params, best)
+            torch._foreach_copy_(params, best)
         if ckpt is not None:
             _save_checkpoint(ckpt, net, opt, gen, best, cfg, history)
     return history
@@ -316,6 +314,7 @@ def fit(
 
 def _run_epoch(
     net: FeedForward,
+    weights: list[Tensor],
     x: Tensor,
     y: Tensor,
     fn: Loss,
@@ -335,26 +334,44 @@ def _run_epoch(
             (x[idx], y[idx])
             for idx in (order[i : i + batch] for i in range(0, n, batch))
         ]
-    total = torch.zeros((), dtype=torch.float64)
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
     for xb, yb in batches:
-        if cfg.engine == "explicit":
-            value, grads = net.loss_and_grads(xb, yb, fn)
-        else:
-            value, grads = _autograd_step(net, xb, yb, fn)
-        opt.step(grads)
-        assert value is not None  # with_loss=True
-        total += value.detach().to("cpu", torch.float64) * xb.shape[0]
+        train_step(net, weights, xb, yb, fn, opt, total, cfg.engine)
     return total
+
+
+def train_step(
+    net: FeedForward,
+    weights: list[Tensor],
+    x: Tensor,
+    y: Tensor,
+    loss: Loss,
+    opt: Optimizer,
+    total: Tensor,
+    engine: str = "explicit",
+) -> None:
+    """Take one minibatch step and add ``loss x batch size`` to ``total`` in place.
+
+    ``weights`` are ``net.weights()`` (which ``opt`` updates); ``x`` and ``y`` must
+    be validated and shaped. This is the whole of the training loop's hot path
+    (``benchmarks/backprop.py`` times exactly this function).
+    """
+    if engine == "explicit":
+        value, grads = net.loss_and_grads(x, y, loss, weights=weights)
+    else:
+        value, grads = _autograd_step(net, x, y, loss)
+    opt.step(grads)
+    if value is not None:  # always: with_loss defaults to True
+        total.add_(value, alpha=x.shape[0])
 
 
 def _autograd_step(
     net: FeedForward, x: Tensor, y: Tensor, fn: Loss
 ) -> tuple[Tensor, list[Tensor]]:
-    params: list[Tensor] = list(net.parameters())
     t = net._trace(x)
     value = fn.value(t.z[-1], t.a[-1], y)
-    grads = torch.autograd.grad(value, params)
-    return value, list(grads)
+    grads = torch.autograd.grad(value, net.parameters_list())
+    return value.detach(), list(grads)
 
 
 def _early_stopping(
@@ -369,8 +386,7 @@ def _early_stopping(
         history.best_epoch = history.epochs
         history.wait = 0
         if best is not None:
-            with torch.no_grad():
-                torch._foreach_copy_(best, [p.detach() for p in params])
+            torch._foreach_copy_(best, params)
     else:
         history.wait += 1
         if cfg.patience is not None and history.wait >= cfg.patience:

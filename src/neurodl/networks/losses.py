@@ -6,8 +6,8 @@ values can be compared directly:
 
 * ``mse``: ``mean((a - y)^2)`` over all entries (``torch.nn.functional.mse_loss``).
   ``delta_L = 2 (a - y) / numel * f'(z_L)``.
-* ``bce``: binary cross-entropy computed from the logits ``z_L`` (stable form
-  ``logaddexp(0, z) - z y``), mean over all entries
+* ``bce``: binary cross-entropy computed from the logits ``z_L`` (PyTorch's
+  stable ``binary_cross_entropy_with_logits``), mean over all entries
   (``binary_cross_entropy_with_logits``). ``delta_L = (sigmoid(z_L) - y) / numel``.
   The output activation must be ``sigmoid`` (``net(x)`` gives probabilities) or
   ``identity`` (``net(x)`` gives logits).
@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from neurodl._validate import check_option
@@ -53,24 +54,26 @@ class Loss:
         ``y`` must already be in the form :func:`prepare_target` returns.
         """
         if self.name == "mse":
-            return torch.mean((a - y) ** 2)
+            # mean((a - y)^2)
+            return F.mse_loss(a, y)
         if self.name == "bce":
-            # log(1 + e^z) - z y; logaddexp never overflows, and its autograd
-            # derivative is sigmoid(z) even at z = 0, where max/abs forms break
-            return torch.mean(torch.logaddexp(z, torch.zeros_like(z)) - z * y)
-        # cross_entropy: -sum_k Y_k log softmax(z)_k, mean over samples
-        return -(y * torch.log_softmax(z, dim=-1)).sum() / z.shape[0]
+            # mean(log(1 + e^z) - z y), PyTorch's overflow-free kernel
+            return F.binary_cross_entropy_with_logits(z, y)
+        # cross_entropy: mean over samples of -sum_k Y_k log softmax(z)_k
+        return F.cross_entropy(z, y)
 
     def delta(self, z: Tensor, a: Tensor, y: Tensor, activation: Activation) -> Tensor:
         """Return ``delta_L = dL/dz_L``, shape ``(n_samples, n_outputs)``."""
         if self.name == "mse":
             # dL/da = 2 (a - y) / numel, then the output activation's chain rule
-            return activation.backward(z, a, (a - y) * (2.0 / a.numel()))
+            return activation.backward(z, a, (a - y).mul_(2.0 / a.numel()))
         if self.name == "bce":
             # d/dz [log(1 + e^z) - z y] = sigmoid(z) - y
-            return (torch.sigmoid(z) - y) / z.numel()
+            p = a if activation.name == "sigmoid" else torch.sigmoid(z)
+            return (p - y).div_(z.numel())
         # d/dz [-sum_k Y_k log softmax(z)_k] = softmax(z) - Y   (sum_k Y_k = 1)
-        return (torch.softmax(z, dim=-1) - y) / z.shape[0]
+        p = a if activation.name == "softmax" else torch.softmax(z, dim=-1)
+        return (p - y).div_(z.shape[0])
 
     def check_output_activation(self, activation: Activation) -> None:
         """Raise if this loss cannot be used with ``activation`` on the output layer."""
