@@ -80,3 +80,17 @@ def test_softmax_is_output_only():
     with pytest.raises(ValidationError, match="softmax"):
         get_activation("softmax")
     assert get_activation("softmax", output=True).name == "softmax"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_backward_is_the_documented_rule(name):
+    # the fused kernels (PyTorch's own backward ops) must compute grad * f'(z) with
+    # f' as written in `derivative`
+    f = get_activation(name)
+    gen = torch.Generator().manual_seed(2)
+    z = 5 * torch.randn(50, 4, generator=gen, dtype=torch.float64)
+    g = torch.randn(50, 4, generator=gen, dtype=torch.float64)
+    a = f(z)
+    torch.testing.assert_close(
+        f.backward(z, a, g), g * f.derivative(z, a), rtol=1e-14, atol=1e-15
+    )

@@ -260,7 +260,7 @@ def fit(
             t0 = time.perf_counter()
             torch._foreach_copy_(snapshot, params)
             total = _run_epoch(net, params, x, y, fn, opt, cfg, batch, gen)
-            epoch_loss = float(total) / n
+            epoch_loss = float(total) / fn.terms(n, y.shape[1])
             if not math.isfinite(epoch_loss):
                 torch._foreach_copy_(params, snapshot)
                 where = (
@@ -323,7 +323,7 @@ def _run_epoch(
     batch: int,
     gen: torch.Generator,
 ) -> Tensor:
-    """Run one epoch; return the summed (loss x batch size) as a 0-d tensor."""
+    """Run one epoch; return the loss summed over its terms, a 0-d tensor."""
     n = x.shape[0]
     if batch >= n:
         batches = [(x, y)]
@@ -350,19 +350,21 @@ def train_step(
     total: Tensor,
     engine: str = "explicit",
 ) -> None:
-    """Take one minibatch step and add ``loss x batch size`` to ``total`` in place.
+    """Take one minibatch step and add the summed loss to ``total`` in place.
 
     ``weights`` are ``net.weights()`` (which ``opt`` updates); ``x`` and ``y`` must
     be validated and shaped. This is the whole of the training loop's hot path
     (``benchmarks/backprop.py`` times exactly this function).
     """
     if engine == "explicit":
-        value, grads = net.loss_and_grads(x, y, loss, weights=weights)
+        value, grads = net.loss_and_grads(x, y, loss, reduction="sum", weights=weights)
+        opt.step(grads)
+        if value is not None:  # always: with_loss defaults to True
+            total.add_(value)
     else:
-        value, grads = _autograd_step(net, x, y, loss)
-    opt.step(grads)
-    if value is not None:  # always: with_loss defaults to True
-        total.add_(value, alpha=x.shape[0])
+        mean, grads = _autograd_step(net, x, y, loss)
+        opt.step(grads)
+        total.add_(mean, alpha=loss.terms(x.shape[0], y.shape[1]))
 
 
 def _autograd_step(

@@ -395,20 +395,23 @@ class FeedForward(nn.Module):
         loss: Loss,
         *,
         with_loss: bool = True,
+        reduction: str = "mean",
         weights: Sequence[Tensor] | None = None,
     ) -> tuple[Tensor | None, list[Tensor]]:
         """Return ``(loss, [dW_1, db_1, dW_2, ...])`` without checking the inputs.
 
         The fast path the trainer uses: ``x`` and ``y`` must already be validated
-        and shaped (see :meth:`backprop`). ``weights`` are the detached parameters
-        from :meth:`weights` (default: detached now).
+        and shaped (see :meth:`backprop`). ``reduction`` is passed to
+        :meth:`Loss.value`; the gradients are always those of the mean loss.
+        ``weights`` are the detached parameters from :meth:`weights` (default:
+        detached now).
         """
         w = self.weights() if weights is None else weights
         t = self._trace(x, w)
         layers = self.dense
         n = len(layers)
         z_out, a_out = t.z[-1], t.a[-1]
-        value = loss.value(z_out, a_out, y) if with_loss else None
+        value = loss.value(z_out, a_out, y, reduction) if with_loss else None
         delta = loss.delta(z_out, a_out, y, layers[-1].activation)
         grads: list[Tensor] = [delta] * (2 * n)
         for i in range(n - 1, -1, -1):

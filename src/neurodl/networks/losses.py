@@ -48,19 +48,26 @@ class Loss:
     name: str
     output_activations: tuple[str, ...] | None
 
-    def value(self, z: Tensor, a: Tensor, y: Tensor) -> Tensor:
+    def value(self, z: Tensor, a: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
         """Return the scalar loss from logits ``z``, outputs ``a`` and targets ``y``.
 
         ``y`` must already be in the form :func:`prepare_target` returns.
+        ``reduction="sum"`` returns the sum instead of the mean, over the same
+        terms: divide by :meth:`terms` to get the mean. (Sums of several batches
+        add up exactly, which is how the trainer totals an epoch.)
         """
         if self.name == "mse":
             # mean((a - y)^2)
-            return F.mse_loss(a, y)
+            return F.mse_loss(a, y, reduction=reduction)
         if self.name == "bce":
             # mean(log(1 + e^z) - z y), PyTorch's overflow-free kernel
-            return F.binary_cross_entropy_with_logits(z, y)
+            return F.binary_cross_entropy_with_logits(z, y, reduction=reduction)
         # cross_entropy: mean over samples of -sum_k Y_k log softmax(z)_k
-        return F.cross_entropy(z, y)
+        return F.cross_entropy(z, y, reduction=reduction)
+
+    def terms(self, n_samples: int, n_outputs: int) -> int:
+        """Return how many terms the mean averages: all entries, or samples (CE)."""
+        return n_samples if self.name == "cross_entropy" else n_samples * n_outputs
 
     def delta(self, z: Tensor, a: Tensor, y: Tensor, activation: Activation) -> Tensor:
         """Return ``delta_L = dL/dz_L``, shape ``(n_samples, n_outputs)``."""
@@ -69,11 +76,13 @@ class Loss:
             return activation.backward(z, a, (a - y).mul_(2.0 / a.numel()))
         if self.name == "bce":
             # d/dz [log(1 + e^z) - z y] = sigmoid(z) - y
-            p = a if activation.name == "sigmoid" else torch.sigmoid(z)
-            return (p - y).div_(z.numel())
+            if activation.name == "sigmoid":
+                return (a - y).div_(z.numel())
+            return torch.sigmoid(z).sub_(y).div_(z.numel())
         # d/dz [-sum_k Y_k log softmax(z)_k] = softmax(z) - Y   (sum_k Y_k = 1)
-        p = a if activation.name == "softmax" else torch.softmax(z, dim=-1)
-        return (p - y).div_(z.shape[0])
+        if activation.name == "softmax":
+            return (a - y).div_(z.shape[0])
+        return torch.softmax(z, dim=-1).sub_(y).div_(z.shape[0])
 
     def check_output_activation(self, activation: Activation) -> None:
         """Raise if this loss cannot be used with ``activation`` on the output layer."""

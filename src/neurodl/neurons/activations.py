@@ -93,7 +93,7 @@ sigmoid = Activation(
     "sigmoid",
     torch.sigmoid,
     lambda z, a: a * (1.0 - a),
-    lambda z, a, g: _aten.sigmoid_backward(g, a),
+    lambda z, a, g: _aten.sigmoid_backward.default(g, a),
 )
 
 # tanh(z);  d/dz = 1 - a^2
@@ -101,7 +101,7 @@ tanh = Activation(
     "tanh",
     torch.tanh,
     lambda z, a: 1.0 - a * a,
-    lambda z, a, g: _aten.tanh_backward(g, a),
+    lambda z, a, g: _aten.tanh_backward.default(g, a),
 )
 
 # relu(z) = max(z, 0);  d/dz = 1 if z > 0 else 0  (0 at z = 0, as PyTorch)
@@ -109,7 +109,7 @@ relu = Activation(
     "relu",
     torch.relu,
     lambda z, a: (z > 0).to(z.dtype),
-    lambda z, a, g: _aten.threshold_backward(g, a, 0),
+    lambda z, a, g: _aten.threshold_backward.default(g, a, 0),
 )
 
 LEAKY_SLOPE = 0.01
@@ -120,7 +120,7 @@ leaky_relu = Activation(
     "leaky_relu",
     lambda z: torch.nn.functional.leaky_relu(z, LEAKY_SLOPE),
     lambda z, a: (z > 0).to(z.dtype) * (1.0 - LEAKY_SLOPE) + LEAKY_SLOPE,
-    lambda z, a, g: _aten.leaky_relu_backward(g, z, LEAKY_SLOPE, False),
+    lambda z, a, g: _aten.leaky_relu_backward.default(g, z, LEAKY_SLOPE, False),
 )
 
 # elu(z) = z if z > 0 else e^z - 1;  d/dz = 1 if z > 0 else e^z = a + 1
@@ -154,7 +154,7 @@ gelu = Activation(
     "gelu",
     torch.nn.functional.gelu,
     _gelu_derivative,
-    lambda z, a, g: _aten.gelu_backward(g, z),
+    lambda z, a, g: _aten.gelu_backward.default(g, z),
 )
 
 # identity(z) = z;  d/dz = 1
