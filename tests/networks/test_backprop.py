@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 
 from neurodl.errors import NonFiniteError, ShapeError, ValidationError
-from neurodl.networks import FeedForward
+from neurodl.networks import FeedForward, get_loss
 from neurodl.neurons import ACTIVATIONS
 
 # (loss, output activation) pairs: every loss with each output activation it allows,
@@ -179,3 +179,26 @@ def test_class_labels_out_of_range():
     net = FeedForward((2, 3, 4), output_activation="softmax")
     with pytest.raises(ValidationError, match=r"\[0, 3\].*from 0 to 4"):
         net.backprop(torch.zeros(2, 2), torch.tensor([0, 4]), "cross_entropy")
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (40, 50, 8, 3), (64, 10, 2)])
+def test_descend_equals_gradients_then_a_step(sizes):
+    # the fused in-place update (W -= lr a^T delta, layer by layer) must equal
+    # computing every gradient first and then stepping
+    from neurodl.networks.losses import prepare_target
+
+    gen = torch.Generator().manual_seed(0)
+    a = FeedForward(sizes, "tanh", "softmax", seed=1, dtype=torch.float64)
+    b = FeedForward(sizes, "tanh", "softmax", seed=1, dtype=torch.float64)
+    x = torch.randn(16, sizes[0], generator=gen, dtype=torch.float64)
+    labels = torch.randint(0, sizes[-1], (16,), generator=gen)
+    loss = get_loss("cross_entropy")
+    y = prepare_target(loss, labels, 16, sizes[-1], torch.float64)
+    summed = a.descend(x, y, loss, 0.3, a.weights())
+    value, grads = b.loss_and_grads(x, y, loss, reduction="sum")
+    with torch.no_grad():
+        for p, g in zip(b.parameters(), grads, strict=True):
+            p -= 0.3 * g
+    assert summed.item() == pytest.approx(value.item(), rel=1e-15)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=1e-13, atol=1e-15)

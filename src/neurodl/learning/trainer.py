@@ -28,7 +28,12 @@ from neurodl._io import read_tensors, write_tensors
 from neurodl._threads import resolve_threads, use_threads
 from neurodl._validate import check_int, check_option, check_positive
 from neurodl.errors import ModelFileError, TrainingDivergedError, ValidationError
-from neurodl.learning.optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from neurodl.learning.optimizers import (
+    OPTIMIZERS,
+    GradientDescent,
+    Optimizer,
+    make_optimizer,
+)
 from neurodl.networks.feedforward import FeedForward
 from neurodl.networks.losses import LOSSES, Loss, get_loss
 
@@ -356,7 +361,10 @@ def train_step(
     be validated and shaped. This is the whole of the training loop's hot path
     (``benchmarks/backprop.py`` times exactly this function).
     """
-    if engine == "explicit":
+    if engine == "explicit" and type(opt) is GradientDescent:
+        # the article's rule, applied layer by layer without gradient tensors
+        total.add_(net.descend(x, y, loss, opt.lr, weights))
+    elif engine == "explicit":
         value, grads = net.loss_and_grads(x, y, loss, reduction="sum", weights=weights)
         opt.step(grads)
         if value is not None:  # always: with_loss defaults to True

@@ -109,6 +109,23 @@ class Dense(nn.Module):
         return dW, delta.sum(dim=0)
 
     @staticmethod
+    def descent_rule(
+        W: Tensor, b: Tensor, a_prev: Tensor, delta: Tensor, ones: Tensor, lr: float
+    ) -> None:
+        """Apply ``w <- w - lr dL/dw`` to ``W`` and ``b`` in place: the article's rule.
+
+        :meth:`gradient_rule` fused with the update, so no gradient tensor is
+        kept: ``W -= lr a_prev^T delta`` and ``b -= lr delta^T 1`` (``ones`` is a
+        vector of ones, one per sample: ``delta^T 1`` sums delta over samples).
+        """
+        n_in, n_out = W.shape
+        if n_out < n_in and n_in >= 32:  # wide-result layout, see gradient_rule
+            W.add_(torch.mm(delta.T, a_prev).T, alpha=-lr)
+        else:
+            W.addmm_(a_prev.T, delta, alpha=-lr)
+        b.addmv_(delta.T, ones, alpha=-lr)
+
+    @staticmethod
     def delta_rule(
         delta: Tensor, W: Tensor, z_prev: Tensor, a_prev: Tensor, f_prev: Activation
     ) -> Tensor:
@@ -387,6 +404,42 @@ class FeedForward(nn.Module):
             for p, g in zip(self.parameters(), grads, strict=True):
                 p.grad = g.clone()
         return out
+
+    def descend(
+        self,
+        x: Tensor,
+        y: Tensor,
+        loss: Loss,
+        lr: float,
+        weights: Sequence[Tensor],
+    ) -> Tensor:
+        """Take one step of plain gradient descent; return the loss summed over terms.
+
+        The same delta rules as :meth:`loss_and_grads`, with each layer's update
+        ``w <- w - lr delta a`` applied as soon as its delta is known (after the
+        layer below's delta has been computed with the old weights): the result
+        equals computing every gradient and then stepping, without keeping any
+        gradient tensor. ``weights`` are :meth:`weights`, updated in place; ``x``
+        and ``y`` must be validated and shaped. The returned loss is
+        ``loss.value(..., reduction="sum")`` before the step.
+        """
+        t = self._trace(x, weights)
+        layers = self.dense
+        z_out, a_out = t.z[-1], t.a[-1]
+        value = loss.value(z_out, a_out, y, "sum")
+        delta = loss.delta(z_out, a_out, y, layers[-1].activation)
+        ones = x.new_ones(x.shape[0])
+        for i in range(len(layers) - 1, -1, -1):
+            a_prev = t.a[i - 1] if i > 0 else x
+            W, b = weights[2 * i], weights[2 * i + 1]
+            below = (
+                Dense.delta_rule(delta, W, t.z[i - 1], a_prev, layers[i - 1].activation)
+                if i > 0
+                else delta
+            )
+            Dense.descent_rule(W, b, a_prev, delta, ones, lr)
+            delta = below
+        return value
 
     def loss_and_grads(
         self,
