@@ -51,10 +51,14 @@ def save_learning_curve(
         ax[0].plot(epochs, history.val_loss, label="validation")
     ax[0].set(xlabel="epoch", ylabel="loss", yscale="log", title=title)
     ax[0].legend()
-    if history.val_accuracy:
-        ax[1].plot(epochs, history.val_accuracy, color="C1")
-        ax[1].axvline(history.best_epoch, color="grey", ls=":", label="best epoch")
-        ax[1].set(xlabel="epoch", ylabel="validation accuracy")
+    if history.val_accuracy or history.accuracy:
+        if history.accuracy:
+            ax[1].plot(epochs, history.accuracy, color="C0", label="training")
+        if history.val_accuracy:
+            ax[1].plot(epochs, history.val_accuracy, color="C1", label="validation")
+        if history.best_epoch:
+            ax[1].axvline(history.best_epoch, color="grey", ls=":", label="best epoch")
+        ax[1].set(xlabel="epoch", ylabel="accuracy")
         ax[1].legend()
     else:
         ax[1].axis("off")

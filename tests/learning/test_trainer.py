@@ -169,3 +169,16 @@ def test_resume_needs_a_folder():
     x, y = _data()
     with pytest.raises(ValidationError, match="'resume' needs 'checkpoint_dir'"):
         fit(_net(), x, y, CFG, resume=True)
+
+
+def test_training_accuracy_is_tracked_on_request():
+    x, y = _data()
+    cfg = TrainConfig(**{**CFG.__dict__, "track_accuracy": True})
+    net = _net()
+    h = fit(net, x, y, cfg)
+    assert len(h.accuracy) == h.epochs
+    assert h.accuracy[-1] == accuracy(net, x, y, "cross_entropy")
+    with pytest.raises(
+        ValidationError, match="'track_accuracy' needs a classification"
+    ):
+        TrainConfig(loss="mse", track_accuracy=True)

@@ -78,6 +78,9 @@ class TrainConfig:
     checkpoint_every : int
         Write a checkpoint every this many epochs (0: only with ``checkpoint_dir``
         at the end).
+    track_accuracy : bool
+        Record the training-set accuracy after every epoch (``bce`` and
+        ``cross_entropy``; one extra forward pass over the training set).
     """
 
     loss: str = "mse"
@@ -93,6 +96,7 @@ class TrainConfig:
     min_delta: float = 0.0
     restore_best: bool = True
     checkpoint_every: int = 0
+    track_accuracy: bool = False
 
     def __post_init__(self) -> None:
         """Check every field."""
@@ -112,6 +116,11 @@ class TrainConfig:
             check_int("patience", self.patience, minimum=1)
         check_positive("min_delta", self.min_delta, strict=False)
         check_int("checkpoint_every", self.checkpoint_every, minimum=0)
+        if self.track_accuracy and self.loss == "mse":
+            raise ValidationError(
+                "'track_accuracy' needs a classification loss ('bce' or "
+                "'cross_entropy'); got loss 'mse'."
+            )
 
 
 @dataclass
@@ -119,6 +128,7 @@ class History:
     """Per-epoch record of a training run (lists indexed by epoch - 1)."""
 
     loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
@@ -282,6 +292,8 @@ def fit(
                     checkpoint=str(ckpt) if ckpt and ckpt.exists() else None,
                 )
             history.loss.append(epoch_loss)
+            if cfg.track_accuracy:
+                history.accuracy.append(accuracy(net, x, y, fn))
             monitored = epoch_loss
             if val is not None:
                 with torch.no_grad():

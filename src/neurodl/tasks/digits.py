@@ -52,6 +52,7 @@ class DigitsConfig:
             engine=self.engine,
             seed=self.seed,
             patience=self.patience,
+            track_accuracy=True,
         )
 
 
