@@ -37,10 +37,6 @@ def xor(
         epochs=epochs,
         restarts=restarts,
     )
-    cfg.train_config()  # validates engine, lr, epochs now, before any work
-    from neurodl.networks.feedforward import FeedForward
-
-    FeedForward((2, hidden, 1), activation, "sigmoid")  # validates the network
     if seeds is not None:
         summary = sweep_xor(parse_range("seeds", seeds), cfg)
         if as_json:
@@ -57,12 +53,14 @@ def xor(
         return
     result = solve_xor(seed, cfg, progress=show_progress(quiet, as_json))
     if as_json:
-        echo_json(result.to_dict() | {"history": None})
+        echo_json({k: v for k, v in result.to_dict().items() if k != "history"})
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"XOR, 2-{hidden}-1 {activation} network, seed {seed}")
+    table = Table(
+        title=f"XOR, 2-{hidden}-1 {activation} network, seed {seed}", min_width=44
+    )
     for col in ("x1", "x2", "target", "output"):
         table.add_column(col, justify="right")
     for inp, tgt, out in zip(

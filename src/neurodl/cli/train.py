@@ -49,7 +49,6 @@ def digits(
         batch_size=batch_size,
         seed=seed,
     )
-    cfg.train_config()  # validate before loading anything
     r = train_digits(
         cfg,
         checkpoint_dir=out,

@@ -13,6 +13,7 @@ from neurodl._validate import check_int
 from neurodl.data.datasets import load_digits
 from neurodl.learning.trainer import History, TrainConfig, accuracy, fit
 from neurodl.networks.feedforward import FeedForward
+from neurodl.neurons.activations import get_activation
 
 __all__ = ["DigitsConfig", "DigitsResult", "train_digits"]
 
@@ -38,8 +39,10 @@ class DigitsConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Check the fields that TrainConfig does not."""
+        """Check every field (the training ones through TrainConfig)."""
         check_int("hidden", self.hidden, minimum=1)
+        get_activation(self.activation)
+        self.train_config()
 
     def train_config(self) -> TrainConfig:
         """Return the trainer settings."""

@@ -61,7 +61,7 @@ def xor_chapter(out: Path, progress: bool) -> Chapter:
         ),
         figures=[fig.name],
         results={
-            "seed0": one.to_dict() | {"history": None},
+            "seed0": {k: v for k, v in one.to_dict().items() if k != "history"},
             "seeds_0_199": {k: v for k, v in sweep.items() if k != "config"},
             "seeds_0_199_without_restarts": plain["fraction"],
         },
@@ -92,7 +92,8 @@ def digits_chapter(out: Path, progress: bool) -> Chapter:
             "images (stratified split)."
         ),
         figures=[curve.name, cm.name],
-        results=r.to_dict() | {"history": None, "model": model.name},
+        results={k: v for k, v in r.to_dict().items() if k != "history"}
+        | {"model": model.name},
     )
 
 

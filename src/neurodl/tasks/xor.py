@@ -36,6 +36,7 @@ from neurodl.data.datasets import xor
 from neurodl.errors import ValidationError
 from neurodl.learning.trainer import History, TrainConfig, fit
 from neurodl.networks.feedforward import FeedForward
+from neurodl.neurons.activations import get_activation
 
 __all__ = ["XorConfig", "XorResult", "attempt_seed", "solve_xor", "sweep_xor"]
 
@@ -75,6 +76,7 @@ class XorConfig:
 
     def __post_init__(self) -> None:
         """Check the fields that TrainConfig does not."""
+        get_activation(self.activation)
         check_int("hidden", self.hidden, minimum=1)
         check_int("restarts", self.restarts, minimum=0)
         check_positive("tol", self.tol)
@@ -82,6 +84,7 @@ class XorConfig:
             raise ValidationError(
                 f"'tol' must be < 0.5 to mean solved; got {self.tol!r}."
             )
+        self.train_config()  # checks engine, lr and epochs
 
     def train_config(self) -> TrainConfig:
         """Return the trainer settings of one attempt."""
