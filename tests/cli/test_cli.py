@@ -133,3 +133,25 @@ def test_tour(capsys, tmp_path):
     for png in ("xor.png", "digits_learning_curve.png", "digits_confusion.png"):
         assert f'src="{png}"' in html
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("command", "config"),
+    [
+        ("neurodl.cli.demo:xor", "neurodl.tasks:XorConfig"),
+        ("neurodl.cli.train:digits", "neurodl.tasks:DigitsConfig"),
+    ],
+)
+def test_cli_defaults_are_the_config_defaults(command, config):
+    import dataclasses
+    import importlib
+    import inspect
+
+    def load(spec):
+        module, name = spec.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    defaults = {f.name: f.default for f in dataclasses.fields(load(config))}
+    for name, param in inspect.signature(load(command)).parameters.items():
+        if name in defaults:
+            assert param.default.default == defaults[name], name

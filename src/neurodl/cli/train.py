@@ -17,7 +17,7 @@ def digits(
     activation: str = typer.Option("relu", help="Hidden activation."),
     engine: str = typer.Option("explicit", help="Gradients: explicit or autograd."),
     optimizer: str = typer.Option("adam", help="sgd, momentum or adam."),
-    lr: float = typer.Option(0.003, help="Learning rate."),
+    lr: float = typer.Option(0.001, help="Learning rate (Adam)."),
     epochs: int = typer.Option(
         100, help="Maximum epochs (early stopping may end sooner)."
     ),
