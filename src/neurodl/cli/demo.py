@@ -74,3 +74,8 @@ def xor(
         f"{status} after {result.epochs} epochs in {result.attempts} attempt(s); "
         f"loss {result.loss:.4g}"
     )
+    if not result.converged:
+        console.print(
+            "hint: a slow learner needs a larger budget per attempt: raise --epochs "
+            "or --lr (sigmoid hidden units: --lr 4 --epochs 2000)"
+        )
