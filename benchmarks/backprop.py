@@ -208,13 +208,15 @@ class Explicit:
         Labels as returned by :func:`make_data`.
     """
 
-    def __init__(self, case: Case, x: Tensor, y: Tensor) -> None:
+    def __init__(
+        self, case: Case, x: Tensor, y: Tensor, optimizer: str = "sgd"
+    ) -> None:
         self.net = FeedForward(case.sizes, "relu", "identity", seed=0, dtype=DTYPE)
         self.fn = get_loss(case.loss)
         self.x = x
         self.y = prepare_target(self.fn, y, x.shape[0], case.sizes[-1], DTYPE)
         self.params = self.net.weights()  # what fit() trains: detached views
-        self.opt = make_optimizer("sgd", self.params, case.lr)
+        self.opt = make_optimizer(optimizer, self.params, _lr(case, optimizer))
         self.total = torch.zeros((), dtype=torch.float64)
         self.initial = [p.detach().clone() for p in self.params]
 
@@ -246,7 +248,14 @@ class Autograd:
         ``[W_1, b_1, W_2, ...]`` of the explicit network, copied in.
     """
 
-    def __init__(self, case: Case, x: Tensor, y: Tensor, weights: list[Tensor]) -> None:
+    def __init__(
+        self,
+        case: Case,
+        x: Tensor,
+        y: Tensor,
+        weights: list[Tensor],
+        optimizer: str = "sgd",
+    ) -> None:
         mods: list[nn.Module] = []
         n_layers = len(case.sizes) - 1
         for i in range(n_layers):
@@ -266,7 +275,12 @@ class Autograd:
         else:
             self.y = y
             self.loss_fn = F.cross_entropy
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=case.lr)
+        lr = _lr(case, optimizer)
+        self.opt: torch.optim.Optimizer = (
+            torch.optim.SGD(self.model.parameters(), lr=lr)
+            if optimizer == "sgd"
+            else torch.optim.Adam(self.model.parameters(), lr=lr)
+        )
         self.total = torch.zeros((), dtype=torch.float64)
 
     def step(self) -> None:
@@ -301,8 +315,12 @@ def check_same_step(case: Case, explicit: Explicit, autograd: Autograd) -> None:
     Raises
     ------
     SystemExit
-        If any updated parameter differs beyond ``rtol=1e-4, atol=1e-6``.
+        If any updated parameter differs beyond ``rtol=1e-4, atol=1e-6`` (Adam:
+        ``atol=1e-4``, a tenth of its step: Adam scales every step to about
+        ``lr``, so float32 rounding in a near-zero gradient moves a weight by up
+        to that much).
     """
+    atol = ATOL if isinstance(autograd.opt, torch.optim.SGD) else 1e-4
     for a, b in zip(explicit.weights(), autograd.weights(), strict=True):
         if not torch.equal(a, b):
             raise SystemExit(f"{case.name}: the engines start from different weights.")
@@ -310,12 +328,12 @@ def check_same_step(case: Case, explicit: Explicit, autograd: Autograd) -> None:
     autograd.step()
     names = [name for name, _ in explicit.net.named_parameters()]
     for name, a, b in zip(names, explicit.weights(), autograd.weights(), strict=True):
-        if not torch.allclose(a, b, rtol=RTOL, atol=ATOL):
+        if not torch.allclose(a, b, rtol=RTOL, atol=atol):
             err = float((a - b).abs().max())
             raise SystemExit(
                 f"{case.name}: after one step {name} differs between the explicit "
                 f"and the autograd engine (max abs difference {err:.3g}, "
-                f"rtol={RTOL}, atol={ATOL}); the timing would not compare like "
+                f"rtol={RTOL}, atol={atol}); the timing would not compare like "
                 "with like. Aborting."
             )
     if not torch.allclose(explicit.total, autograd.total, rtol=RTOL, atol=ATOL):
@@ -351,11 +369,18 @@ def calibrate(step: Step, block_seconds: float) -> int:
         n *= 2
 
 
-def run_case(case: Case, repeats: int, block_seconds: float) -> Result:
+def _lr(case: Case, optimizer: str) -> float:
+    """Return the case's SGD learning rate, or Adam's usual 1e-3."""
+    return case.lr if optimizer == "sgd" else 1e-3
+
+
+def run_case(
+    case: Case, repeats: int, block_seconds: float, optimizer: str = "sgd"
+) -> Result:
     """Benchmark both engines on ``case``; return the measurements."""
     x, y, source = make_data(case)
-    explicit = Explicit(case, x, y)
-    autograd = Autograd(case, x, y, explicit.weights())
+    explicit = Explicit(case, x, y, optimizer)
+    autograd = Autograd(case, x, y, explicit.weights(), optimizer)
     check_same_step(case, explicit, autograd)
 
     engines: dict[str, Explicit | Autograd] = {
@@ -482,6 +507,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick", action="store_true", help="fewer, shorter repeats: a smoke run"
     )
     p.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        default="sgd",
+        help="update rule on both sides: neurodl's vs torch.optim's (default sgd; "
+        "the targets are set for sgd)",
+    )
+    p.add_argument(
         "--only",
         choices=[c.name for c in CASES],
         action="append",
@@ -507,19 +539,20 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(
         f"neurodl backprop benchmark: {info['cpu']}, nproc {info['nproc']}, "
-        f"torch {info['torch']}, {info['torch_threads']} thread(s), float32, SGD; "
+        f"torch {info['torch']}, {info['torch_threads']} thread(s), float32, "
+        f"{args.optimizer}; "
         f"neurodl sources sha256 {info['neurodl_source_sha256']}"
     )
     print(
         f"{args.repeats} repeats, blocks of ~{args.block_seconds:g} s, engines "
-        "interleaved; median steps/s. The explicit step includes the trainer's "
-        "loss accumulation (value.to(cpu, float64) * batch); the autograd loop "
-        "does the same."
+        "interleaved; median steps/s. The explicit step is the trainer's own "
+        "train_step, loss accumulation included; the autograd loop accumulates "
+        "its loss the same way."
     )
     cases = [c for c in CASES if not args.only or c.name in args.only]
     results: list[Result] = []
     for case in cases:
-        res = run_case(case, args.repeats, args.block_seconds)
+        res = run_case(case, args.repeats, args.block_seconds, args.optimizer)
         results.append(res)
         print(
             f"  {case.name}: {res.data}; steps/block {res.steps_per_block}; "
@@ -534,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": info,
             "repeats": args.repeats,
+            "optimizer": args.optimizer,
             "block_seconds": args.block_seconds,
             "results": [dataclasses.asdict(r) for r in results],
         }
