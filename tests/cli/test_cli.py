@@ -155,3 +155,23 @@ def test_cli_defaults_are_the_config_defaults(command, config):
     for name, param in inspect.signature(load(command)).parameters.items():
         if name in defaults:
             assert param.default.default == defaults[name], name
+
+
+def test_train_digits_resume_is_bit_identical(capsys, tmp_path):
+    from safetensors.torch import load_file
+
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    common = ["train", "digits", "--json", "--checkpoint-every", "2"]
+    assert run(capsys, *common, "--epochs", "6", "--out", str(whole))[0] == 0
+    assert run(capsys, *common, "--epochs", "3", "--out", str(part))[0] == 0
+    code, out, _ = run(capsys, *common, "--epochs", "6", "--out", str(part), "--resume")
+    assert code == 0 and json.loads(out)["epochs"] == 6
+    a = load_file(str(whole / "digits.safetensors"))
+    b = load_file(str(part / "digits.safetensors"))
+    assert a.keys() == b.keys()
+    assert all((a[k] == b[k]).all() for k in a)
+
+
+def test_resume_without_a_checkpoint_is_a_user_error(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "digits", "--out", str(tmp_path), "--resume")
+    assert code == 1 and "does not exist" in err

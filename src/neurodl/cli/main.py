@@ -55,6 +55,13 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         app(args=args, prog_name="neurodl")
+    except KeyboardInterrupt:
+        if "--debug" in args:
+            raise
+        typer.echo(
+            "neurodl: interrupted; checkpoints written so far are kept.", err=True
+        )
+        raise SystemExit(130) from None
     except (NeurodlError, OSError) as exc:
         if "--debug" in args:
             raise

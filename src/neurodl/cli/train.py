@@ -31,6 +31,11 @@ def digits(
     checkpoint_every: int = typer.Option(
         10, help="Write a checkpoint every N epochs into OUT (0: only at the end)."
     ),
+    resume: bool = typer.Option(
+        False,
+        help="Continue from OUT/checkpoint.safetensors (same settings; "
+        "--epochs may grow).",
+    ),
     as_json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -54,6 +59,7 @@ def digits(
         checkpoint_dir=out,
         progress=show_progress(quiet, as_json),
         checkpoint_every=checkpoint_every,
+        resume=resume,
     )
     model = save(r.network, out / "digits.safetensors")
     curve = save_learning_curve(r.history, out / "digits_learning_curve.png", "digits")

@@ -117,12 +117,14 @@ def train_digits(
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 0,
+    resume: bool = False,
     progress: bool = False,
 ) -> DigitsResult:
     """Train and test the digits network; see :class:`DigitsConfig`.
 
     With ``checkpoint_dir``, a checkpoint is written there every
-    ``checkpoint_every`` epochs and at the end.
+    ``checkpoint_every`` epochs and at the end; ``resume`` continues from it
+    (bit-identical to an uninterrupted run).
     """
     from sklearn.metrics import confusion_matrix
 
@@ -144,6 +146,7 @@ def train_digits(
         replace(cfg.train_config(), checkpoint_every=checkpoint_every),
         validation=((data.x_val - mean) / scale, data.y_val),
         checkpoint_dir=checkpoint_dir,
+        resume=resume,
         progress=progress,
         description="digits",
     )
