@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from neurodl.errors import ModelFileError
 
@@ -57,11 +57,9 @@ def read_tensors(
     if not path.is_file():
         raise ModelFileError(f"{kind} file {str(path)!r} does not exist.")
     try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelFileError(
             f"{str(path)!r} is not a readable {kind} file (corrupted or not "

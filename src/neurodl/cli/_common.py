@@ -15,7 +15,7 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 JSON = typer.Option(False, "--json", help="Print the results as JSON on stdout.")
 
 
-def show_progress(quiet: bool, as_json: bool) -> bool:
+def show_progress(quiet: bool) -> bool:
     """Return whether to draw a progress bar: not quiet and stderr is a terminal."""
     return not quiet and sys.stderr.isatty()
 

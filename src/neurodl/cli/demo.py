@@ -51,7 +51,7 @@ def xor(
             if summary["failed_seeds"]:
                 typer.echo(f"failed seeds: {summary['failed_seeds']}")
         return
-    result = solve_xor(seed, cfg, progress=show_progress(quiet, as_json))
+    result = solve_xor(seed, cfg, progress=show_progress(quiet))
     if as_json:
         echo_json({k: v for k, v in result.to_dict().items() if k != "history"})
         return

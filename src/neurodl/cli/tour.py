@@ -18,6 +18,6 @@ def tour(
     """Run every chapter (XOR, digits) and write OUT/index.html and OUT/results.json."""
     from neurodl.tasks.tour import run_tour
 
-    for ch in run_tour(out, progress=show_progress(quiet, False)):
+    for ch in run_tour(out, progress=show_progress(quiet)):
         typer.echo(f"[{ch.key}] {ch.text} ({ch.seconds:.1f} s)")
     typer.echo(f"report: {out / 'index.html'}")

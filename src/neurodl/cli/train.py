@@ -57,7 +57,7 @@ def digits(
     r = train_digits(
         cfg,
         checkpoint_dir=out,
-        progress=show_progress(quiet, as_json),
+        progress=show_progress(quiet),
         checkpoint_every=checkpoint_every,
         resume=resume,
     )
