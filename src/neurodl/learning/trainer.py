@@ -171,16 +171,20 @@ def accuracy(net: FeedForward, x: Tensor, y: Tensor, loss: str | Loss) -> float:
         x = net._check_input(x)
         y = net._check_target(fn, x, y)
         t = net._trace(x)
-        z, a = t.z[-1], t.a[-1]
-        if fn.name == "bce":
-            right = (z > 0) == (y >= 0.5)
-        elif fn.name == "cross_entropy":
-            right = z.argmax(dim=1) == y.argmax(dim=1)
-        else:
-            right = torch.round(a) == y
-        if right.ndim == 2:
-            right = right.all(dim=1)
-        return float(right.to(torch.float64).mean())
+        return _fraction_right(fn, t.z[-1], t.a[-1], y)
+
+
+def _fraction_right(fn: Loss, z: Tensor, a: Tensor, y: Tensor) -> float:
+    """Accuracy from output logits ``z``, outputs ``a`` and prepared targets ``y``."""
+    if fn.name == "bce":
+        right = (z > 0) == (y >= 0.5)
+    elif fn.name == "cross_entropy":
+        right = z.argmax(dim=1) == y.argmax(dim=1)
+    else:
+        right = torch.round(a) == y
+    if right.ndim == 2:
+        right = right.all(dim=1)
+    return float(right.to(torch.float64).mean())
 
 
 StopRule = Callable[[FeedForward, History], bool]
@@ -278,18 +282,15 @@ def fit(
             epoch_loss = float(total) / fn.terms(n, y.shape[1])
             if not math.isfinite(epoch_loss):
                 torch._foreach_copy_(params, snapshot)
-                where = (
-                    f" The last good checkpoint is {str(ckpt)!r}."
-                    if ckpt and ckpt.exists()
-                    else ""
-                )
+                good = str(ckpt) if ckpt and ckpt.exists() else None
+                where = f" The last good checkpoint is {good!r}." if good else ""
                 raise TrainingDivergedError(
                     f"training loss became {epoch_loss} in epoch {epoch + 1}; the "
                     f"network was put back to the end of epoch {epoch}.{where} "
                     f"Hint: lower the learning rate (lr={cfg.lr}) or check the "
                     "inputs' scale.",
                     epoch=epoch + 1,
-                    checkpoint=str(ckpt) if ckpt and ckpt.exists() else None,
+                    checkpoint=good,
                 )
             history.loss.append(epoch_loss)
             if cfg.track_accuracy:
@@ -299,9 +300,11 @@ def fit(
                 with torch.no_grad():
                     t = net._trace(val[0])
                     vloss = float(fn.value(t.z[-1], t.a[-1], val[1]))
+                    if fn.name != "mse":
+                        history.val_accuracy.append(
+                            _fraction_right(fn, t.z[-1], t.a[-1], val[1])
+                        )
                 history.val_loss.append(vloss)
-                if fn.name != "mse":
-                    history.val_accuracy.append(accuracy(net, val[0], val[1], fn))
                 monitored = vloss
             history.seconds.append(time.perf_counter() - t0)
             _early_stopping(history, monitored, cfg, params, best)

@@ -135,10 +135,6 @@ class Dense(nn.Module):
         """Return the layer below's ``delta_prev = (delta W^T) * f_prev'(z_prev)``."""
         return f_prev.backward(z_prev, a_prev, torch.mm(delta, W.T))
 
-    def forward_trace(self, a_prev: Tensor) -> tuple[Tensor, Tensor]:
-        """Return ``(z, a)`` for this layer; see :meth:`forward_rule`."""
-        return self.forward_rule(a_prev, self.W, self.b, self.activation)
-
     def forward(self, a_prev: Tensor) -> Tensor:
         """Return ``f(a_prev W + b)``."""
         return self.forward_rule(a_prev, self.W, self.b, self.activation)[1]
