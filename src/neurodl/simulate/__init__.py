@@ -1,0 +1,47 @@
+"""Spiking-network simulation: populations, synapses, connectivity, monitors.
+
+See :class:`Network`. Reference networks (CUBA, COBA of Brette et al. 2007) are in
+:mod:`neurodl.simulate.benchmarks`.
+"""
+
+from neurodl.simulate.analysis import cv_isi as cv_isi
+from neurodl.simulate.analysis import firing_rate as firing_rate
+from neurodl.simulate.analysis import population_rate as population_rate
+from neurodl.simulate.benchmarks import NetworkRun as NetworkRun
+from neurodl.simulate.benchmarks import coba as coba
+from neurodl.simulate.benchmarks import cuba as cuba
+from neurodl.simulate.benchmarks import run_reference as run_reference
+from neurodl.simulate.connectivity import Explicit as Explicit
+from neurodl.simulate.connectivity import FixedInDegree as FixedInDegree
+from neurodl.simulate.connectivity import FixedProbability as FixedProbability
+from neurodl.simulate.network import BACKENDS as BACKENDS
+from neurodl.simulate.network import ConductanceSynapse as ConductanceSynapse
+from neurodl.simulate.network import CurrentSynapse as CurrentSynapse
+from neurodl.simulate.network import Network as Network
+from neurodl.simulate.network import Population as Population
+from neurodl.simulate.network import Projection as Projection
+from neurodl.simulate.network import SpikeMonitor as SpikeMonitor
+from neurodl.simulate.network import SpikeSource as SpikeSource
+from neurodl.simulate.network import StateMonitor as StateMonitor
+
+__all__ = [
+    "BACKENDS",
+    "ConductanceSynapse",
+    "CurrentSynapse",
+    "Explicit",
+    "FixedInDegree",
+    "FixedProbability",
+    "Network",
+    "NetworkRun",
+    "Population",
+    "Projection",
+    "SpikeMonitor",
+    "SpikeSource",
+    "StateMonitor",
+    "coba",
+    "cuba",
+    "cv_isi",
+    "firing_rate",
+    "population_rate",
+    "run_reference",
+]

@@ -1,0 +1,540 @@
+"""Run loops of the two execution paths (called by :meth:`Network.run`)."""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from neurodl.errors import ValidationError
+from neurodl.simulate._torch_engine import SparsePropagate, dense_propagate
+
+if TYPE_CHECKING:
+    from neurodl.simulate.network import Network, Population
+
+__all__ = ["run_numba", "run_torch"]
+
+
+# ------------------------------------------------------------------ coefficients
+def _pop_coefficients(net: Network, pop: Population) -> dict[str, float]:
+    """Per-step constants of a population, from Python floats (shared by paths)."""
+    dt = net.dt
+    tau = pop.value("tau_mem")
+    a = math.exp(-dt / tau)
+    iext = pop.value("i_ext")
+    exact = pop.method == "exact"
+    return {
+        "v_rest": pop.value("v_rest"),
+        "v_th": pop.value("v_th"),
+        "v_reset": pop.value("v_reset"),
+        "a": a,
+        "iext": iext * (1.0 - a) if exact else iext,
+        "dt_tau": dt / tau,
+        "ref": float(round(pop.params.t_ref / dt)),
+    }
+
+
+def _channel_coefficients(
+    net: Network, pop: Population, tau_s: float
+) -> tuple[float, float]:
+    """(decay, coef) of a synaptic variable with time constant ``tau_s``."""
+    dt = net.dt
+    tau_m = pop.value("tau_mem")
+    if pop.method == "exact":
+        decay = math.exp(-dt / tau_s)
+        if tau_s == tau_m:
+            coef = dt / tau_m * math.exp(-dt / tau_m)
+        else:
+            coef = tau_s / (tau_s - tau_m) * (decay - math.exp(-dt / tau_m))
+        return decay, coef
+    return 1.0 - dt / tau_s, 0.0
+
+
+def _source_schedule(net: Network, k0: int, n_steps: int) -> tuple[np.ndarray, ...]:
+    """Spike-source events in steps ``[k0, k0 + n_steps)``, sorted by (step, index)."""
+    steps, gidx = [], []
+    for src in net.sources:
+        if src.rate > 0:
+            assert src.rng is not None
+            p = src.rate * net.dt * 1e-3
+            if p >= 1:
+                mask = np.ones((n_steps, src.n), bool)
+            else:
+                mask = src.rng.random((n_steps, src.n)) < p
+            s, i = np.nonzero(mask)
+            steps.append(s + k0)
+            gidx.append(i + src.start)
+        elif src.times.size:
+            s = np.rint(src.times / net.dt).astype(np.int64)
+            keep = (s >= k0) & (s < k0 + n_steps)
+            steps.append(s[keep])
+            gidx.append(src.indices[keep] + src.start)
+    if not steps:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    s_all = np.concatenate(steps)
+    g_all = np.concatenate(gidx)
+    order = np.lexsort((g_all, s_all))
+    return s_all[order].astype(np.int64), g_all[order].astype(np.int64)
+
+
+def _monitor_layout(net: Network) -> tuple[np.ndarray, np.ndarray, int]:
+    kinds, index = [], []
+    offsets = {(p.index, s): off for p, s, off in net.channels}
+    for mon in net.state_monitors:
+        if mon.variable == "v":
+            kinds.append(np.zeros(mon.index.size, np.int64))
+            index.append(mon.index + mon.pop.start)
+        else:
+            kinds.append(np.ones(mon.index.size, np.int64))
+            index.append(mon.index + offsets[(mon.pop.index, mon.variable)])
+    every = 1
+    if net.state_monitors:
+        every = net.state_monitors[0].every
+        for mon in net.state_monitors[1:]:
+            every = math.gcd(every, mon.every)
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
+    return cat(kinds), cat(index), every
+
+
+def _store_samples(
+    net: Network, steps: np.ndarray, values: np.ndarray | Tensor, grad: bool
+) -> None:
+    """Distribute samples (n_samples, batch, M) to the state monitors."""
+    col = 0
+    for mon in net.state_monitors:
+        m = mon.index.size
+        keep = steps % mon.every == 0
+        part = values[keep][:, :, col : col + m]
+        col += m
+        mon._times.append(steps[keep])
+        if isinstance(part, Tensor):
+            mon._tensor.append(part)
+            mon.tensor = torch.cat(mon._tensor)
+            mon._values.append(part.detach().cpu().numpy())
+        else:
+            mon._values.append(part)
+
+
+def _progress(show: bool, total: int) -> Any:
+    if not show:
+        return nullcontext(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("simulate"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+
+
+# --------------------------------------------------------------------- numba path
+def run_numba(net: Network, n_steps: int, show: bool) -> None:
+    """Advance ``net`` by ``n_steps`` with the compiled kernel."""
+    from neurodl.simulate._numba_engine import run_chunk
+
+    np_dtype = np.float64 if net.dtype == torch.float64 else np.float32
+    pops = net.populations
+    n_pop = len(pops)
+    pop_bounds = np.array([[p.start, p.start + p.n] for p in pops], np.int64)
+    pop_method = np.array([0 if p.method == "exact" else 1 for p in pops], np.int64)
+    pop_f = np.zeros((n_pop, 6), np_dtype)
+    pop_ref = np.zeros(n_pop, np.int64)
+    pop_ch = np.zeros((n_pop, 2), np.int64)
+    n_ch = len(net.channels)
+    ch_kind = np.zeros(n_ch, np.int64)
+    ch_off = np.zeros(n_ch, np.int64)
+    ch_f = np.zeros((n_ch, 3), np_dtype)
+    c = 0
+    for p_i, pop in enumerate(pops):
+        co = _pop_coefficients(net, pop)
+        pop_f[p_i] = [
+            co["v_rest"],
+            co["v_th"],
+            co["v_reset"],
+            co["a"],
+            co["iext"],
+            co["dt_tau"],
+        ]
+        pop_ref[p_i] = int(co["ref"])
+        pop_ch[p_i, 0] = c
+        for pop2, syn, off in net.channels:
+            if pop2 is not pop:
+                continue
+            decay, coef = _channel_coefficients(net, pop, syn.tau)
+            ch_kind[c] = 0 if type(syn).__name__ == "CurrentSynapse" else 1
+            ch_off[c] = off
+            ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0)]
+            c += 1
+        pop_ch[p_i, 1] = c
+    w = net.global_weights().detach().cpu().numpy().astype(np_dtype)
+    if net._pending:
+        raise ValidationError(
+            "delayed spikes from a tensor-path run are in flight; continue with "
+            "backend 'torch' (switching paths mid-delay is not supported)."
+        )
+    net.v = net.v.detach().clone()
+    net.g = net.g.detach().clone()
+    net.refr = net.refr.clone()
+    v = net.v[0].numpy()
+    refr = net.refr[0].numpy()
+    g = net.g[0].numpy()
+    if net._ring.dtype != np_dtype:
+        net._ring = net._ring.astype(np_dtype)
+    touched = np.zeros(net.n_g, np.uint8)
+    touched_list = np.zeros(net.n_g, np.int64)
+    src_step, src_gidx = _source_schedule(net, net.step, n_steps)
+    src_pos = np.zeros(1, np.int64)
+    rec_mask = np.zeros(net.n_all, np.uint8)
+    for mon in net.spike_monitors:
+        rec_mask[mon.group.start : mon.group.start + mon.group.n] = 1
+    mon_kind, mon_index, every = _monitor_layout(net)
+    first = net.step + (-net.step) % every
+    n_samples = len(range(first, net.step + n_steps, every)) if mon_kind.size else 0
+    mon_out = np.zeros((n_samples, mon_kind.size), np_dtype)
+    mon_pos = np.zeros(1, np.int64)
+    acc = np.zeros(net.n_lif, np_dtype)
+    spk = np.zeros(net.n_all, np.int64)
+    cap = max(4 * net.n_all, 1 << 16)
+    out_step = np.zeros(cap, np.int64)
+    out_idx = np.zeros(cap, np.int64)
+    n_out = np.zeros(1, np.int64)
+    done = 0
+    with _progress(show, n_steps) as bar:
+        task = bar.add_task("run", total=n_steps) if bar is not None else None
+        while done < n_steps:
+            todo = min(_CHUNK, n_steps - done)
+            did = run_chunk(
+                net.step,
+                todo,
+                v,
+                refr,
+                g,
+                pop_bounds,
+                pop_method,
+                pop_f,
+                pop_ref,
+                pop_ch,
+                ch_kind,
+                ch_off,
+                ch_f,
+                net._indptr,
+                net._tgt,
+                w,
+                net._dly,
+                net._ring,
+                touched,
+                touched_list,
+                net.n_lif,
+                src_step,
+                src_gidx,
+                src_pos,
+                rec_mask,
+                out_step,
+                out_idx,
+                n_out,
+                mon_kind,
+                mon_index,
+                every,
+                mon_out,
+                mon_pos,
+                acc,
+                spk,
+            )
+            net.step += did
+            done += did
+            if did < todo:  # spike record full: grow it
+                cap *= 2
+                out_step = np.resize(out_step, cap)
+                out_idx = np.resize(out_idx, cap)
+            if bar is not None:
+                bar.update(task, completed=done)
+    steps = out_step[: n_out[0]]
+    gidx = out_idx[: n_out[0]]
+    for mon in net.spike_monitors:
+        start = mon.group.start
+        keep = (gidx >= start) & (gidx < start + mon.group.n)
+        mon._add(steps[keep], gidx[keep] - start, np.zeros(int(keep.sum()), np.int64))
+    if mon_kind.size:
+        sample_steps = np.arange(first, net.step, every, dtype=np.int64)
+        _store_samples(net, sample_steps, mon_out[:, None, :], grad=False)
+
+
+_CHUNK = 1000
+
+
+# --------------------------------------------------------------------- torch path
+class _Propagator:
+    """Synapses grouped by delay, ready for the tensor path."""
+
+    def __init__(self, net: Network, grad: bool, dense: bool) -> None:
+        dev = net.device
+        w_all = net.global_weights()
+        self.groups: list[tuple[int, Any]] = []
+        delays = np.unique(net._dly) if net._dly.size else np.zeros(0, np.int64)
+        for d in delays:
+            sel = np.nonzero(net._dly == d)[0]
+            pre = net._gpre[sel]
+            indptr = np.searchsorted(pre, np.arange(net.n_all + 1)).astype(np.int64)
+            sel_t = torch.as_tensor(sel, device=dev)
+            w = w_all[sel_t] if sel.size != w_all.numel() else w_all
+            tgt = torch.as_tensor(net._tgt[sel], device=dev)
+            indptr_t = torch.as_tensor(indptr, device=dev)
+            if dense:
+                wd = torch.zeros(net.n_all, net.n_g, dtype=net.dtype, device=dev)
+                pre_t = torch.as_tensor(pre, device=dev)
+                wd = wd.index_put((pre_t, tgt), w, accumulate=True)
+                self.groups.append((int(d), ("dense", wd)))
+            else:
+                csr = None
+                if grad:
+                    csr = torch.sparse_csr_tensor(
+                        indptr_t, tgt, w.detach(), size=(net.n_all, net.n_g)
+                    )
+                self.groups.append((int(d), ("sparse", w, indptr_t, tgt, csr)))
+        self.n_g = net.n_g
+
+    def __call__(self, z: Tensor) -> list[tuple[int, Tensor]]:
+        out = []
+        for d, spec in self.groups:
+            if spec[0] == "dense":
+                out.append((d, dense_propagate(z, spec[1])))
+            else:
+                _, w, indptr, tgt, csr = spec
+                out.append((d, SparsePropagate.apply(z, w, indptr, tgt, csr, self.n_g)))
+        return out
+
+
+def _torch_pop_terms(net: Network, pop: Population, grad: bool) -> dict[str, Any]:
+    """Per-step constants of a population: Python floats, or tensors if learnable."""
+    co: dict[str, Any] = _pop_coefficients(net, pop)
+    if not (grad and pop.learnable):
+        return co
+    dt = net.dt
+
+    def val(name: str) -> Any:
+        return pop.learnable.get(name, pop.value(name))
+
+    tau = val("tau_mem")
+    tau_t = torch.as_tensor(tau, dtype=net.dtype, device=net.device)
+    a = torch.exp(-dt / tau_t)
+    co.update(
+        v_rest=val("v_rest"),
+        v_th=val("v_th"),
+        v_reset=val("v_reset"),
+        a=a,
+        iext=val("i_ext") * (1.0 - a) if pop.method == "exact" else val("i_ext"),
+        dt_tau=dt / tau_t,
+    )
+    co["channels"] = []
+    for pop2, syn, _ in net.channels:
+        if pop2 is not pop:
+            continue
+        if pop.method == "exact":
+            decay = math.exp(-dt / syn.tau)
+            if syn.tau == pop.value("tau_mem") and "tau_mem" not in pop.learnable:
+                coef: Any = dt / tau_t * a
+            else:
+                coef = syn.tau / (syn.tau - tau_t) * (decay - a)
+            co["channels"].append((decay, coef))
+        else:
+            co["channels"].append((1.0 - dt / syn.tau, 0.0))
+    return co
+
+
+def _flush_spikes(
+    net: Network,
+    spike_rec: dict[int, list[Tensor]],
+    src_rec: list[Tensor],
+    k_start: int,
+    grad: bool,
+) -> None:
+    """Move recorded spikes (steps from ``k_start``) into the spike monitors."""
+    pops = net.populations
+    batch = net.batch
+    for mon in net.spike_monitors:
+        group = mon.group
+        if group in pops:
+            seq = spike_rec[pops.index(group)]  # type: ignore[arg-type]
+        else:
+            lo = group.start - net.n_lif
+            seq = [s[:, lo : lo + group.n] for s in src_rec]
+        if not seq:
+            continue
+        stacked = torch.stack(seq)  # (T, batch, n)
+        if grad or mon.dense:
+            mon._dense.append(stacked.to(net.dtype))
+            mon.spikes = torch.cat(mon._dense)
+        t_i, b_i, n_i = torch.nonzero(stacked.detach(), as_tuple=True)
+        order = torch.argsort(t_i * batch * group.n + b_i * group.n + n_i)
+        mon._add(
+            (t_i[order] + k_start).cpu().numpy(),
+            n_i[order].cpu().numpy(),
+            b_i[order].cpu().numpy(),
+        )
+    for seq in spike_rec.values():
+        seq.clear()
+    src_rec.clear()
+
+
+def run_torch(
+    net: Network,
+    n_steps: int,
+    show: bool,
+    grad: bool,
+    detach_reset: bool,
+    dense: bool,
+) -> None:
+    """Advance ``net`` by ``n_steps`` with torch tensors (differentiable if ``grad``)."""
+    if net._ring.any():
+        raise ValidationError(
+            "delayed spikes from a compiled-path run are in flight; continue with "
+            "backend 'numba' (switching paths mid-delay is not supported)."
+        )
+    dev, dtype, batch = net.device, net.dtype, net.batch
+    spike_fn = net.surrogate
+    pops = net.populations
+    prop = _Propagator(net, grad, dense)
+    terms = [_torch_pop_terms(net, pop, grad) for pop in pops]
+    chans: list[list[tuple[int, int, Any, Any, Any, bool]]] = []
+    for p_i, pop in enumerate(pops):
+        lst = []
+        k = 0
+        for pop2, syn, off in net.channels:
+            if pop2 is not pop:
+                continue
+            if "channels" in terms[p_i]:
+                decay, coef = terms[p_i]["channels"][k]
+            else:
+                decay, coef = _channel_coefficients(net, pop, syn.tau)
+            k += 1
+            is_cur = type(syn).__name__ == "CurrentSynapse"
+            lst.append((off, pop.n, decay, coef, getattr(syn, "e_rev", 0.0), is_cur))
+        chans.append(lst)
+    with torch.set_grad_enabled(grad):
+        v_parts = [net.v[:, p.start : p.start + p.n] for p in pops]
+        r_parts = [net.refr[:, p.start : p.start + p.n] for p in pops]
+        g_parts = [net.g[:, off : off + n] for off, n, *_ in sum(chans, [])]
+        src_step, src_gidx = _source_schedule(net, net.step, n_steps)
+        src_step_t = torch.as_tensor(src_step, device=dev)
+        src_gidx_t = torch.as_tensor(src_gidx - net.n_lif, device=dev)
+        bounds = np.searchsorted(src_step, np.arange(net.step, net.step + n_steps + 1))
+        n_src = net.n_all - net.n_lif
+        mon_kind, mon_index, every = _monitor_layout(net)
+        samples: list[Tensor] = []
+        sample_steps: list[int] = []
+        spike_rec: dict[int, list[Tensor]] = {i: [] for i in range(len(pops))}
+        src_rec: list[Tensor] = []
+        k0 = net.step
+        k_flush = k0
+        keep_dense = grad or any(m.dense for m in net.spike_monitors)
+        with _progress(show, n_steps) as bar:
+            task = bar.add_task("run", total=n_steps) if bar is not None else None
+            for step in range(n_steps):
+                k = k0 + step
+                if mon_kind.size and k % every == 0:
+                    v_all = torch.cat(v_parts, dim=1)
+                    g_all = torch.cat(g_parts, dim=1) if g_parts else v_all[:, :0]
+                    cols = [
+                        (v_all if kind == 0 else g_all)[:, int(i)]
+                        for kind, i in zip(mon_kind, mon_index, strict=True)
+                    ]
+                    samples.append(torch.stack(cols, dim=1))
+                    sample_steps.append(k)
+                z_parts = []
+                gi = 0
+                for p_i, pop in enumerate(pops):
+                    co = terms[p_i]
+                    v_p = v_parts[p_i]
+                    if pop.method == "exact":
+                        acc = co["v_rest"] + (v_p - co["v_rest"]) * co["a"] + co["iext"]
+                        for _off, _n, decay, coef, _e, _cur in chans[p_i]:
+                            acc = acc + g_parts[gi] * coef
+                            g_parts[gi] = g_parts[gi] * decay
+                            gi += 1
+                    else:
+                        acc = (co["v_rest"] - v_p) + co["iext"]
+                        for _off, _n, decay, _coef, e_rev, cur in chans[p_i]:
+                            if cur:
+                                acc = acc + g_parts[gi]
+                            else:
+                                acc = acc + g_parts[gi] * (e_rev - v_p)
+                            g_parts[gi] = g_parts[gi] * decay
+                            gi += 1
+                        acc = v_p + acc * co["dt_tau"]
+                    r_p = r_parts[p_i]
+                    frozen = r_p > 0
+                    active = ~frozen
+                    fired = (acc >= co["v_th"]) & active
+                    if grad:
+                        z = spike_fn(acc - co["v_th"]) * active.to(dtype)
+                        v_new = torch.where(frozen, v_p, acc)
+                        v_reset = torch.as_tensor(co["v_reset"], dtype=dtype, device=dev)
+                        out_v = torch.where(fired, v_reset, v_new)
+                        if not detach_reset:
+                            # d v_out / d z = v_reset - v_new; adds exactly 0 forward
+                            out_v = out_v + (z - z.detach()) * (v_reset - v_new)
+                        v_parts[p_i] = out_v
+                    else:
+                        z = fired.to(dtype)
+                        v_new = torch.where(frozen, v_p, acc)
+                        v_parts[p_i] = torch.where(
+                            fired, torch.full_like(v_new, co["v_reset"]), v_new
+                        )
+                    r_parts[p_i] = torch.where(
+                        fired,
+                        torch.full_like(r_p, int(co["ref"])),
+                        (r_p - 1).clamp_(min=0),
+                    )
+                    z_parts.append(z)
+                    if net.spike_monitors:
+                        spike_rec[p_i].append(z if grad else fired)
+                if n_src:
+                    z_src = torch.zeros(batch, n_src, dtype=dtype, device=dev)
+                    lo, hi = int(bounds[step]), int(bounds[step + 1])
+                    if hi > lo:
+                        z_src[:, src_gidx_t[lo:hi]] = 1.0
+                    z_parts.append(z_src)
+                    if net.spike_monitors:
+                        src_rec.append(z_src > 0)
+                z_all = torch.cat(z_parts, dim=1) if len(z_parts) > 1 else z_parts[0]
+                if prop.groups:
+                    for d, contrib in prop(z_all):
+                        key = k + d
+                        if key in net._pending:
+                            net._pending[key] = net._pending[key] + contrib
+                        else:
+                            net._pending[key] = contrib
+                    inp = net._pending.pop(k, None)
+                    if inp is not None:
+                        gi = 0
+                        for chan_list in chans:
+                            for off, n, *_ in chan_list:
+                                g_parts[gi] = g_parts[gi] + inp[:, off : off + n]
+                                gi += 1
+                if (step + 1) % _CHUNK == 0:
+                    if not keep_dense:
+                        _flush_spikes(net, spike_rec, src_rec, k_flush, grad)
+                        k_flush = k + 1
+                    if bar is not None:
+                        bar.update(task, completed=step + 1)
+        net.step += n_steps
+        # write the state back
+        net.v = torch.cat(v_parts, dim=1)
+        if g_parts:
+            net.g = torch.cat(g_parts, dim=1)
+        net.refr = torch.cat(r_parts, dim=1)
+        _flush_spikes(net, spike_rec, src_rec, k_flush, grad)
+        if samples:
+            vals = torch.stack(samples)
+            _store_samples(
+                net,
+                np.asarray(sample_steps, np.int64),
+                vals if grad else vals.cpu().numpy(),
+                grad,
+            )

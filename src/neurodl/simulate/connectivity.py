@@ -1,0 +1,236 @@
+"""Connectivity rules: who connects to whom, drawn once and stored sparse.
+
+A rule turns ``(n_pre, n_post, rng)`` into arrays ``(pre, post)`` of synapse
+endpoints sorted by ``pre`` (then by ``post``), the order of a CSR matrix with one
+row per presynaptic neuron, which is what event-driven propagation walks.
+
+* :class:`FixedProbability` -- every ordered pair independently with probability ``p``
+  (Brian2's ``connect(p=...)``, NEST's ``pairwise_bernoulli``).
+* :class:`FixedInDegree` -- each postsynaptic neuron draws exactly ``k`` distinct
+  presynaptic partners (NEST's ``fixed_indegree`` without multapses).
+* :class:`Explicit` -- given ``(i, j)`` pairs, with optional per-synapse weights and
+  delays.
+
+Random rules draw from a NumPy ``Generator``, so a network is a pure function of its
+seed, whatever the number of threads or the backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neurodl._validate import check_int
+from neurodl.errors import ShapeError, ValidationError
+
+__all__ = ["Explicit", "FixedInDegree", "FixedProbability", "Rule", "connect"]
+
+
+@dataclass(frozen=True)
+class FixedProbability:
+    """Each ordered pair ``(i, j)`` connects independently with probability ``p``.
+
+    Parameters
+    ----------
+    p : float
+        Connection probability in ``[0, 1]``.
+    allow_autapses : bool
+        Allow ``i -> i`` when a population projects onto itself (Brian2's and NEST's
+        default: allowed).
+    """
+
+    p: float
+    allow_autapses: bool = True
+
+    def __post_init__(self) -> None:
+        p = self.p
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ValidationError(f"'p' must be a probability in [0, 1]; got {p!r}.")
+
+
+@dataclass(frozen=True)
+class FixedInDegree:
+    """Each postsynaptic neuron gets exactly ``k`` distinct presynaptic partners.
+
+    Parameters
+    ----------
+    k : int
+        In-degree, ``0 <= k <= n_pre`` (``n_pre - 1`` without autapses).
+    allow_autapses : bool
+        Allow ``i -> i`` when a population projects onto itself.
+    """
+
+    k: int
+    allow_autapses: bool = True
+
+    def __post_init__(self) -> None:
+        check_int("k", self.k, minimum=0)
+
+
+@dataclass(frozen=True)
+class Explicit:
+    """Synapses listed one by one.
+
+    Parameters
+    ----------
+    i, j : array_like of int, shape (n_synapses,)
+        Presynaptic and postsynaptic indices (within their populations).
+    weight : array_like of float, shape (n_synapses,), optional
+        Per-synapse weights; when given they replace the projection's ``weight``.
+    delay : array_like of float, shape (n_synapses,), optional
+        Per-synapse delays in ms; when given they replace the projection's ``delay``.
+    """
+
+    i: Any
+    j: Any
+    weight: Any = None
+    delay: Any = None
+    _arrays: dict[str, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        arrays = {
+            "i": np.asarray(self.i),
+            "j": np.asarray(self.j),
+        }
+        for name in ("i", "j"):
+            a = arrays[name]
+            if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+                raise ValidationError(
+                    f"{name!r} must be a 1-D array of integer indices; got dtype "
+                    f"{a.dtype} and shape {a.shape}."
+                )
+        if arrays["i"].shape != arrays["j"].shape:
+            raise ShapeError(
+                f"'i' and 'j' must have the same length; got {arrays['i'].size} "
+                f"and {arrays['j'].size}."
+            )
+        for name in ("weight", "delay"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            a = np.asarray(value, dtype=np.float64)
+            if a.shape != arrays["i"].shape:
+                raise ShapeError(
+                    f"{name!r} must have one value per synapse "
+                    f"({arrays['i'].size}); got shape {a.shape}."
+                )
+            if not np.all(np.isfinite(a)):
+                raise ValidationError(f"{name!r} must be finite; got NaN or inf.")
+            arrays[name] = a
+        self._arrays.update(arrays)
+
+    def array(self, name: str) -> np.ndarray | None:
+        """The validated array ``name`` (``"i"``, ``"j"``, ``"weight"``, ``"delay"``)."""
+        return self._arrays.get(name)
+
+
+Rule = FixedProbability | FixedInDegree | Explicit
+
+
+def _fixed_probability(
+    rule: FixedProbability, n_pre: int, n_post: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    # Bernoulli process over the flattened n_pre x n_post matrix: geometric gaps
+    # between successes give the sorted positions of the synapses directly.
+    total = n_pre * n_post
+    p = float(rule.p)
+    if p == 0.0 or total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if p == 1.0:
+        pos = np.arange(total, dtype=np.int64)
+    else:
+        chunks = []
+        last = -1
+        expected = total * p
+        while True:
+            size = int(expected * 1.05 + 10 * np.sqrt(expected) + 100)
+            gaps = rng.geometric(p, size=size)
+            pos = last + np.cumsum(gaps, dtype=np.int64)
+            if pos[-1] >= total:
+                chunks.append(pos[pos < total])
+                break
+            chunks.append(pos)
+            last = int(pos[-1])
+        pos = np.concatenate(chunks)
+    pre, post = np.divmod(pos, n_post)
+    return pre, post
+
+
+def _fixed_in_degree(
+    rule: FixedInDegree, n_pre: int, n_post: int, rng: np.random.Generator, same: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    k = rule.k
+    avail = n_pre - (1 if same and not rule.allow_autapses else 0)
+    if k > avail:
+        raise ValidationError(
+            f"'k' must be <= the number of available presynaptic neurons ({avail}); "
+            f"got {k}."
+        )
+    pres = np.empty((n_post, k), dtype=np.int64)
+    for j in range(n_post):
+        if same and not rule.allow_autapses:
+            draw = rng.choice(n_pre - 1, size=k, replace=False)
+            draw[draw >= j] += 1
+        else:
+            draw = rng.choice(n_pre, size=k, replace=False)
+        pres[j] = draw
+    post = np.repeat(np.arange(n_post, dtype=np.int64), k)
+    pre = pres.reshape(-1)
+    return pre, post
+
+
+def connect(
+    rule: Rule,
+    n_pre: int,
+    n_post: int,
+    rng: np.random.Generator,
+    *,
+    same_population: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw the synapses of ``rule``.
+
+    Parameters
+    ----------
+    rule : FixedProbability, FixedInDegree or Explicit
+    n_pre, n_post : int
+        Population sizes.
+    rng : numpy.random.Generator
+    same_population : bool
+        Whether pre and post are one population (autapses are then possible).
+
+    Returns
+    -------
+    pre, post : ndarray of int64, shape (n_synapses,)
+        Sorted by ``pre``, then ``post``.
+    order : ndarray of int64, shape (n_synapses,)
+        For :class:`Explicit`, the permutation that sorts the given synapses (so
+        per-synapse weights and delays can follow); ``arange`` otherwise.
+    """
+    if isinstance(rule, FixedProbability):
+        pre, post = _fixed_probability(rule, n_pre, n_post, rng)
+        if same_population and not rule.allow_autapses:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return pre, post, np.arange(pre.size, dtype=np.int64)
+    if isinstance(rule, FixedInDegree):
+        pre, post = _fixed_in_degree(rule, n_pre, n_post, rng, same_population)
+    elif isinstance(rule, Explicit):
+        pre = rule.array("i").astype(np.int64)  # type: ignore[union-attr]
+        post = rule.array("j").astype(np.int64)  # type: ignore[union-attr]
+        for name, idx, n in (("i", pre, n_pre), ("j", post, n_post)):
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                bad = idx[(idx < 0) | (idx >= n)][0]
+                raise ValidationError(
+                    f"{name!r} indices must lie in [0, {n}); got {int(bad)}."
+                )
+    else:
+        raise ValidationError(
+            "'rule' must be FixedProbability, FixedInDegree or Explicit; "
+            f"got {type(rule).__name__}."
+        )
+    order = np.lexsort((post, pre)).astype(np.int64)
+    return pre[order], post[order], order

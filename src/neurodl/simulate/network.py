@@ -1,0 +1,871 @@
+"""Spiking networks: populations, projections, monitors, and a clock-driven run.
+
+Build a network by adding LIF populations (and spike sources), connect them with
+projections (current- or conductance-based exponential synapses, a connectivity
+rule, weights, fixed delays), attach monitors, then :meth:`Network.run`::
+
+    net = Network(dt=0.1, seed=1)
+    exc = net.population(3200, LIFParams(tau_mem=20.0, v_rest=-49.0, v_th=-50.0,
+                                         v_reset=-60.0, t_ref=5.0))
+    net.connect(exc, exc, FixedProbability(0.02), CurrentSynapse(tau=5.0),
+                weight=1.62)
+    spikes = net.spike_monitor(exc)
+    net.run(1000.0)
+    spikes.times, spikes.indices
+
+Neuron model (per population, see :class:`~neurodl.neurons.LIFParams`)::
+
+    tau_mem dv/dt = (v_rest - v) + i_ext + sum_c x_c + sum_k g_k (e_k - v)
+    tau_c dx_c/dt = -x_c        (current synapse, x in mV; a spike adds w mV)
+    tau_k dg_k/dt = -g_k        (conductance synapse, g relative to the leak)
+
+``v >= v_th`` spikes; ``v`` is set to ``v_reset`` and held there for ``t_ref``.
+Sub-threshold integration is exact (``method="exact"``, the linear propagator, as
+Brian2's ``method='exact'``; current synapses only) or forward Euler
+(``method="euler"``). The step order is Brian2's (see
+:mod:`neurodl.simulate._numba_engine`), so spike times fall on the same grid.
+
+Two execution paths, one API:
+
+* ``backend="numba"``: a compiled, event-driven CPU loop, single-threaded, for
+  plain simulation;
+* ``backend="torch"``: torch tensors on any device, batched, differentiable
+  (``run(..., grad=True)``) through surrogate spike gradients and a custom
+  event-driven autograd function for the synapses.
+
+``backend="auto"`` takes numba on the CPU without gradients and torch otherwise. In
+float64 both paths give the same spikes for the same seed (a test holds them to it),
+and neither depends on the number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from neurodl._validate import check_int, check_option, check_positive
+from neurodl.errors import ShapeError, ValidationError
+from neurodl.neurons.lif import LIFParams
+from neurodl.neurons.surrogate import Surrogate, get_surrogate
+from neurodl.simulate.connectivity import Explicit, Rule, connect
+
+__all__ = [
+    "BACKENDS",
+    "ConductanceSynapse",
+    "CurrentSynapse",
+    "Network",
+    "Population",
+    "Projection",
+    "SpikeMonitor",
+    "SpikeSource",
+    "StateMonitor",
+]
+
+BACKENDS = ("auto", "numba", "torch")
+_CHUNK = 1000  # steps per compiled call (progress bar granularity)
+_PROGRESS_STEPS = 50_000  # runs at least this long show a progress bar ("auto")
+
+InitSpec = float | tuple[str, float, float] | np.ndarray | Sequence[float]
+
+
+@dataclass(frozen=True)
+class CurrentSynapse:
+    """Exponential current synapse: a spike adds ``weight`` (mV) to ``x``.
+
+    ``tau dx/dt = -x`` and ``x`` enters ``tau_mem dv/dt`` directly (Brian2's CUBA
+    ``ge``). Parameters: ``tau`` in ms (> 0).
+    """
+
+    tau: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_positive("tau", self.tau)
+
+
+@dataclass(frozen=True)
+class ConductanceSynapse:
+    """Exponential conductance synapse: a spike adds ``weight`` to ``g``.
+
+    ``tau dg/dt = -g`` and ``g (e_rev - v)`` enters ``tau_mem dv/dt``; ``g`` is in
+    units of the leak conductance (Brian2's COBA ``ge``). Parameters: ``tau`` in ms
+    (> 0), ``e_rev`` in mV.
+    """
+
+    tau: float = 5.0
+    e_rev: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive("tau", self.tau)
+        if not math.isfinite(self.e_rev):
+            raise ValidationError(f"'e_rev' must be finite; got {self.e_rev!r}.")
+
+
+Synapse = CurrentSynapse | ConductanceSynapse
+
+
+class Population:
+    """A group of LIF neurons with one parameter set (handle; see :class:`Network`)."""
+
+    def __init__(
+        self,
+        net: Network,
+        index: int,
+        n: int,
+        params: LIFParams,
+        method: str,
+        i_ext: float,
+        v0: InitSpec | None,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.index = index
+        self.n = n
+        self.params = params
+        self.method = method
+        self.i_ext = i_ext
+        self.v0 = v0
+        self.name = name
+        self.start = 0  # set at build: offset in the LIF index space
+        self.channels: list[Synapse] = []
+        self.g0: dict[Synapse, InitSpec] = {}
+        self.learnable: dict[str, Tensor] = {}
+
+    def __repr__(self) -> str:
+        return f"Population({self.name!r}, n={self.n})"
+
+    def learn(self, *names: str) -> list[Tensor]:
+        """Make parameters trainable in the tensor path; return their tensors.
+
+        ``names`` are fields of :class:`~neurodl.neurons.LIFParams` (``tau_mem``,
+        ``v_rest``, ``v_th``, ``v_reset``) or ``"i_ext"``. Each becomes a scalar
+        leaf tensor with ``requires_grad=True``, used by later runs (the compiled
+        path reads its current value).
+        """
+        allowed = ("tau_mem", "v_rest", "v_th", "v_reset", "i_ext")
+        out = []
+        for name in names:
+            check_option("name", name, allowed)
+            if name not in self.learnable:
+                value = self.i_ext if name == "i_ext" else getattr(self.params, name)
+                self.learnable[name] = torch.tensor(
+                    float(value),
+                    dtype=self.net.dtype,
+                    device=self.net.device,
+                    requires_grad=True,
+                )
+            out.append(self.learnable[name])
+        return out
+
+    def value(self, name: str) -> float:
+        """Current value of a parameter (a learnable one's tensor value)."""
+        if name in self.learnable:
+            return float(self.learnable[name].detach())
+        return float(self.i_ext if name == "i_ext" else getattr(self.params, name))
+
+    def init_synapse(self, synapse: Synapse, value: InitSpec) -> None:
+        """Initial value of the synaptic variable of ``synapse`` (default 0)."""
+        self.net._check_not_built()
+        self.g0[synapse] = value
+
+
+class SpikeSource:
+    """Neurons that spike at given times (or as Poisson processes).
+
+    Parameters
+    ----------
+    times : array_like of float, shape (n_spikes,)
+        Spike times in ms (rounded to the time grid).
+    indices : array_like of int, shape (n_spikes,)
+        Which neuron spikes, in ``[0, n)``.
+    rate : float
+        For a Poisson source: rate in Hz (``times``/``indices`` empty).
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        n: int,
+        times: np.ndarray,
+        indices: np.ndarray,
+        rate: float,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.n = n
+        self.times = times
+        self.indices = indices
+        self.rate = rate
+        self.name = name
+        self.start = 0  # global index offset, set at build
+        self.rng: np.random.Generator | None = None
+
+    def __repr__(self) -> str:
+        return f"SpikeSource({self.name!r}, n={self.n})"
+
+
+Group = Population | SpikeSource
+
+
+class Projection:
+    """Synapses from ``pre`` to ``post`` of one synapse type (see Network.connect).
+
+    After the network is built, ``pre_index``/``post_index`` (int64 arrays) list the
+    synapses sorted by presynaptic neuron, ``weight`` is a tensor of shape
+    ``(n_synapses,)`` (set ``weight.requires_grad_()`` to train it) and
+    ``delay_steps`` an int64 array.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        pre: Group,
+        post: Population,
+        rule: Rule,
+        synapse: Synapse,
+        weight: float | np.ndarray | Callable[[np.random.Generator, int], np.ndarray],
+        delay: float,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.pre = pre
+        self.post = post
+        self.rule = rule
+        self.synapse = synapse
+        self.weight_spec = weight
+        self.delay = delay
+        self.name = name
+        self.pre_index = np.zeros(0, np.int64)
+        self.post_index = np.zeros(0, np.int64)
+        self.delay_steps = np.zeros(0, np.int64)
+        self.weight: Tensor = torch.zeros(0)
+
+    def __repr__(self) -> str:
+        return (
+            f"Projection({self.pre.name!r} -> {self.post.name!r}, "
+            f"{type(self.synapse).__name__}, n_synapses={self.pre_index.size})"
+        )
+
+    @property
+    def n_synapses(self) -> int:
+        """Number of synapses (after build)."""
+        return int(self.pre_index.size)
+
+
+class SpikeMonitor:
+    """Records the spikes of one group.
+
+    Attributes (after a run; they accumulate over successive runs)
+    ----------
+    times : ndarray of float64, shape (n_spikes,)
+        Spike times in ms.
+    indices : ndarray of int64, shape (n_spikes,)
+        Neuron index within the group.
+    trials : ndarray of int64, shape (n_spikes,)
+        Batch element of each spike (tensor path with ``batch > 1``; else zeros).
+    spikes : Tensor, shape (time, batch, n), or None
+        The spike train as a tensor, kept by the tensor path when the network runs
+        with ``grad=True`` (differentiable) or the monitor has ``dense=True``.
+    """
+
+    def __init__(self, group: Group, dense: bool) -> None:
+        self.group = group
+        self.dense = dense
+        self._steps: list[np.ndarray] = []
+        self._idx: list[np.ndarray] = []
+        self._trials: list[np.ndarray] = []
+        self._dense: list[Tensor] = []
+        self.spikes: Tensor | None = None
+
+    def _add(self, steps: np.ndarray, idx: np.ndarray, trials: np.ndarray) -> None:
+        self._steps.append(steps.astype(np.int64))
+        self._idx.append(idx.astype(np.int64))
+        self._trials.append(trials.astype(np.int64))
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Time step of each spike, shape (n_spikes,)."""
+        return np.concatenate(self._steps) if self._steps else np.zeros(0, np.int64)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Spike times in ms, shape (n_spikes,)."""
+        return self.steps * self.group.net.dt
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Neuron index of each spike within the group, shape (n_spikes,)."""
+        return np.concatenate(self._idx) if self._idx else np.zeros(0, np.int64)
+
+    @property
+    def trials(self) -> np.ndarray:
+        """Batch element of each spike, shape (n_spikes,)."""
+        return np.concatenate(self._trials) if self._trials else np.zeros(0, np.int64)
+
+    @property
+    def count(self) -> np.ndarray:
+        """Spikes per neuron (summed over trials), shape (n,)."""
+        return np.bincount(self.indices, minlength=self.group.n)
+
+    def clear(self) -> None:
+        """Forget what was recorded."""
+        self._steps.clear()
+        self._idx.clear()
+        self._trials.clear()
+        self._dense.clear()
+        self.spikes = None
+
+
+class StateMonitor:
+    """Samples a state variable of some neurons of a population.
+
+    ``variable`` is ``"v"`` (mV) or the synaptic variable of a synapse object
+    connected to the population. Values are taken at the start of every
+    ``every``-th step (the value at time ``t``), as Brian2's StateMonitor does.
+
+    Attributes (after a run)
+    ----------
+    times : ndarray, shape (n_samples,)
+        Sample times in ms.
+    values : ndarray, shape (n_samples, n_recorded) or (n_samples, batch, n_rec)
+        The samples (batch axis only for the tensor path with ``batch > 1``).
+    tensor : Tensor, shape (n_samples, batch, n_recorded), or None
+        The samples as a differentiable tensor (tensor path with ``grad=True``).
+    """
+
+    def __init__(
+        self,
+        pop: Population,
+        variable: str | Synapse,
+        indices: np.ndarray,
+        every: int,
+    ) -> None:
+        self.pop = pop
+        self.variable = variable
+        self.index = indices
+        self.every = every
+        self._times: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
+        self._tensor: list[Tensor] = []
+        self.tensor: Tensor | None = None
+
+    @property
+    def times(self) -> np.ndarray:
+        """Sample times in ms."""
+        if not self._times:
+            return np.zeros(0)
+        return np.concatenate(self._times) * self.pop.net.dt
+
+    @property
+    def values(self) -> np.ndarray:
+        """Samples, shape (n_samples, n_recorded) (batch 1)."""
+        if not self._values:
+            return np.zeros((0, self.index.size))
+        out = np.concatenate(self._values)
+        return out[:, 0, :] if out.ndim == 3 and out.shape[1] == 1 else out
+
+    def clear(self) -> None:
+        """Forget what was recorded."""
+        self._times.clear()
+        self._values.clear()
+        self._tensor.clear()
+        self.tensor = None
+
+
+def _draw(spec: InitSpec, n: int, rng: np.random.Generator, what: str) -> np.ndarray:
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        return np.full(n, float(spec))
+    if isinstance(spec, tuple) and len(spec) == 3 and isinstance(spec[0], str):
+        kind, a, b = spec
+        check_option(f"{what} distribution", kind, ("uniform", "normal"))
+        if kind == "uniform":
+            return rng.uniform(float(a), float(b), size=n)
+        return rng.normal(float(a), float(b), size=n)
+    arr = np.asarray(spec, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ShapeError(f"{what!r} must have shape ({n},); got {arr.shape}.")
+    return arr
+
+
+class Network:
+    """A spiking network simulated on a fixed time grid.
+
+    Parameters
+    ----------
+    dt : float
+        Time step in ms (> 0).
+    seed : int
+        Seeds connectivity, initial state and Poisson sources (NumPy ``PCG64``).
+        The same seed gives the same network and spikes on every backend and
+        thread count (tensor path: on the CPU in float64).
+    dtype : torch.dtype
+        ``torch.float64`` (default, exact agreement between paths) or
+        ``torch.float32``.
+    device : str or torch.device
+        Where the tensor path runs.
+    backend : {"auto", "numba", "torch"}
+        Default execution path of :meth:`run`.
+    batch : int
+        Independent trials run side by side (tensor path): same synapses,
+        initial state drawn per trial.
+    surrogate : Surrogate or str
+        Spike function of the tensor path with ``grad=True``; its slope is per mV
+        (default ``fast_sigmoid`` with slope 1 per mV).
+    """
+
+    def __init__(
+        self,
+        dt: float = 0.1,
+        seed: int = 0,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+        backend: str = "auto",
+        batch: int = 1,
+        surrogate: Surrogate | str = "fast_sigmoid",
+    ) -> None:
+        self.dt = float(check_positive("dt", dt))
+        self.seed = check_int("seed", seed, minimum=0)
+        check_option("dtype", dtype, (torch.float32, torch.float64))
+        self.dtype = dtype
+        self.device = torch.device(device)
+        self.backend = check_option("backend", backend, BACKENDS)
+        self.batch = check_int("batch", batch, minimum=1)
+        self.surrogate = (
+            get_surrogate(surrogate, 1.0)
+            if isinstance(surrogate, str)
+            else get_surrogate(surrogate)
+        )
+        self.populations: list[Population] = []
+        self.sources: list[SpikeSource] = []
+        self.projections: list[Projection] = []
+        self.spike_monitors: list[SpikeMonitor] = []
+        self.state_monitors: list[StateMonitor] = []
+        self.step = 0  # steps simulated so far
+        self.built = False
+        self.setup_seconds = 0.0
+        self._rng = np.random.default_rng(np.random.SeedSequence(self.seed))
+
+    # ------------------------------------------------------------------ build API
+    def _check_not_built(self) -> None:
+        if self.built:
+            raise ValidationError(
+                "the network is already built (it has run); add populations, "
+                "projections and monitors before the first run."
+            )
+
+    def _name(self, name: str | None, prefix: str, count: int) -> str:
+        return name if name is not None else f"{prefix}{count}"
+
+    @property
+    def t(self) -> float:
+        """Simulated time so far, in ms."""
+        return self.step * self.dt
+
+    def population(
+        self,
+        n: int,
+        params: LIFParams | None = None,
+        *,
+        method: str = "auto",
+        i_ext: float = 0.0,
+        v0: InitSpec | None = None,
+        name: str | None = None,
+    ) -> Population:
+        """Add ``n`` LIF neurons.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons (>= 1).
+        params : LIFParams
+            Membrane parameters (``r_m`` is not used: inputs are in mV).
+        method : {"auto", "exact", "euler"}
+            Sub-threshold integration. ``"auto"``: exact when every synapse onto
+            the population is current-based, else Euler.
+        i_ext : float
+            Constant drive ``R I`` in mV.
+        v0 : float, ("uniform", lo, hi), ("normal", mean, sd) or array, optional
+            Initial membrane potential in mV (default ``v_rest``).
+        """
+        self._check_not_built()
+        check_int("n", n, minimum=1)
+        params = LIFParams() if params is None else params
+        if not isinstance(params, LIFParams):
+            raise ValidationError(
+                f"'params' must be LIFParams; got {type(params).__name__}."
+            )
+        if params.v_reset >= params.v_th:
+            raise ValidationError(
+                f"'v_reset' must be < 'v_th' ({params.v_th}); got {params.v_reset}."
+            )
+        check_option("method", method, ("auto", "exact", "euler"))
+        if not math.isfinite(i_ext):
+            raise ValidationError(f"'i_ext' must be finite; got {i_ext!r}.")
+        pop = Population(
+            self,
+            len(self.populations),
+            n,
+            params,
+            method,
+            float(i_ext),
+            v0,
+            self._name(name, "pop", len(self.populations)),
+        )
+        self.populations.append(pop)
+        return pop
+
+    def spike_source(
+        self,
+        n: int,
+        times: Sequence[float] | np.ndarray = (),
+        indices: Sequence[int] | np.ndarray = (),
+        *,
+        rate: float = 0.0,
+        name: str | None = None,
+    ) -> SpikeSource:
+        """Add ``n`` input neurons spiking at ``times`` (ms) or as Poisson(``rate`` Hz).
+
+        Explicit times are rounded to the time grid; Poisson spikes are drawn per
+        step with probability ``rate dt``, from the network's seed, the same for
+        every backend.
+        """
+        self._check_not_built()
+        check_int("n", n, minimum=1)
+        check_positive("rate", rate, strict=False)
+        t = np.asarray(times, dtype=np.float64).reshape(-1)
+        i = np.asarray(indices).reshape(-1)
+        if t.shape != i.shape:
+            raise ShapeError(
+                f"'times' and 'indices' must have the same length; got {t.size} "
+                f"and {i.size}."
+            )
+        if i.size and (not np.issubdtype(i.dtype, np.integer) or i.min() < 0):
+            raise ValidationError("'indices' must be non-negative integers.")
+        if i.size and i.max() >= n:
+            raise ValidationError(f"'indices' must be < n ({n}); got {int(i.max())}.")
+        if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
+            raise ValidationError("'times' must be finite and >= 0 ms.")
+        if rate and t.size:
+            raise ValidationError("give either 'times' or 'rate', not both.")
+        src = SpikeSource(
+            self,
+            n,
+            t,
+            i.astype(np.int64),
+            float(rate),
+            self._name(name, "source", len(self.sources)),
+        )
+        self.sources.append(src)
+        return src
+
+    def connect(
+        self,
+        pre: Group,
+        post: Population,
+        rule: Rule,
+        synapse: Synapse | None = None,
+        *,
+        weight: float
+        | np.ndarray
+        | Callable[[np.random.Generator, int], np.ndarray] = 1.0,
+        delay: float = 0.0,
+        name: str | None = None,
+    ) -> Projection:
+        """Connect ``pre`` to ``post``.
+
+        Parameters
+        ----------
+        pre : Population or SpikeSource
+        post : Population
+        rule : FixedProbability, FixedInDegree or Explicit
+        synapse : CurrentSynapse or ConductanceSynapse
+            Projections onto one population with equal synapse objects share one
+            synaptic variable (like ``ge`` in Brian2's CUBA).
+        weight : float, array of shape (n_synapses,), or callable
+            mV for current synapses, leak-relative conductance for conductance
+            synapses; a callable gets ``(rng, n_synapses)``.
+        delay : float
+            Transmission delay in ms, rounded to the grid (0: the next step's
+            integration sees the spike). Per-synapse delays: ``Explicit(delay=)``.
+        """
+        self._check_not_built()
+        if pre.net is not self or post.net is not self:
+            raise ValidationError("'pre' and 'post' must belong to this network.")
+        if not isinstance(post, Population):
+            raise ValidationError(
+                f"'post' must be a Population; got {type(post).__name__}."
+            )
+        synapse = CurrentSynapse() if synapse is None else synapse
+        if not isinstance(synapse, CurrentSynapse | ConductanceSynapse):
+            raise ValidationError(
+                "'synapse' must be CurrentSynapse or ConductanceSynapse; "
+                f"got {type(synapse).__name__}."
+            )
+        check_positive("delay", delay, strict=False)
+        proj = Projection(
+            self,
+            pre,
+            post,
+            rule,
+            synapse,
+            weight,
+            float(delay),
+            self._name(name, "projection", len(self.projections)),
+        )
+        if synapse not in post.channels:
+            post.channels.append(synapse)
+        self.projections.append(proj)
+        return proj
+
+    def spike_monitor(self, group: Group, *, dense: bool = False) -> SpikeMonitor:
+        """Record the spikes of ``group`` (``dense``: also as a tensor, torch path)."""
+        self._check_not_built()
+        mon = SpikeMonitor(group, dense)
+        self.spike_monitors.append(mon)
+        return mon
+
+    def state_monitor(
+        self,
+        pop: Population,
+        variable: str | Synapse = "v",
+        indices: Sequence[int] | np.ndarray | None = None,
+        *,
+        every: int = 1,
+    ) -> StateMonitor:
+        """Sample ``variable`` (``"v"`` or a synapse object) of neurons ``indices``."""
+        self._check_not_built()
+        if variable != "v" and variable not in pop.channels:
+            raise ValidationError(
+                f"'variable' must be 'v' or a synapse connected to {pop.name!r}; "
+                f"got {variable!r}."
+            )
+        idx = (
+            np.arange(pop.n)
+            if indices is None
+            else np.asarray(indices, dtype=np.int64).reshape(-1)
+        )
+        if idx.size and (idx.min() < 0 or idx.max() >= pop.n):
+            raise ValidationError(
+                f"'indices' must lie in [0, {pop.n}); got {idx.min()}..{idx.max()}."
+            )
+        mon = StateMonitor(pop, variable, idx, check_int("every", every, minimum=1))
+        self.state_monitors.append(mon)
+        return mon
+
+    # ---------------------------------------------------------------------- build
+    def build(self) -> None:
+        """Draw connectivity and the initial state (done by the first run)."""
+        if self.built:
+            return
+        t0 = time.perf_counter()
+        if not self.populations:
+            raise ValidationError("the network has no population; add one first.")
+        rng = self._rng
+        offset = 0
+        for pop in self.populations:
+            pop.start = offset
+            offset += pop.n
+            if pop.method == "auto":
+                pop.method = (
+                    "exact"
+                    if all(isinstance(s, CurrentSynapse) for s in pop.channels)
+                    else "euler"
+                )
+            elif pop.method == "exact" and not all(
+                isinstance(s, CurrentSynapse) for s in pop.channels
+            ):
+                raise ValidationError(
+                    f"population {pop.name!r}: method 'exact' needs current "
+                    "synapses only (conductance synapses make v nonlinear); use "
+                    "'euler'."
+                )
+        self.n_lif = offset
+        for src in self.sources:
+            src.start = offset
+            offset += src.n
+            src.rng = np.random.default_rng(rng.integers(2**63))
+        self.n_all = offset
+        # synaptic channels: one flat vector, channel by channel
+        self.channels: list[tuple[Population, Synapse, int]] = []
+        g_off = 0
+        for pop in self.populations:
+            for syn in pop.channels:
+                self.channels.append((pop, syn, g_off))
+                g_off += pop.n
+        self.n_g = g_off
+        ch_offset = {(p.index, s): off for p, s, off in self.channels}
+        # projections -> one global CSR table
+        gpre, tgt, dly, wts, owner = [], [], [], [], []
+        for k, proj in enumerate(self.projections):
+            same = proj.pre is proj.post
+            pre, post, order = connect(
+                proj.rule, proj.pre.n, proj.post.n, rng, same_population=same
+            )
+            n_syn = pre.size
+            rule = proj.rule
+            w_given = rule.array("weight") if isinstance(rule, Explicit) else None
+            d_given = rule.array("delay") if isinstance(rule, Explicit) else None
+            if w_given is not None:
+                w = w_given[order]
+            elif callable(proj.weight_spec):
+                w = np.asarray(proj.weight_spec(rng, n_syn), dtype=np.float64)
+            else:
+                w = np.broadcast_to(
+                    np.asarray(proj.weight_spec, dtype=np.float64), (n_syn,)
+                ).copy()
+            if w.shape != (n_syn,) or not np.all(np.isfinite(w)):
+                raise ValidationError(
+                    f"projection {proj.name!r}: 'weight' must give {n_syn} finite "
+                    f"values; got shape {w.shape}."
+                )
+            d_ms = d_given[order] if d_given is not None else np.full(n_syn, proj.delay)
+            if d_ms.size and d_ms.min() < 0:
+                raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
+            d = np.rint(d_ms / self.dt).astype(np.int64)
+            proj.pre_index, proj.post_index, proj.delay_steps = pre, post, d
+            proj.weight = torch.as_tensor(w, dtype=self.dtype, device=self.device)
+            gpre.append(pre + proj.pre.start)
+            tgt.append(post + ch_offset[(proj.post.index, proj.synapse)])
+            dly.append(d)
+            wts.append(w)
+            owner.append(np.full(n_syn, k, np.int64))
+        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+        gpre_a, tgt_a = cat(gpre, np.int64), cat(tgt, np.int64)
+        perm = np.argsort(gpre_a, kind="stable")
+        self._perm = perm
+        self._gpre = gpre_a[perm]
+        self._tgt = tgt_a[perm]
+        self._dly = cat(dly, np.int64)[perm]
+        self._indptr = np.searchsorted(
+            self._gpre, np.arange(self.n_all + 1), side="left"
+        ).astype(np.int64)
+        self.max_delay = int(self._dly.max()) if self._dly.size else 0
+        # initial state
+        batch = self.batch
+        v = np.empty((batch, self.n_lif))
+        g = np.zeros((batch, self.n_g))
+        for b in range(batch):
+            for pop in self.populations:
+                spec = pop.v0 if pop.v0 is not None else pop.params.v_rest
+                v[b, pop.start : pop.start + pop.n] = _draw(spec, pop.n, rng, "v0")
+            for pop, syn, off in self.channels:
+                if syn in pop.g0:
+                    g[b, off : off + pop.n] = _draw(pop.g0[syn], pop.n, rng, "g0")
+        self.v = torch.as_tensor(v, dtype=self.dtype, device=self.device)
+        self.g = torch.as_tensor(g, dtype=self.dtype, device=self.device)
+        self.refr = torch.zeros(
+            (batch, self.n_lif), dtype=torch.int64, device=self.device
+        )
+        np_dtype = np.float64 if self.dtype == torch.float64 else np.float32
+        self._ring = np.zeros((self.max_delay + 1, self.n_g), np_dtype)  # numba
+        self._pending: dict[int, Tensor] = {}  # torch path: step -> input
+        self.built = True
+        self.setup_seconds += time.perf_counter() - t0
+
+    @property
+    def n_synapses(self) -> int:
+        """Total number of synapses (after build)."""
+        return int(self._tgt.size) if self.built else 0
+
+    def global_weights(self) -> Tensor:
+        """All synaptic weights in CSR order, differentiable w.r.t. each projection's."""
+        if not self.projections:
+            return torch.zeros(0, dtype=self.dtype, device=self.device)
+        flat = torch.cat([p.weight for p in self.projections])
+        return flat[torch.as_tensor(self._perm, device=self.device)]
+
+    def parameters(self) -> list[Tensor]:
+        """Tensors that require grad: projection weights and learnable parameters."""
+        out = [p.weight for p in self.projections if p.weight.requires_grad]
+        for pop in self.populations:
+            out.extend(pop.learnable.values())
+        return out
+
+    # ----------------------------------------------------------------------- run
+    def run(
+        self,
+        duration: float,
+        *,
+        backend: str | None = None,
+        grad: bool = False,
+        progress: bool | str = "auto",
+        detach_reset: bool = False,
+        propagation: str = "sparse",
+    ) -> None:
+        """Simulate ``duration`` ms from the current state.
+
+        Parameters
+        ----------
+        duration : float
+            In ms, a multiple of ``dt`` (to 1e-9 of a step).
+        backend : {"auto", "numba", "torch"}, optional
+            Overrides the network's default for this run.
+        grad : bool
+            Tensor path only: keep the autograd graph, so a loss on the monitors'
+            ``spikes``/``tensor`` can be back-propagated to weights and learnable
+            parameters.
+        progress : bool or "auto"
+            Show a progress bar ("auto": on a terminal, for long runs).
+        detach_reset : bool
+            ``grad=True``: do not back-propagate through the reset.
+        propagation : {"sparse", "dense"}
+            Tensor path: event-driven sparse synapses (default), or a dense
+            ``z @ W`` reference (for tests; memory ``n_pre x n_post``).
+        """
+        check_positive("duration", duration)
+        n_float = duration / self.dt
+        n_steps = round(n_float)
+        if abs(n_float - n_steps) > 1e-9 * max(1.0, n_float) or n_steps < 1:
+            raise ValidationError(
+                f"'duration' must be a positive multiple of dt ({self.dt} ms); "
+                f"got {duration!r}."
+            )
+        check_option("propagation", propagation, ("sparse", "dense"))
+        backend = check_option(
+            "backend", self.backend if backend is None else backend, BACKENDS
+        )
+        if backend == "auto":
+            backend = (
+                "numba"
+                if not grad and self.device.type == "cpu" and self.batch == 1
+                else "torch"
+            )
+        if backend == "numba":
+            if grad:
+                raise ValidationError(
+                    "'grad=True' needs backend 'torch' (the compiled path keeps "
+                    "no autograd graph)."
+                )
+            if self.device.type != "cpu" or self.batch != 1:
+                raise ValidationError(
+                    "backend 'numba' runs on the CPU with batch 1; got device "
+                    f"{self.device} and batch {self.batch}."
+                )
+        self.build()
+        show = (
+            progress
+            if isinstance(progress, bool)
+            else (n_steps >= _PROGRESS_STEPS and _is_tty())
+        )
+        from neurodl.simulate import _runner
+
+        if backend == "numba":
+            _runner.run_numba(self, n_steps, show)
+        else:
+            _runner.run_torch(
+                self, n_steps, show, grad, detach_reset, propagation == "dense"
+            )
+
+
+def _is_tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
