@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,9 @@ def _pop_coefficients(net: Network, pop: Population) -> dict[str, float]:
         "a": a,
         "iext": iext * (1.0 - a) if exact else iext,
         "dt_tau": dt / tau,
-        "ref": float(round(pop.params.t_ref / dt)),
+        # Brian2: v is integrated again at the step where t - t_spike >= t_ref,
+        # so it stays frozen for round(t_ref/dt) - 1 integrations after the spike
+        "ref": float(max(round(pop.params.t_ref / dt) - 1, 0)),
     }
 
 
@@ -293,9 +296,15 @@ class _Propagator:
             else:
                 csr = None
                 if grad:
-                    csr = torch.sparse_csr_tensor(
-                        indptr_t, tgt, w.detach(), size=(net.n_all, net.n_g)
-                    )
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)  # "beta state"
+                        csr = torch.sparse_csr_tensor(
+                            indptr_t,
+                            tgt,
+                            w.detach(),
+                            size=(net.n_all, net.n_g),
+                            check_invariants=False,
+                        )
                 self.groups.append((int(d), ("sparse", w, indptr_t, tgt, csr)))
         self.n_g = net.n_g
 

@@ -205,6 +205,7 @@ class SpikeSource:
         self.name = name
         self.start = 0  # global index offset, set at build
         self.rng: np.random.Generator | None = None
+        self.seed = 0
 
     def __repr__(self) -> str:
         return f"SpikeSource({self.name!r}, n={self.n})"
@@ -251,6 +252,29 @@ class Projection:
             f"Projection({self.pre.name!r} -> {self.post.name!r}, "
             f"{type(self.synapse).__name__}, n_synapses={self.pre_index.size})"
         )
+
+    def reset(self) -> None:
+        """Back to time 0: the initial state, no spikes in flight, monitors cleared.
+
+        Connectivity, weights and learnable parameters are kept, and Poisson
+        sources replay the same spikes; so a training loop can ``reset()`` and
+        ``run()`` once per iteration.
+        """
+        if not self.built:
+            return
+        v0, g0 = self._initial
+        self.v = v0.clone()
+        self.g = g0.clone()
+        self.refr = torch.zeros_like(self.refr)
+        self.step = 0
+        self._pending = {}
+        self._ring[:] = 0
+        for src in self.sources:
+            src.rng = np.random.default_rng(src.seed)
+        for mon in self.spike_monitors:
+            mon.clear()
+        for smon in self.state_monitors:
+            smon.clear()
 
     @property
     def n_synapses(self) -> int:
@@ -690,7 +714,8 @@ class Network:
         for src in self.sources:
             src.start = offset
             offset += src.n
-            src.rng = np.random.default_rng(rng.integers(2**63))
+            src.seed = int(rng.integers(2**63))
+            src.rng = np.random.default_rng(src.seed)
         self.n_all = offset
         # synaptic channels: one flat vector, channel by channel
         self.channels: list[tuple[Population, Synapse, int]] = []
@@ -766,8 +791,32 @@ class Network:
         np_dtype = np.float64 if self.dtype == torch.float64 else np.float32
         self._ring = np.zeros((self.max_delay + 1, self.n_g), np_dtype)  # numba
         self._pending: dict[int, Tensor] = {}  # torch path: step -> input
+        self._initial = (self.v.clone(), self.g.clone())
         self.built = True
         self.setup_seconds += time.perf_counter() - t0
+
+    def reset(self) -> None:
+        """Back to time 0: the initial state, no spikes in flight, monitors cleared.
+
+        Connectivity, weights and learnable parameters are kept, and Poisson
+        sources replay the same spikes; so a training loop can ``reset()`` and
+        ``run()`` once per iteration.
+        """
+        if not self.built:
+            return
+        v0, g0 = self._initial
+        self.v = v0.clone()
+        self.g = g0.clone()
+        self.refr = torch.zeros_like(self.refr)
+        self.step = 0
+        self._pending = {}
+        self._ring[:] = 0
+        for src in self.sources:
+            src.rng = np.random.default_rng(src.seed)
+        for mon in self.spike_monitors:
+            mon.clear()
+        for smon in self.state_monitors:
+            smon.clear()
 
     @property
     def n_synapses(self) -> int:
@@ -796,7 +845,7 @@ class Network:
         backend: str | None = None,
         grad: bool = False,
         progress: bool | str = "auto",
-        detach_reset: bool = False,
+        detach_reset: bool = True,
         propagation: str = "sparse",
     ) -> None:
         """Simulate ``duration`` ms from the current state.
@@ -814,7 +863,10 @@ class Network:
         progress : bool or "auto"
             Show a progress bar ("auto": on a terminal, for long runs).
         detach_reset : bool
-            ``grad=True``: do not back-propagate through the reset.
+            ``grad=True``: do not back-propagate through the reset (default, as
+            snnTorch; Zenke & Vogels 2021, doi:10.1162/neco_a_01367). With
+            ``False`` the reset contributes ``(v_reset - v) dz/dv``, which makes
+            gradients of mV-scaled models grow quickly over time.
         propagation : {"sparse", "dense"}
             Tensor path: event-driven sparse synapses (default), or a dense
             ``z @ W`` reference (for tests; memory ``n_pre x n_post``).
