@@ -1,4 +1,5 @@
-"""Layers import only downwards: cli > tasks > viz > learning > networks > neurons|data.
+"""Layers import only downwards: cli > tasks > viz > simulate > learning > networks >
+neurons|data.
 
 (The contract import-linter would enforce, checked here with the standard library.)
 """
@@ -9,12 +10,20 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "neurodl"
-RANK = {"cli": 5, "tasks": 4, "learning": 3, "networks": 2, "neurons": 1, "data": 1}
+RANK = {
+    "cli": 5,
+    "tasks": 4,
+    "simulate": 3.2,
+    "learning": 3,
+    "networks": 2,
+    "neurons": 1,
+    "data": 1,
+}
 # core modules (errors, _validate, _io, _threads, viz) have rank 0 unless listed
 CORE_RANK = {"viz": 3.5}  # figures: above learning, below tasks
 
 
-def _rank(parts: list[str]) -> int:
+def _rank(parts: list[str]) -> float:
     if not parts:
         return 0
     return RANK.get(parts[0], CORE_RANK.get(parts[0], 0))

@@ -16,7 +16,12 @@ if TYPE_CHECKING:
     from neurodl.learning.trainer import History
     from neurodl.networks.feedforward import FeedForward
 
-__all__ = ["save_confusion_matrix", "save_learning_curve", "save_xor_figure"]
+__all__ = [
+    "save_confusion_matrix",
+    "save_learning_curve",
+    "save_raster",
+    "save_xor_figure",
+]
 
 
 def _pyplot() -> Any:
@@ -128,5 +133,49 @@ def save_xor_figure(
         yscale="log",
         title="training loss",
     )
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_raster(
+    times: np.ndarray,
+    indices: np.ndarray,
+    n: int,
+    duration: float,
+    path: str | os.PathLike[str],
+    title: str,
+    *,
+    bin_ms: float = 1.0,
+    max_neurons: int = 500,
+) -> Path:
+    """Spike raster (top) and population rate in Hz (bottom) of a network run.
+
+    Parameters
+    ----------
+    times : ndarray, shape (n_spikes,)
+        Spike times in ms.
+    indices : ndarray of int, shape (n_spikes,)
+        Neuron of each spike, in ``[0, n)``.
+    n : int
+        Number of neurons (the rate is per neuron).
+    duration : float
+        Simulated time in ms.
+    max_neurons : int
+        The raster shows neurons ``0..max_neurons-1`` (the rate uses all).
+    """
+    from neurodl.simulate.analysis import population_rate
+
+    plt = _pyplot()
+    times = np.asarray(times, dtype=np.float64)
+    indices = np.asarray(indices)
+    fig, ax = plt.subplots(
+        2, 1, figsize=(8, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    shown = indices < max_neurons
+    ax[0].plot(times[shown], indices[shown], "|", ms=2, color="k")
+    ax[0].set(ylabel=f"neuron (first {min(n, max_neurons)})", title=title)
+    starts, rate = population_rate(times, n, duration, bin_ms)
+    ax[1].plot(starts, rate, color="C0", lw=1)
+    ax[1].set(xlabel="time (ms)", ylabel="rate (Hz)", xlim=(0, duration))
     fig.tight_layout()
     return _save(fig, path)
