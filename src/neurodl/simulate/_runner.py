@@ -280,13 +280,14 @@ class _Propagator:
         w_all = net.global_weights()
         self.groups: list[tuple[int, Any]] = []
         delays = np.unique(net._dly) if net._dly.size else np.zeros(0, np.int64)
+        gpre_all = net._gpre
         for d in delays:
             sel = np.nonzero(net._dly == d)[0]
-            pre = net._gpre[sel]
+            pre = gpre_all[sel]
             indptr = np.searchsorted(pre, np.arange(net.n_all + 1)).astype(np.int64)
             sel_t = torch.as_tensor(sel, device=dev)
             w = w_all[sel_t] if sel.size != w_all.numel() else w_all
-            tgt = torch.as_tensor(net._tgt[sel], device=dev)
+            tgt = torch.as_tensor(net._tgt[sel].astype(np.int64), device=dev)
             indptr_t = torch.as_tensor(indptr, device=dev)
             if dense:
                 wd = torch.zeros(net.n_all, net.n_g, dtype=net.dtype, device=dev)

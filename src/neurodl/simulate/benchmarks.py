@@ -8,11 +8,12 @@ neuron), dt 0.1 ms, ``v_th = -50 mV``, ``v_reset = -60 mV``, ``t_ref = 5 ms``,
 * CUBA, as Brian2's ``examples/CUBA.py``: current synapses, ``E_L = -49 mV``,
   weights 1.62 mV and -9 mV, ``v0`` uniform in ``[v_reset, v_th)``, exact
   integration.
-* COBA, as the COBA benchmark script used by Brian2 and BrainPy (``dv/dt =
-  (ge (E_e - v) + gi (E_i - v) - (v - E_L) + I) / tau_mem``): conductance
-  synapses relative to the leak, ``E_L = -60 mV``, ``E_e = 0 mV``,
-  ``E_i = -80 mV``, ``I = 20 mV``, weights 0.6 and 6.7, ``v0 ~ N(-55, 5) mV``,
-  forward Euler.
+* COBA, Brette et al.'s benchmark 1 as Brian's ``examples/COBA.py`` (which early
+  Brian2 carried over): ``tau_mem dv/dt = (E_L - v) + ge (E_e - v) + gi (E_i - v)``
+  with conductances relative to the leak, ``E_L = -60 mV``, ``E_e = 0 mV``,
+  ``E_i = -80 mV``, weights 0.6 and 6.7, no external input: the activity is
+  sustained from the initial state ``v0 ~ N(-65, 5) mV``, ``ge0 ~ N(4, 1.5)``,
+  ``gi0 ~ N(20, 12)``; forward Euler.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ def coba(
     n_exc, n_inh = _sizes(n)
     net = Network(dt=dt, seed=seed, **network)
     params = LIFParams(tau_mem=20.0, v_rest=-60.0, v_th=-50.0, v_reset=-60.0, t_ref=5.0)
-    v0 = ("normal", -55.0, 5.0)
-    exc = net.population(n_exc, params, v0=v0, i_ext=20.0, method="euler", name="exc")
-    inh = net.population(n_inh, params, v0=v0, i_ext=20.0, method="euler", name="inh")
+    v0 = ("normal", -65.0, 5.0)
+    exc = net.population(n_exc, params, v0=v0, method="euler", name="exc")
+    inh = net.population(n_inh, params, v0=v0, method="euler", name="inh")
     e_syn = ConductanceSynapse(tau=5.0, e_rev=0.0)
     i_syn = ConductanceSynapse(tau=10.0, e_rev=-80.0)
     rule = FixedProbability(min(1.0, SYNAPSES_PER_NEURON / n))
@@ -88,6 +89,9 @@ def coba(
         net.connect(exc, post, rule, e_syn, weight=0.6)
     for post in (exc, inh):
         net.connect(inh, post, rule, i_syn, weight=6.7)
+    for pop in (exc, inh):
+        pop.init_synapse(e_syn, ("normal", 4.0, 1.5))
+        pop.init_synapse(i_syn, ("normal", 20.0, 12.0))
     return net, _all_spikes(net, exc, inh)
 
 

@@ -217,10 +217,10 @@ Group = Population | SpikeSource
 class Projection:
     """Synapses from ``pre`` to ``post`` of one synapse type (see Network.connect).
 
-    After the network is built, ``pre_index``/``post_index`` (int64 arrays) list the
+    After the network is built, ``pre_index``/``post_index`` (integer arrays) list the
     synapses sorted by presynaptic neuron, ``weight`` is a tensor of shape
     ``(n_synapses,)`` (set ``weight.requires_grad_()`` to train it) and
-    ``delay_steps`` an int64 array.
+    ``delay_steps`` an integer array.
     """
 
     def __init__(
@@ -400,6 +400,11 @@ class StateMonitor:
         self._values.clear()
         self._tensor.clear()
         self.tensor = None
+
+
+def _index_dtype(largest: int) -> type[np.signedinteger[Any]]:
+    """int32 when every index fits, else int64 (halves the synapse tables)."""
+    return np.int32 if largest < 2**31 - 1 else np.int64
 
 
 def _draw(spec: InitSpec, n: int, rng: np.random.Generator, what: str) -> np.ndarray:
@@ -727,7 +732,7 @@ class Network:
         self.n_g = g_off
         ch_offset = {(p.index, s): off for p, s, off in self.channels}
         # projections -> one global CSR table
-        gpre, tgt, dly, wts, owner = [], [], [], [], []
+        gpre, tgt, dly = [], [], []
         for k, proj in enumerate(self.projections):
             same = proj.pre is proj.post
             pre, post, order = connect(
@@ -754,23 +759,33 @@ class Network:
             if d_ms.size and d_ms.min() < 0:
                 raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
             d = np.rint(d_ms / self.dt).astype(np.int64)
-            proj.pre_index, proj.post_index, proj.delay_steps = pre, post, d
+            idx_t = _index_dtype(max(proj.pre.n, proj.post.n, int(d.max(initial=0))))
+            proj.pre_index = pre.astype(idx_t)
+            proj.post_index = post.astype(idx_t)
+            proj.delay_steps = d.astype(idx_t)
             proj.weight = torch.as_tensor(w, dtype=self.dtype, device=self.device)
-            gpre.append(pre + proj.pre.start)
-            tgt.append(post + ch_offset[(proj.post.index, proj.synapse)])
-            dly.append(d)
-            wts.append(w)
-            owner.append(np.full(n_syn, k, np.int64))
+            gpre.append((pre + proj.pre.start).astype(_index_dtype(self.n_all)))
+            tgt.append(
+                (post + ch_offset[(proj.post.index, proj.synapse)]).astype(
+                    _index_dtype(self.n_g)
+                )
+            )
+            dly.append(d.astype(np.int32))
+            del pre, post, d, w
         cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
-        gpre_a, tgt_a = cat(gpre, np.int64), cat(tgt, np.int64)
-        perm = np.argsort(gpre_a, kind="stable")
-        self._perm = perm
-        self._gpre = gpre_a[perm]
-        self._tgt = tgt_a[perm]
-        self._dly = cat(dly, np.int64)[perm]
+        gpre_a = cat(gpre, np.int64)
+        del gpre
+        n_syn_all = gpre_a.size
+        perm = np.argsort(gpre_a, kind="stable").astype(_index_dtype(n_syn_all))
         self._indptr = np.searchsorted(
-            self._gpre, np.arange(self.n_all + 1), side="left"
+            gpre_a[perm], np.arange(self.n_all + 1), side="left"
         ).astype(np.int64)
+        del gpre_a
+        self._perm = perm
+        self._tgt = cat(tgt, np.int64)[perm]
+        del tgt
+        self._dly = cat(dly, np.int32)[perm]
+        del dly
         self.max_delay = int(self._dly.max()) if self._dly.size else 0
         # initial state
         batch = self.batch
@@ -819,6 +834,13 @@ class Network:
             smon.clear()
 
     @property
+    def _gpre(self) -> np.ndarray:
+        """Presynaptic global index of every synapse, in CSR order."""
+        return np.repeat(
+            np.arange(self.n_all, dtype=np.int64), np.diff(self._indptr)
+        )
+
+    @property
     def n_synapses(self) -> int:
         """Total number of synapses (after build)."""
         return int(self._tgt.size) if self.built else 0
@@ -828,7 +850,7 @@ class Network:
         if not self.projections:
             return torch.zeros(0, dtype=self.dtype, device=self.device)
         flat = torch.cat([p.weight for p in self.projections])
-        return flat[torch.as_tensor(self._perm, device=self.device)]
+        return flat[torch.as_tensor(self._perm.astype(np.int64), device=self.device)]
 
     def parameters(self) -> list[Tensor]:
         """Tensors that require grad: projection weights and learnable parameters."""
