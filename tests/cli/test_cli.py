@@ -127,10 +127,13 @@ def test_tour(capsys, tmp_path):
     assert code == 0
     html = (tmp_path / "index.html").read_text()
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["chapters"]) == {"xor", "digits"}
+    assert set(results["chapters"]) == {"xor", "digits", "spiking"}
     assert results["chapters"]["xor"]["seeds_0_199"]["fraction"] >= 0.99
     assert results["chapters"]["digits"]["test_accuracy"] >= 0.97
-    for png in ("xor.png", "digits_learning_curve.png", "digits_confusion.png"):
+    assert 5.3 <= results["chapters"]["spiking"]["cuba"]["rate_hz"] <= 6.1
+    pngs = ("xor.png", "digits_learning_curve.png", "digits_confusion.png",
+            "cuba_raster.png", "coba_raster.png")
+    for png in pngs:
         assert f'src="{png}"' in html
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -97,7 +97,46 @@ def digits_chapter(out: Path, progress: bool) -> Chapter:
     )
 
 
-CHAPTERS: list[Callable[[Path, bool], Chapter]] = [xor_chapter, digits_chapter]
+def spiking_chapter(out: Path, progress: bool) -> Chapter:
+    """The CUBA network of Brette et al. 2007: raster, rate and ISI CV."""
+    from neurodl.simulate import run_reference
+    from neurodl.viz import save_raster
+
+    runs = {m: run_reference(m, 4000, 1000.0, seed=0, progress=progress) for m in
+            ("cuba", "coba")}
+    figs = [
+        save_raster(
+            r.times_ms,
+            r.indices,
+            r.n,
+            r.duration_ms,
+            out / f"{m}_raster.png",
+            f"{m.upper()} N=4000, seed 0: {r.rate_hz:.2f} Hz, ISI CV {r.cv_isi:.2f}",
+        )
+        for m, r in runs.items()
+    ]
+    cuba = runs["cuba"]
+    return Chapter(
+        key="spiking",
+        title="A spiking network: CUBA and COBA",
+        text=(
+            "4000 leaky integrate-and-fire neurons (80% excitatory), about 80 random "
+            "synapses each, with exponential current (CUBA) or conductance (COBA) "
+            "synapses, simulated for 1 s at dt 0.1 ms by neurodl's compiled "
+            f"event-driven path. CUBA fires at {cuba.rate_hz:.2f} Hz with an ISI CV "
+            f"of {cuba.cv_isi:.3f} (Brian2, NEST and BrainPy span 5.3-6.1 Hz and "
+            f"0.48-0.56); the simulated second took {cuba.run_seconds:.3f} s."
+        ),
+        figures=[f.name for f in figs],
+        results={m: r.summary() for m, r in runs.items()},
+    )
+
+
+CHAPTERS: list[Callable[[Path, bool], Chapter]] = [
+    xor_chapter,
+    digits_chapter,
+    spiking_chapter,
+]
 """The tour's chapters, in order."""
 
 

@@ -1,0 +1,97 @@
+"""The tensor path on a CUDA GPU: CUBA at 64k to 1M neurons, with and without gradients.
+
+    python benchmarks/gpu_simulate.py [--sizes 64000 256000 1000000] [--ms 200]
+        [--dtype float32] [--grad-n 64000] [--json OUT]
+
+For each size: build time (connectivity drawn on the CPU with NumPy, then moved),
+run time per simulated second (median of ``--repeats`` runs of ``--ms`` ms after a
+warm-up), rate and ISI CV, and peak GPU memory per synapse. ``--grad-n``: the same
+with gradients (forward with the autograd graph + backward of the spike count to
+every weight) at that size. Needs a CUDA device; prints a clear message otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from neurodl.simulate import cuba, cv_isi, firing_rate
+
+
+def one(n: int, ms: float, dtype: torch.dtype, repeats: int, grad: bool) -> dict:
+    torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    net, mon = cuba(n, seed=0, device="cuda", dtype=dtype, backend="torch")
+    net.build()
+    torch.cuda.synchronize()
+    build_s = time.perf_counter() - t0
+    if grad:
+        for proj in net.projections:
+            proj.weight.requires_grad_(True)
+    net.run(10.0, grad=grad, progress=False)  # warm-up (allocator, kernels)
+    times = []
+    for _ in range(repeats):
+        net.reset()
+        torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        net.run(ms, grad=grad, progress=False)
+        if grad:
+            loss = sum(part.spikes.sum() for part in mon.parts)
+            loss.backward()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t1)
+    per_s = statistics.median(times) / (ms * 1e-3)
+    t_ms, idx = mon.times, mon.indices
+    return {
+        "n": n,
+        "grad": grad,
+        "dtype": str(dtype),
+        "n_synapses": net.n_synapses,
+        "build_s": build_s,
+        "s_per_simulated_s": per_s,
+        "us_per_step": per_s * net.dt * 1e3,
+        "rate_hz": firing_rate(t_ms.size, n, ms),
+        "cv_isi": cv_isi(t_ms, idx, n),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "gpu_bytes_per_synapse": torch.cuda.max_memory_allocated()
+        / max(net.n_synapses, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64000, 256000, 1000000])
+    ap.add_argument("--ms", type=float, default=200.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--grad-n", type=int, nargs="*", default=[64000])
+    ap.add_argument("--grad-ms", type=float, default=50.0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("gpu_simulate: no CUDA device; nothing to measure.", file=sys.stderr)
+        return 0
+    dtype = torch.float32 if args.dtype == "float32" else torch.float64
+    rows = [
+        {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    ]
+    print(json.dumps(rows[0]), flush=True)
+    for n in args.sizes:
+        rows.append(one(n, args.ms, dtype, args.repeats, grad=False))
+        print(json.dumps(rows[-1]), flush=True)
+    for n in args.grad_n:
+        rows.append(one(n, args.grad_ms, dtype, 1, grad=True))
+        print(json.dumps(rows[-1]), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
