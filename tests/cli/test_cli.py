@@ -131,8 +131,13 @@ def test_tour(capsys, tmp_path):
     assert results["chapters"]["xor"]["seeds_0_199"]["fraction"] >= 0.99
     assert results["chapters"]["digits"]["test_accuracy"] >= 0.97
     assert 5.3 <= results["chapters"]["spiking"]["cuba"]["rate_hz"] <= 6.1
-    pngs = ("xor.png", "digits_learning_curve.png", "digits_confusion.png",
-            "cuba_raster.png", "coba_raster.png")
+    pngs = (
+        "xor.png",
+        "digits_learning_curve.png",
+        "digits_confusion.png",
+        "cuba_raster.png",
+        "coba_raster.png",
+    )
     for png in pngs:
         assert f'src="{png}"' in html
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"

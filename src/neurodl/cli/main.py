@@ -12,7 +12,7 @@ import sys
 import typer
 
 from neurodl import __version__
-from neurodl.cli import demo, tour, train
+from neurodl.cli import demo, simulate, simulate_net, tour, train
 from neurodl.errors import NeurodlError
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(demo.app, name="demo")
 app.add_typer(train.app, name="train")
+simulate_net.register(simulate.app)
+app.add_typer(simulate.app, name="simulate")
 app.command(name="tour")(tour.tour)
 
 

@@ -128,7 +128,7 @@ class Surrogate:
         return out
 
     def derivative(self, x: Tensor) -> Tensor:
-        """The pseudo-derivative ``sigma'(x)`` (same shape as ``x``)."""
+        """Return the pseudo-derivative ``sigma'(x)`` (same shape as ``x``)."""
         derivative, _ = _DERIVATIVES[self.name]
         return derivative(x, float(self.slope))
 

@@ -98,12 +98,14 @@ def digits_chapter(out: Path, progress: bool) -> Chapter:
 
 
 def spiking_chapter(out: Path, progress: bool) -> Chapter:
-    """The CUBA network of Brette et al. 2007: raster, rate and ISI CV."""
+    """Run CUBA and COBA (Brette et al. 2007): rasters, rates and ISI CVs."""
     from neurodl.simulate import run_reference
     from neurodl.viz import save_raster
 
-    runs = {m: run_reference(m, 4000, 1000.0, seed=0, progress=progress) for m in
-            ("cuba", "coba")}
+    runs = {
+        m: run_reference(m, 4000, 1000.0, seed=0, progress=progress)
+        for m in ("cuba", "coba")
+    }
     figs = [
         save_raster(
             r.times_ms,
