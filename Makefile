@@ -8,6 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 OUT    ?= tour
+# compile the simulation kernels once, at install (numba caches them on disk)
+COMPILE := $(BIN)/python -c "import neurodl.simulate as s; print(f'compiled simulation kernels in {s.compile_kernels():.1f} s')"
 
 .PHONY: demo test lint clean
 
@@ -33,10 +35,12 @@ $(VENV)/.torch: constraints.txt | $(BIN)/python
 
 $(VENV)/.installed: pyproject.toml constraints.txt $(VENV)/.torch
 	$(PIP) install -c constraints.txt -e .
+	$(COMPILE)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt $(VENV)/.torch
 	$(PIP) install -c constraints.txt -e '.[test]'
+	$(COMPILE)
 	@touch $@ $(VENV)/.installed
 
 clean:

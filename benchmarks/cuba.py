@@ -81,8 +81,17 @@ def _median(rows: list[dict], key: str) -> float | None:
 def summarize(name: str, rows: list[dict], first: dict | None = None) -> dict:
     ok = [r for r in rows if r.get("error") is None]
     out = {"contender": name, "runs": len(rows), "ok": len(ok)}
-    for key in ("run_s", "setup_s", "first_result_s", "rate_hz", "cv_isi",
-                "rss_per_synapse_bytes", "peak_rss_mb", "n_synapses", "compile_s"):
+    for key in (
+        "run_s",
+        "setup_s",
+        "first_result_s",
+        "rate_hz",
+        "cv_isi",
+        "rss_per_synapse_bytes",
+        "peak_rss_mb",
+        "n_synapses",
+        "compile_s",
+    ):
         out[key] = _median(rows, key)
     if first is not None:  # neurodl: the cold start is its own run
         out["first_result_s"] = first.get("first_result_s")
@@ -97,8 +106,9 @@ def fmt(x: float | None, spec: str = ".3f") -> str:
 
 
 def table(model: str, n: int, summaries: list[dict]) -> str:
-    cpp = next((s for s in summaries if s["contender"] == "brian2_cpp_standalone"),
-               None)
+    cpp = next(
+        (s for s in summaries if s["contender"] == "brian2_cpp_standalone"), None
+    )
     lines = [
         f"### {model.upper()} N = {n}",
         "",
@@ -113,8 +123,10 @@ def table(model: str, n: int, summaries: list[dict]) -> str:
         if cpp and cpp.get("first_result_s") and s.get("first_result_s"):
             f_ratio = s["first_result_s"] / cpp["first_result_s"]
         if s.get("error"):
-            lines.append(f"| {s['contender']} | failed: "
-                         f"{' '.join(str(s['error']).split())[:120]} |||||||||")
+            lines.append(
+                f"| {s['contender']} | failed: "
+                f"{' '.join(str(s['error']).split())[:120]} |||||||||"
+            )
             continue
         lines.append(
             f"| {s['contender']} | {fmt(s['run_s'])} | {fmt(s['setup_s'], '.2f')} | "
@@ -131,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 16000, 64000])
     ap.add_argument("--duration", type=float, default=1.0, help="simulated seconds")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--peer-repeats", type=int, default=None,
-                    help="repeats for the peers (default: --repeats)")
-    ap.add_argument("--peers", nargs="*", default=list(PEERS),
-                    choices=list(PEERS))
+    ap.add_argument(
+        "--peer-repeats",
+        type=int,
+        default=None,
+        help="repeats for the peers (default: --repeats)",
+    )
+    ap.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     ap.add_argument("--grad-ms", type=float, default=100.0)
     ap.add_argument("--grad-max-n", type=int, default=16000)
     ap.add_argument("--quick", action="store_true", help="N = 4000, 1 repeat")
@@ -153,18 +168,23 @@ def main(argv: list[str] | None = None) -> int:
         # neurodl: one cold start (empty numba cache), then warm repeats
         with tempfile.TemporaryDirectory(prefix="neurodl-numba-cold-") as cold:
             first = run_neurodl(args.model, n, args.duration, 0, cold)
-        rows = [run_neurodl(args.model, n, args.duration, seed, warm_cache)
-                for seed in range(args.repeats)]
+        rows = [
+            run_neurodl(args.model, n, args.duration, seed, warm_cache)
+            for seed in range(args.repeats)
+        ]
         everything += [first, *rows]
         summaries.append(summarize("neurodl (numba)", rows, first))
         grad = None
         if args.grad_ms and n <= args.grad_max_n:
-            grad = run_neurodl(args.model, n, args.duration, 0, warm_cache,
-                               grad_ms=args.grad_ms)
+            grad = run_neurodl(
+                args.model, n, args.duration, 0, warm_cache, grad_ms=args.grad_ms
+            )
             everything.append(grad)
         for peer in args.peers:
-            prow = [run_peer(peer, args.model, n, args.duration, seed)
-                    for seed in range(peer_repeats)]
+            prow = [
+                run_peer(peer, args.model, n, args.duration, seed)
+                for seed in range(peer_repeats)
+            ]
             everything += prow
             summaries.append(summarize(peer, prow))
             print(json.dumps(summaries[-1]), file=sys.stderr, flush=True)
@@ -186,9 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + md)
     RESULTS.mkdir(exist_ok=True)
     path = args.json or RESULTS / f"{args.model}.json"
-    path.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
-                                "results": everything, "report": md}, indent=1,
-                               default=str))
+    path.write_text(
+        json.dumps(
+            {
+                "args": vars(args) | {"json": str(args.json)},
+                "results": everything,
+                "report": md,
+            },
+            indent=1,
+            default=str,
+        )
+    )
     print(f"\nwritten: {path}", file=sys.stderr)
     return 0
 

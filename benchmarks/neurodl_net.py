@@ -29,10 +29,9 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import proc_status_kb, reset_peak_rss, spike_stats  # noqa: E402
-
 from neurodl.simulate import coba, cuba  # noqa: E402
-from neurodl.simulate._numba_engine import run_chunk  # noqa: E402, F401
+from neurodl.simulate._numba_engine import run_chunk  # noqa: E402
+from peers import proc_status_kb, reset_peak_rss, spike_stats  # noqa: E402
 
 T_IMPORTED = time.time()
 

@@ -8,6 +8,7 @@ PACKAGES = [
     "neurodl",
     "neurodl.neurons",
     "neurodl.networks",
+    "neurodl.simulate",
     "neurodl.learning",
     "neurodl.data",
     "neurodl.tasks",

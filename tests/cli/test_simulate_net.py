@@ -17,14 +17,32 @@ def run(capsys, *args):
 @pytest.mark.parametrize("model", ["cuba", "coba"])
 def test_json_keys_and_values(capsys, model):
     code, out, _ = run(
-        capsys, "simulate", model, "--n", "1000", "--duration", "200", "--seed",
-        "3", "--json", "--quiet",
+        capsys,
+        "simulate",
+        model,
+        "--n",
+        "1000",
+        "--duration",
+        "200",
+        "--seed",
+        "3",
+        "--json",
+        "--quiet",
     )
     assert code == 0
     data = json.loads(out)
     assert set(data) >= {
-        "model", "n", "seed", "duration_ms", "backend", "n_synapses", "n_spikes",
-        "rate_hz", "cv_isi", "setup_seconds", "run_seconds",
+        "model",
+        "n",
+        "seed",
+        "duration_ms",
+        "backend",
+        "n_synapses",
+        "n_spikes",
+        "rate_hz",
+        "cv_isi",
+        "setup_seconds",
+        "run_seconds",
     }
     assert data["model"] == model and data["n"] == 1000 and data["seed"] == 3
     assert data["rate_hz"] == pytest.approx(data["n_spikes"] / 1000 / 0.2)
@@ -35,8 +53,16 @@ def test_same_seed_same_result_across_backends(capsys):
     outs = []
     for backend in ("numba", "torch"):
         code, out, _ = run(
-            capsys, "simulate", "cuba", "--n", "500", "--duration", "100",
-            "--backend", backend, "--json",
+            capsys,
+            "simulate",
+            "cuba",
+            "--n",
+            "500",
+            "--duration",
+            "100",
+            "--backend",
+            backend,
+            "--json",
         )
         assert code == 0
         outs.append(json.loads(out))
@@ -47,7 +73,14 @@ def test_same_seed_same_result_across_backends(capsys):
 def test_figure_and_text_output(capsys, tmp_path):
     fig = tmp_path / "raster.png"
     code, out, _ = run(
-        capsys, "simulate", "cuba", "--n", "500", "--duration", "100", "--figure",
+        capsys,
+        "simulate",
+        "cuba",
+        "--n",
+        "500",
+        "--duration",
+        "100",
+        "--figure",
         str(fig),
     )
     assert code == 0
@@ -64,6 +97,6 @@ def test_figure_and_text_output(capsys, tmp_path):
     ],
 )
 def test_bad_input_is_one_line(capsys, args, message):
-    code, out, err = run(capsys, "simulate", "cuba", *args)
+    code, _out, err = run(capsys, "simulate", "cuba", *args)
     assert code == 1
     assert message in err and err.count("\n") == 1

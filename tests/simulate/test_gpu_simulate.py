@@ -48,8 +48,9 @@ def test_cuda_gradients_equal_cpu_gradients():
 
 
 def test_cuda_batch_of_trials_float32():
-    net, mon = cuba(4000, seed=0, device="cuda", dtype=torch.float32,
-                    backend="torch", batch=4)
+    net, mon = cuba(
+        4000, seed=0, device="cuda", dtype=torch.float32, backend="torch", batch=4
+    )
     net.run(300.0, progress=False)
     trials = mon.trials
     assert set(np.unique(trials)) == {0, 1, 2, 3}

@@ -23,12 +23,20 @@ def _small_network(seed, delay):
     b = net.population(8, p, method="euler", name="b")
     projs = [
         net.connect(src, a, FixedProbability(0.3), CurrentSynapse(5.0), weight=7.0),
-        net.connect(a, a, FixedProbability(0.2), CurrentSynapse(8.0),
-                    weight=lambda rng, n: rng.normal(1.0, 1.0, n), delay=delay),
-        net.connect(a, b, FixedProbability(0.5), ConductanceSynapse(5.0, 0.0),
-                    weight=0.3),
-        net.connect(b, a, FixedProbability(0.5), ConductanceSynapse(10.0, -80.0),
-                    weight=0.2),
+        net.connect(
+            a,
+            a,
+            FixedProbability(0.2),
+            CurrentSynapse(8.0),
+            weight=lambda rng, n: rng.normal(1.0, 1.0, n),
+            delay=delay,
+        ),
+        net.connect(
+            a, b, FixedProbability(0.5), ConductanceSynapse(5.0, 0.0), weight=0.3
+        ),
+        net.connect(
+            b, a, FixedProbability(0.5), ConductanceSynapse(10.0, -80.0), weight=0.2
+        ),
     ]
     mons = (net.spike_monitor(a), net.spike_monitor(b), net.state_monitor(b, "v"))
     return net, projs, mons
@@ -72,17 +80,18 @@ def test_sparse_propagate_gradcheck():
     dense = (torch.rand(n_pre, n_out, generator=gen) < 0.5).double()
     pre, tgt = torch.nonzero(dense, as_tuple=True)
     indptr = torch.searchsorted(pre, torch.arange(n_pre + 1))
-    w = torch.randn(pre.numel(), dtype=torch.float64, generator=gen,
-                    requires_grad=True)
+    w = torch.randn(pre.numel(), dtype=torch.float64, generator=gen, requires_grad=True)
     z = (torch.rand(batch, n_pre, generator=gen) < 0.5).double()
-    z = (z * torch.rand(batch, n_pre, generator=gen, dtype=torch.float64) + z)
+    z = z * torch.rand(batch, n_pre, generator=gen, dtype=torch.float64) + z
     z.requires_grad_(True)
-    csr = torch.sparse_csr_tensor(indptr, tgt, w.detach(), size=(n_pre, n_out),
-                                  check_invariants=True)
+    csr = torch.sparse_csr_tensor(
+        indptr, tgt, w.detach(), size=(n_pre, n_out), check_invariants=True
+    )
 
     def f(z_, w_):
-        c = torch.sparse_csr_tensor(indptr, tgt, w_.detach(), size=(n_pre, n_out),
-                                    check_invariants=True)
+        c = torch.sparse_csr_tensor(
+            indptr, tgt, w_.detach(), size=(n_pre, n_out), check_invariants=True
+        )
         return SparsePropagate.apply(z_, w_, indptr, tgt, c, n_out)
 
     assert csr.shape == (n_pre, n_out)
@@ -93,7 +102,9 @@ def test_sparse_propagate_gradcheck():
     z_nz = z.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(
         lambda z_: SparsePropagate.apply(z_, w.detach(), indptr, tgt, csr, n_out),
-        (z_nz,), eps=1e-6, atol=1e-8,
+        (z_nz,),
+        eps=1e-6,
+        atol=1e-8,
     )
 
 
@@ -111,7 +122,10 @@ def test_bptt_learns_a_target_firing_pattern():
     out = net.population(n_out, p)
     pre, post = np.meshgrid(np.arange(n_in), np.arange(n_out), indexing="ij")
     proj = net.connect(
-        src, out, Explicit(i=pre.ravel(), j=post.ravel()), CurrentSynapse(5.0),
+        src,
+        out,
+        Explicit(i=pre.ravel(), j=post.ravel()),
+        CurrentSynapse(5.0),
         weight=lambda r, n: r.uniform(0.0, 2.0, n),
     )
     mon = net.spike_monitor(out)

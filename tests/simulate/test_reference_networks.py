@@ -63,7 +63,7 @@ def test_same_seed_same_spikes_with_one_and_two_threads():
 def test_same_seed_same_network_different_seed_different_network():
     a, ma = cuba(500, seed=3)
     b, mb = cuba(500, seed=3)
-    c, mc = cuba(500, seed=4)
+    c, _mc = cuba(500, seed=4)
     for net in (a, b, c):
         net.run(100.0, progress=False)
     np.testing.assert_array_equal(a._tgt, b._tgt)
@@ -74,8 +74,9 @@ def test_same_seed_same_network_different_seed_different_network():
 def test_float32_paths_stay_in_band():
     # float32 changes the arithmetic, so not the same spikes, but the same network
     # statistics (band of tests/reference/cuba.json).
-    run = run_reference("cuba", 4000, 1000.0, seed=0, dtype=torch.float32,
-                        progress=False)
+    run = run_reference(
+        "cuba", 4000, 1000.0, seed=0, dtype=torch.float32, progress=False
+    )
     assert 5.3 <= run.rate_hz <= 6.1
     assert 0.48 <= run.cv_isi <= 0.56
 

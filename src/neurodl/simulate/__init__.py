@@ -9,6 +9,7 @@ from neurodl.simulate.analysis import firing_rate as firing_rate
 from neurodl.simulate.analysis import population_rate as population_rate
 from neurodl.simulate.benchmarks import NetworkRun as NetworkRun
 from neurodl.simulate.benchmarks import coba as coba
+from neurodl.simulate.benchmarks import compile_kernels as compile_kernels
 from neurodl.simulate.benchmarks import cuba as cuba
 from neurodl.simulate.benchmarks import run_reference as run_reference
 from neurodl.simulate.connectivity import Explicit as Explicit
@@ -39,6 +40,7 @@ __all__ = [
     "SpikeSource",
     "StateMonitor",
     "coba",
+    "compile_kernels",
     "cuba",
     "cv_isi",
     "firing_rate",

@@ -23,140 +23,51 @@ from numba import njit
 __all__ = ["run_chunk"]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _channel_term(gv, vi, kind, e_rev):  # type: ignore[no-untyped-def]
-    # current synapse: x (mV); conductance synapse: g (e_rev - v)
-    if kind == 0:
-        return gv
-    return gv * (e_rev - vi)
-
-
-@njit(cache=True, nogil=True)
-def _integrate_fused(  # type: ignore[no-untyped-def]
-    start, stop, method, f, v, refr, g, c0, n_ch, ch_kind, ch_off, ch_f
+@njit(cache=True, nogil=True, error_model="numpy")
+def _integrate(  # type: ignore[no-untyped-def]
+    vv, rr, f, method, ga, gb, da, db, ka, kb, ea, eb, coa, cob
 ):
-    """One population with at most two synaptic variables, in one pass.
+    """Integrate one population with (up to) two synaptic variables in one pass.
 
-    Frozen (refractory) neurons keep ``v`` and count down; the others take the
-    integrated value. Same operation order as the tensor path.
+    ``vv``/``rr``: the population's ``v`` and refractory counters; ``ga``/``gb``:
+    its synaptic variables (an unused slot is a zero array with ``coef = 0`` and
+    ``decay = 1``, which adds exactly ``+0.0``). Frozen (refractory) neurons keep
+    ``v`` and count down. Same operation order as the tensor path.
     """
-    n = stop - start
-    v_rest = f[0]
-    a = f[3]
-    iext = f[4]
-    dt_tau = f[5]
-    # views of the (up to) two synaptic variables; unused ones get a dummy
-    ca = c0
-    cb = c0 + 1 if n_ch == 2 else c0
-    ga = g[ch_off[ca] : ch_off[ca] + n]
-    gb = g[ch_off[cb] : ch_off[cb] + n]
-    da = ch_f[ca, 0]
-    db = ch_f[cb, 0]
-    ka = ch_kind[ca]
-    kb = ch_kind[cb]
-    ea = ch_f[ca, 2]
-    eb = ch_f[cb, 2]
-    coa = ch_f[ca, 1]
-    cob = ch_f[cb, 1]
-    vv = v[start:stop]
-    rr = refr[start:stop]
-    if method == 0:
-        if n_ch == 2:
-            for i in range(n):
-                vi = vv[i]
-                x = v_rest + (vi - v_rest) * a + iext
-                x = x + ga[i] * coa
-                x = x + gb[i] * cob
-                ga[i] = ga[i] * da
-                gb[i] = gb[i] * db
-                r = rr[i]
-                vv[i] = vi if r > 0 else x
-                rr[i] = r - 1 if r > 0 else 0
-        elif n_ch == 1:
-            for i in range(n):
-                vi = vv[i]
-                x = v_rest + (vi - v_rest) * a + iext
-                x = x + ga[i] * coa
-                ga[i] = ga[i] * da
-                r = rr[i]
-                vv[i] = vi if r > 0 else x
-                rr[i] = r - 1 if r > 0 else 0
-        else:
-            for i in range(n):
-                vi = vv[i]
-                x = v_rest + (vi - v_rest) * a + iext
-                r = rr[i]
-                vv[i] = vi if r > 0 else x
-                rr[i] = r - 1 if r > 0 else 0
-    else:
-        if n_ch == 2:
-            for i in range(n):
-                vi = vv[i]
-                x = (v_rest - vi) + iext
-                x = x + _channel_term(ga[i], vi, ka, ea)
-                x = x + _channel_term(gb[i], vi, kb, eb)
-                x = vi + x * dt_tau
-                ga[i] = ga[i] * da
-                gb[i] = gb[i] * db
-                r = rr[i]
-                vv[i] = vi if r > 0 else x
-                rr[i] = r - 1 if r > 0 else 0
-        elif n_ch == 1:
-            for i in range(n):
-                vi = vv[i]
-                x = (v_rest - vi) + iext
-                x = x + _channel_term(ga[i], vi, ka, ea)
-                x = vi + x * dt_tau
-                ga[i] = ga[i] * da
-                r = rr[i]
-                vv[i] = vi if r > 0 else x
-                rr[i] = r - 1 if r > 0 else 0
-        else:
-            for i in range(n):
-                vi = vv[i]
-                x = (v_rest - vi) + iext
-                x = vi + x * dt_tau
-                r = rr[i]
-                vv[i] = vi if r > 0 else x
-                rr[i] = r - 1 if r > 0 else 0
-
-
-@njit(cache=True, nogil=True)
-def _integrate_general(  # type: ignore[no-untyped-def]
-    start, stop, method, f, v, refr, g, c0, n_ch, ch_kind, ch_off, ch_f, acc
-):
-    """Any number of synaptic variables: one pass per variable."""
     v_rest = f[0]
     a = f[3]
     iext = f[4]
     dt_tau = f[5]
     if method == 0:
-        for i in range(start, stop):
-            acc[i] = v_rest + (v[i] - v_rest) * a + iext
+        # exact: v' = v_rest + (v - v_rest) a + iext_term + sum_c x_c coef_c
+        for i in range(vv.shape[0]):
+            vi = vv[i]
+            x = v_rest + (vi - v_rest) * a + iext
+            x = x + ga[i] * coa
+            x = x + gb[i] * cob
+            ga[i] = ga[i] * da
+            gb[i] = gb[i] * db
+            r = rr[i]
+            vv[i] = vi if r > 0 else x
+            rr[i] = r - 1 if r > 0 else 0
     else:
-        for i in range(start, stop):
-            acc[i] = (v_rest - v[i]) + iext
-    for c in range(c0, c0 + n_ch):
-        off = ch_off[c] - start
-        decay = ch_f[c, 0]
-        coef = ch_f[c, 1]
-        e_rev = ch_f[c, 2]
-        kind = ch_kind[c]
-        for i in range(start, stop):
-            if method == 0:
-                acc[i] = acc[i] + g[off + i] * coef
-            else:
-                acc[i] = acc[i] + _channel_term(g[off + i], v[i], kind, e_rev)
-            g[off + i] = g[off + i] * decay
-    for i in range(start, stop):
-        x = v[i] + acc[i] * dt_tau if method == 1 else acc[i]
-        r = refr[i]
-        v[i] = v[i] if r > 0 else x
-        refr[i] = r - 1 if r > 0 else 0
+        # forward Euler: v' = v + dt/tau (v_rest - v + iext + sum_c I_c), with
+        # I_c = x_c (current) or g_c (e_c - v) (conductance)
+        for i in range(vv.shape[0]):
+            vi = vv[i]
+            x = (v_rest - vi) + iext
+            x = x + (ga[i] if ka == 0 else ga[i] * (ea - vi))
+            x = x + (gb[i] if kb == 0 else gb[i] * (eb - vi))
+            x = vi + x * dt_tau
+            ga[i] = ga[i] * da
+            gb[i] = gb[i] * db
+            r = rr[i]
+            vv[i] = vi if r > 0 else x
+            rr[i] = r - 1 if r > 0 else 0
 
 
-@njit(cache=True, nogil=True)
-def run_chunk(  # noqa: PLR0913 - a compiled kernel takes flat arrays
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_chunk(
     k0: int,
     n_steps: int,
     v: np.ndarray,
@@ -166,7 +77,7 @@ def run_chunk(  # noqa: PLR0913 - a compiled kernel takes flat arrays
     pop_method: np.ndarray,  # (P,) 0 exact, 1 euler
     pop_f: np.ndarray,  # (P, 6) v_rest, v_th, v_reset, a, iext_term, dt_tau
     pop_ref: np.ndarray,  # (P,) refractory steps
-    pop_ch: np.ndarray,  # (P, 2) channel range of the population
+    pop_ch: np.ndarray,  # (P, 2) its two synaptic variables' channels (-1: none)
     ch_kind: np.ndarray,  # (C,) 0 current, 1 conductance
     ch_off: np.ndarray,  # (C,) offset of the channel in g
     ch_f: np.ndarray,  # (C, 3) decay, coef, e_rev
@@ -190,7 +101,7 @@ def run_chunk(  # noqa: PLR0913 - a compiled kernel takes flat arrays
     mon_every: int,
     mon_out: np.ndarray,  # (n_samples, M)
     mon_pos: np.ndarray,  # (1,) samples written so far
-    acc: np.ndarray,  # (N_lif,) scratch
+    zero: np.ndarray,  # (2 * largest population,) zeros: unused channel slots
     spk: np.ndarray,  # (N_all,) int64 scratch
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
@@ -221,18 +132,29 @@ def run_chunk(  # noqa: PLR0913 - a compiled kernel takes flat arrays
         for p in range(n_pop):
             start = pop_bounds[p, 0]
             stop = pop_bounds[p, 1]
-            c0 = pop_ch[p, 0]
-            n_ch = pop_ch[p, 1] - c0
-            if n_ch <= 2:
-                _integrate_fused(
-                    start, stop, pop_method[p], pop_f[p], v, refr, g, c0, n_ch,
-                    ch_kind, ch_off, ch_f,
-                )
-            else:
-                _integrate_general(
-                    start, stop, pop_method[p], pop_f[p], v, refr, g, c0, n_ch,
-                    ch_kind, ch_off, ch_f, acc,
-                )
+            n = stop - start
+            ca = pop_ch[p, 0]
+            cb = pop_ch[p, 1]
+            ga = g[ch_off[ca] : ch_off[ca] + n] if ca >= 0 else zero[:n]
+            gb = g[ch_off[cb] : ch_off[cb] + n] if cb >= 0 else zero[n : 2 * n]
+            ia = max(ca, 0)
+            ib = max(cb, 0)
+            _integrate(
+                v[start:stop],
+                refr[start:stop],
+                pop_f[p],
+                pop_method[p],
+                ga,
+                gb,
+                ch_f[ia, 0] if ca >= 0 else 1.0,
+                ch_f[ib, 0] if cb >= 0 else 1.0,
+                ch_kind[ia] if ca >= 0 else 0,
+                ch_kind[ib] if cb >= 0 else 0,
+                ch_f[ia, 2],
+                ch_f[ib, 2],
+                ch_f[ia, 1] if ca >= 0 else 0.0,
+                ch_f[ib, 1] if cb >= 0 else 0.0,
+            )
             # the reset does not affect propagation: do it with the threshold
             v_th = pop_f[p, 1]
             v_reset = pop_f[p, 2]

@@ -93,13 +93,18 @@ def _monitor_layout(net: Network) -> tuple[np.ndarray, np.ndarray, int]:
             index.append(mon.index + mon.pop.start)
         else:
             kinds.append(np.ones(mon.index.size, np.int64))
-            index.append(mon.index + offsets[(mon.pop.index, mon.variable)])
+            syn = mon.variable
+            assert not isinstance(syn, str)
+            index.append(mon.index + offsets[(mon.pop.index, syn)])
     every = 1
     if net.state_monitors:
         every = net.state_monitors[0].every
         for mon in net.state_monitors[1:]:
             every = math.gcd(every, mon.every)
-    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
+
+    def cat(xs: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(xs) if xs else np.zeros(0, np.int64)
+
     return cat(kinds), cat(index), every
 
 
@@ -149,7 +154,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     pop_f = np.zeros((n_pop, 6), np_dtype)
     pop_ref = np.zeros(n_pop, np.int64)
     pop_ch = np.zeros((n_pop, 2), np.int64)
-    n_ch = len(net.channels)
+    n_ch = max(len(net.channels), 1)  # at least one row: unused slots read row 0
     ch_kind = np.zeros(n_ch, np.int64)
     ch_off = np.zeros(n_ch, np.int64)
     ch_f = np.zeros((n_ch, 3), np_dtype)
@@ -165,7 +170,8 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
             co["dt_tau"],
         ]
         pop_ref[p_i] = int(co["ref"])
-        pop_ch[p_i, 0] = c
+        pop_ch[p_i] = -1
+        slot = 0
         for pop2, syn, off in net.channels:
             if pop2 is not pop:
                 continue
@@ -173,8 +179,9 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
             ch_kind[c] = 0 if type(syn).__name__ == "CurrentSynapse" else 1
             ch_off[c] = off
             ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0)]
+            pop_ch[p_i, slot] = c
+            slot += 1
             c += 1
-        pop_ch[p_i, 1] = c
     w = net.global_weights().detach().cpu().numpy().astype(np_dtype)
     if net._pending:
         raise ValidationError(
@@ -201,7 +208,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     n_samples = len(range(first, net.step + n_steps, every)) if mon_kind.size else 0
     mon_out = np.zeros((n_samples, mon_kind.size), np_dtype)
     mon_pos = np.zeros(1, np.int64)
-    acc = np.zeros(net.n_lif, np_dtype)
+    zero = np.zeros(2 * max(p.n for p in pops), np_dtype)
     spk = np.zeros(net.n_all, np.int64)
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
@@ -246,7 +253,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                 every,
                 mon_out,
                 mon_pos,
-                acc,
+                zero,
                 spk,
             )
             net.step += did
@@ -370,7 +377,7 @@ def _flush_spikes(
     for mon in net.spike_monitors:
         group = mon.group
         if group in pops:
-            seq = spike_rec[pops.index(group)]  # type: ignore[arg-type]
+            seq = spike_rec[pops.index(group)]
         else:
             lo = group.start - net.n_lif
             seq = [s[:, lo : lo + group.n] for s in src_rec]
@@ -400,7 +407,7 @@ def run_torch(
     detach_reset: bool,
     dense: bool,
 ) -> None:
-    """Advance ``net`` by ``n_steps`` with torch tensors (differentiable if ``grad``)."""
+    """Advance ``net`` by ``n_steps`` with torch tensors (autograd if ``grad``)."""
     if net._ring.any():
         raise ValidationError(
             "delayed spikes from a compiled-path run are in flight; continue with "
@@ -429,9 +436,8 @@ def run_torch(
     with torch.set_grad_enabled(grad):
         v_parts = [net.v[:, p.start : p.start + p.n] for p in pops]
         r_parts = [net.refr[:, p.start : p.start + p.n] for p in pops]
-        g_parts = [net.g[:, off : off + n] for off, n, *_ in sum(chans, [])]
+        g_parts = [net.g[:, off : off + n] for lst in chans for off, n, *_ in lst]
         src_step, src_gidx = _source_schedule(net, net.step, n_steps)
-        src_step_t = torch.as_tensor(src_step, device=dev)
         src_gidx_t = torch.as_tensor(src_gidx - net.n_lif, device=dev)
         bounds = np.searchsorted(src_step, np.arange(net.step, net.step + n_steps + 1))
         n_src = net.n_all - net.n_lif
@@ -484,7 +490,9 @@ def run_torch(
                     if grad:
                         z = spike_fn(acc - co["v_th"]) * active.to(dtype)
                         v_new = torch.where(frozen, v_p, acc)
-                        v_reset = torch.as_tensor(co["v_reset"], dtype=dtype, device=dev)
+                        v_reset = torch.as_tensor(
+                            co["v_reset"], dtype=dtype, device=dev
+                        )
                         out_v = torch.where(fired, v_reset, v_new)
                         if not detach_reset:
                             # d v_out / d z = v_reset - v_new; adds exactly 0 forward
@@ -548,3 +556,30 @@ def run_torch(
                 vals if grad else vals.cpu().numpy(),
                 grad,
             )
+
+
+# ------------------------------------------------- compiled gradient path (BPTT)
+COMPILED_GRAD_SURROGATES = ("fast_sigmoid", "arctan", "sigmoid", "triangle")
+
+
+def compiled_grad_unsupported(net: Network, propagation: str = "sparse") -> str | None:
+    """Why the compiled gradient path cannot run ``net`` (``None``: it can)."""
+    if net.device.type != "cpu":
+        return f"device {net.device} (the compiled path runs on the CPU)"
+    if net.batch != 1:
+        return f"batch {net.batch} (the compiled path runs batch 1)"
+    if propagation != "sparse":
+        return f"propagation {propagation!r}"
+    if net.surrogate.name not in COMPILED_GRAD_SURROGATES:
+        return f"surrogate {net.surrogate.name!r}"
+    return None
+
+
+def run_numba_grad(net: Network, n_steps: int, show: bool, detach_reset: bool) -> None:
+    """Advance ``net`` by ``n_steps`` with the compiled BPTT path (``grad=True``).
+
+    See :mod:`neurodl.simulate._numba_grad`.
+    """
+    from neurodl.simulate import _numba_grad
+
+    _numba_grad.run_numba_grad(net, n_steps, show, detach_reset)

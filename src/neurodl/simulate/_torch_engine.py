@@ -66,7 +66,7 @@ class SparsePropagate(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         z: Tensor,
         w: Tensor,
@@ -91,7 +91,7 @@ class SparsePropagate(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: Any, grad_out: Tensor
     ) -> tuple[Tensor | None, Tensor | None, None, None, None, None]:
         z, w, tgt, b, pre_of, syn = ctx.saved_tensors
@@ -112,5 +112,5 @@ class SparsePropagate(torch.autograd.Function):
 
 
 def dense_propagate(z: Tensor, w_dense: Tensor) -> Tensor:
-    """Reference propagation ``z @ W`` with a dense ``(n_pre, n_out)`` matrix."""
+    """Propagate by ``z @ W`` with a dense ``(n_pre, n_out)`` matrix (reference)."""
     return z @ w_dense

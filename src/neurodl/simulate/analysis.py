@@ -28,7 +28,9 @@ def firing_rate(n_spikes: int, n_neurons: int, duration: float) -> float:
     return float(n_spikes) / n_neurons / (duration * 1e-3)
 
 
-def cv_isi(times: np.ndarray, indices: np.ndarray, n: int, min_spikes: int = 3) -> float:
+def cv_isi(
+    times: np.ndarray, indices: np.ndarray, n: int, min_spikes: int = 3
+) -> float:
     """Mean over neurons of the ISI coefficient of variation ``std(ISI)/mean(ISI)``.
 
     Parameters
@@ -72,7 +74,7 @@ def cv_isi(times: np.ndarray, indices: np.ndarray, n: int, min_spikes: int = 3) 
 def population_rate(
     times: np.ndarray, n: int, duration: float, bin_ms: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Population rate in Hz in bins of ``bin_ms``: (bin starts in ms, rates)."""
+    """Return the population rate in Hz in bins of ``bin_ms``: (bin starts, rates)."""
     check_int("n", n, minimum=1)
     check_positive("duration", duration)
     check_positive("bin_ms", bin_ms)

@@ -1,4 +1,4 @@
-"""Reference networks: CUBA and COBA (Brette et al. 2007, doi:10.1007/s10827-007-0038-6).
+"""CUBA and COBA (Brette et al. 2007, doi:10.1007/s10827-007-0038-6).
 
 Both are Vogels & Abbott (2005) random networks of 80% excitatory and 20%
 inhibitory LIF neurons, ``p = 80 / N`` (0.02 at N = 4000, about 80 synapses per
@@ -36,7 +36,7 @@ from neurodl.simulate.network import (
     SpikeMonitor,
 )
 
-__all__ = ["MODELS", "NetworkRun", "coba", "cuba", "run_reference"]
+__all__ = ["MODELS", "NetworkRun", "coba", "compile_kernels", "cuba", "run_reference"]
 
 MODELS = ("cuba", "coba")
 SYNAPSES_PER_NEURON = 80
@@ -44,7 +44,7 @@ SYNAPSES_PER_NEURON = 80
 
 def _sizes(n: int) -> tuple[int, int]:
     check_int("n", n, minimum=5)
-    n_exc = int(round(0.8 * n))
+    n_exc = round(0.8 * n)
     return n_exc, n - n_exc
 
 
@@ -238,3 +238,25 @@ def _warm_kernel(kernel: Any, net: Network) -> None:
         return
     probe, _ = cuba(100, seed=0, dt=net.dt, dtype=net.dtype)
     probe.run(net.dt, backend="numba", progress=False)
+
+
+def compile_kernels(dtypes: tuple[torch.dtype, ...] = (torch.float64,)) -> float:
+    """Compile (or load from numba's cache) the compiled path's kernels; return s.
+
+    The kernels do not depend on the network, so they compile once per machine and
+    are cached beside the package (``__pycache__``, or ``NUMBA_CACHE_DIR``). The
+    Makefile calls this after installing, so the first simulation does not wait.
+    """
+    t0 = time.perf_counter()
+    for dtype in dtypes:
+        net, _ = cuba(100, seed=0, dtype=dtype)
+        net.run(net.dt, backend="numba", progress=False)
+        # the compiled gradient path: forward tape and adjoint kernels
+        grad_net, grad_mon = cuba(100, seed=0, dtype=dtype)
+        grad_net.build()
+        grad_net.projections[0].weight.requires_grad_(True)
+        grad_net.run(1.0, backend="numba", grad=True)
+        spikes = grad_mon.parts[0].spikes  # type: ignore[attr-defined]
+        assert spikes is not None
+        spikes.sum().backward()
+    return time.perf_counter() - t0

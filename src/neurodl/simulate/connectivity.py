@@ -124,7 +124,7 @@ class Explicit:
         self._arrays.update(arrays)
 
     def array(self, name: str) -> np.ndarray | None:
-        """The validated array ``name`` (``"i"``, ``"j"``, ``"weight"``, ``"delay"``)."""
+        """Return the validated array ``name`` (``"i"``, ``"j"``, ``"weight"``, ...)."""
         return self._arrays.get(name)
 
 

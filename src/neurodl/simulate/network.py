@@ -28,12 +28,15 @@ Brian2's ``method='exact'``; current synapses only) or forward Euler
 Two execution paths, one API:
 
 * ``backend="numba"``: a compiled, event-driven CPU loop, single-threaded, for
-  plain simulation;
+  plain simulation, and with ``run(..., grad=True)`` a compiled BPTT pass
+  (forward tape plus reverse-time adjoint recurrence, batch 1;
+  :mod:`neurodl.simulate._numba_grad`);
 * ``backend="torch"``: torch tensors on any device, batched, differentiable
   (``run(..., grad=True)``) through surrogate spike gradients and a custom
   event-driven autograd function for the synapses.
 
-``backend="auto"`` takes numba on the CPU without gradients and torch otherwise. In
+``backend="auto"`` takes numba on the CPU with batch 1 (with or without gradients)
+and torch otherwise. In
 float64 both paths give the same spikes for the same seed (a test holds them to it),
 and neither depends on the number of threads.
 """
@@ -164,13 +167,13 @@ class Population:
         return out
 
     def value(self, name: str) -> float:
-        """Current value of a parameter (a learnable one's tensor value)."""
+        """Return the current value of a parameter (a learnable one's tensor value)."""
         if name in self.learnable:
             return float(self.learnable[name].detach())
         return float(self.i_ext if name == "i_ext" else getattr(self.params, name))
 
     def init_synapse(self, synapse: Synapse, value: InitSpec) -> None:
-        """Initial value of the synaptic variable of ``synapse`` (default 0)."""
+        """Set the initial value of the synaptic variable of ``synapse`` (default 0)."""
         self.net._check_not_built()
         self.g0[synapse] = value
 
@@ -252,29 +255,6 @@ class Projection:
             f"Projection({self.pre.name!r} -> {self.post.name!r}, "
             f"{type(self.synapse).__name__}, n_synapses={self.pre_index.size})"
         )
-
-    def reset(self) -> None:
-        """Back to time 0: the initial state, no spikes in flight, monitors cleared.
-
-        Connectivity, weights and learnable parameters are kept, and Poisson
-        sources replay the same spikes; so a training loop can ``reset()`` and
-        ``run()`` once per iteration.
-        """
-        if not self.built:
-            return
-        v0, g0 = self._initial
-        self.v = v0.clone()
-        self.g = g0.clone()
-        self.refr = torch.zeros_like(self.refr)
-        self.step = 0
-        self._pending = {}
-        self._ring[:] = 0
-        for src in self.sources:
-            src.rng = np.random.default_rng(src.seed)
-        for mon in self.spike_monitors:
-            mon.clear()
-        for smon in self.state_monitors:
-            smon.clear()
 
     @property
     def n_synapses(self) -> int:
@@ -583,6 +563,14 @@ class Network:
             raise ValidationError("'times' must be finite and >= 0 ms.")
         if rate and t.size:
             raise ValidationError("give either 'times' or 'rate', not both.")
+        steps = np.rint(t / self.dt).astype(np.int64)
+        pairs = steps * n + i.astype(np.int64)
+        if np.unique(pairs).size != pairs.size:
+            raise ValidationError(
+                "a spike source neuron cannot spike twice in one time step "
+                f"(dt {self.dt} ms); 'times' has duplicates for the same index "
+                "after rounding to the grid."
+            )
         src = SpikeSource(
             self,
             n,
@@ -733,7 +721,7 @@ class Network:
         ch_offset = {(p.index, s): off for p, s, off in self.channels}
         # projections -> one global CSR table
         gpre, tgt, dly = [], [], []
-        for k, proj in enumerate(self.projections):
+        for _k, proj in enumerate(self.projections):
             same = proj.pre is proj.post
             pre, post, order = connect(
                 proj.rule, proj.pre.n, proj.post.n, rng, same_population=same
@@ -772,7 +760,10 @@ class Network:
             )
             dly.append(d.astype(np.int32))
             del pre, post, d, w
-        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+
+        def cat(xs: list[np.ndarray], dt: Any) -> np.ndarray:
+            return np.concatenate(xs) if xs else np.zeros(0, dt)
+
         gpre_a = cat(gpre, np.int64)
         del gpre
         n_syn_all = gpre_a.size
@@ -836,9 +827,7 @@ class Network:
     @property
     def _gpre(self) -> np.ndarray:
         """Presynaptic global index of every synapse, in CSR order."""
-        return np.repeat(
-            np.arange(self.n_all, dtype=np.int64), np.diff(self._indptr)
-        )
+        return np.repeat(np.arange(self.n_all, dtype=np.int64), np.diff(self._indptr))
 
     @property
     def n_synapses(self) -> int:
@@ -846,7 +835,7 @@ class Network:
         return int(self._tgt.size) if self.built else 0
 
     def global_weights(self) -> Tensor:
-        """All synaptic weights in CSR order, differentiable w.r.t. each projection's."""
+        """Return all weights in CSR order, differentiable w.r.t. each projection's."""
         if not self.projections:
             return torch.zeros(0, dtype=self.dtype, device=self.device)
         flat = torch.cat([p.weight for p in self.projections])
@@ -858,6 +847,9 @@ class Network:
         for pop in self.populations:
             out.extend(pop.learnable.values())
         return out
+
+    def _max_synapse_types(self) -> int:
+        return max((len(p.channels) for p in self.populations), default=0)
 
     # ----------------------------------------------------------------------- run
     def run(
@@ -879,9 +871,13 @@ class Network:
         backend : {"auto", "numba", "torch"}, optional
             Overrides the network's default for this run.
         grad : bool
-            Tensor path only: keep the autograd graph, so a loss on the monitors'
-            ``spikes``/``tensor`` can be back-propagated to weights and learnable
-            parameters.
+            Keep the gradient, so a loss on the monitors' ``spikes``/``tensor``
+            can be back-propagated to weights and learnable parameters. On the
+            CPU with batch 1, backend ``"numba"`` (and ``"auto"``) run the whole
+            simulation as one compiled autograd node with a reverse-time adjoint
+            pass (:mod:`neurodl.simulate._numba_grad`; same gradients as the
+            tensor path); ``"torch"`` keeps the step-by-step autograd graph (any
+            device, batches, ``propagation="dense"``).
         progress : bool or "auto"
             Show a progress bar ("auto": on a terminal, for long runs).
         detach_reset : bool
@@ -905,17 +901,26 @@ class Network:
         backend = check_option(
             "backend", self.backend if backend is None else backend, BACKENDS
         )
+        from neurodl.simulate._runner import compiled_grad_unsupported as unsupported
+
         if backend == "auto":
-            backend = (
-                "numba"
-                if not grad and self.device.type == "cpu" and self.batch == 1
-                else "torch"
-            )
+            on_cpu = self.device.type == "cpu" and self.batch == 1
+            if grad:  # the compiled BPTT path where it applies
+                on_cpu = unsupported(self, propagation) is None
+            backend = "numba" if on_cpu else "torch"
+            if not grad and self._max_synapse_types() > 2:
+                backend = "torch"
         if backend == "numba":
-            if grad:
+            if not grad and self._max_synapse_types() > 2:
                 raise ValidationError(
-                    "'grad=True' needs backend 'torch' (the compiled path keeps "
-                    "no autograd graph)."
+                    "backend 'numba' takes at most 2 synapse types per population "
+                    f"(got {self._max_synapse_types()}); use backend 'torch'."
+                )
+            reason = unsupported(self, propagation) if grad else None
+            if reason is not None:
+                raise ValidationError(
+                    f"'grad=True' with {reason} needs backend 'torch' (the "
+                    "compiled gradient path does not support it)."
                 )
             if self.device.type != "cpu" or self.batch != 1:
                 raise ValidationError(
@@ -930,7 +935,9 @@ class Network:
         )
         from neurodl.simulate import _runner
 
-        if backend == "numba":
+        if backend == "numba" and grad:
+            _runner.run_numba_grad(self, n_steps, show, detach_reset)
+        elif backend == "numba":
             _runner.run_numba(self, n_steps, show)
         else:
             _runner.run_torch(
@@ -942,4 +949,3 @@ def _is_tty() -> bool:
     import sys
 
     return sys.stderr.isatty()
-

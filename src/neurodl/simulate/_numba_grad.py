@@ -1,0 +1,1032 @@
+"""Compiled back-propagation through time: the whole simulation as one autograd node.
+
+:class:`CompiledSimulation` runs the network forward in numba (the step of
+:mod:`neurodl.simulate._numba_engine`, same floating-point operations), keeps a
+compact tape, and computes the gradient with an explicit reverse-time adjoint
+recurrence, also in numba. Its gradients are the tensor path's
+(``run(..., grad=True, backend="torch")``: surrogate spike derivative, reset
+detached by default, refractory neurons masked); a test holds them to 1e-9.
+:meth:`Network.run` takes it for ``grad=True`` on the CPU with batch 1 (backend
+``"auto"`` or ``"numba"``)::
+
+    mon = net.spike_monitor(pop)        # before the first run
+    for proj in net.projections:
+        proj.weight.requires_grad_(True)
+    net.run(100.0, grad=True)
+    loss = mon.spikes.sum()             # SpikeMonitor.spikes: (T, 1, n)
+    loss.backward()                     # proj.weight.grad, learnable params' grad
+
+Adjoint equations
+-----------------
+Write ``v_k``, ``g_k`` for the membrane potential and a synaptic variable at the
+start of step ``k`` (what a state monitor samples), ``u_k`` for the integrated,
+pre-threshold value (``acc``), ``f_k = [r_k = 0]`` for "not refractory", and
+``z_k = f_k H(u_k - v_th)`` for the spike. One step is::
+
+    u_k     = v_rest + (v_k - v_rest) a + i_ext (1 - a) + sum_c coef_c g_ck   (exact)
+    u_k     = v_k + dt/tau [(v_rest - v_k) + i_ext + sum_cur g + sum_cond g (e - v_k)]
+    v_k+1   = v_reset        if z_k            (reset, detached from u_k)
+              u_k            if f_k and not z_k
+              v_k            if not f_k        (frozen while refractory)
+    g_k+1   = decay g_k + sum_{s: tgt_s = g} w_s z_{pre_s, k - d_s}
+
+With the adjoints ``lv_k = dL/dv_k``, ``lg_k = dL/dg_k`` (``L`` the loss on the
+recorded spikes ``z`` and state samples), going backwards from
+``lv_T = dL/dv_T``, ``lg_T = dL/dg_T``::
+
+    lz_k  = dL/dz_k + sum_{s in out(i)} w_s lg_{tgt_s, k + d_s + 1}
+            [+ (v_reset - u_k) lv_k+1           if the reset is not detached]
+    lu_k  = f_k ( [not z_k] lv_k+1 + sigma'(u_k - v_th) lz_k )
+    lv_k  = [not f_k] lv_k+1 + du_k/dv_k lu_k + dL/dv_k|sample
+    lg_k  = decay lg_k+1 + du_k/dg_k lu_k + dL/dg_k|sample
+    dL/dw_s = sum_{k: pre_s spiked at k} lg_{tgt_s, k + d_s + 1}
+
+``du/dv = a`` (exact) or ``1 - dt/tau (1 + sum_cond g)`` (Euler);
+``du/dg = coef`` (exact), ``dt/tau`` (Euler, current) or ``dt/tau (e - v)``
+(Euler, conductance). This is BPTT with a surrogate derivative ``sigma'`` in place
+of ``dH/du`` (Neftci, Mostafa & Zenke 2019, doi:10.1109/MSP.2019.2931595), written
+in the event-based form of Wunderlich & Pehle (2021, EventProp,
+doi:10.1038/s41598-021-91786-z; the structure of its weight gradient, not its
+exact spike-time derivatives): weights get gradient only at presynaptic spikes,
+and the delayed adjoints ``lg_{k + d + 1}`` come from a reverse ring buffer of
+``max_delay + 1`` rows. Gradients of the learnable population parameters
+(``Population.learn``) are sums of ``lu_k du_k/dtheta`` (and of ``-sigma' lz_k``
+for ``v_th``, of ``lv_k+1`` at spikes for ``v_reset``) over neurons and steps.
+
+Nothing but ``u_k`` is stored per neuron and step: ``z_k`` and ``f_k`` follow from
+the spike list (each spike keeps the step of its neuron's previous spike, so the
+reverse pass knows the last spike before ``k``: refractory while it is at most
+``t_ref`` steps back), and ``v_k`` (for the conductance terms) is ``v_reset``
+after a spike, else the previous step's stored value.
+
+Cost
+----
+The forward pass costs about what the no-grad compiled run costs, plus writing the
+tape. The backward pass touches every neuron once per step, and the synapses of a
+neuron only where ``sigma'(u_k - v_th) != 0`` (spike adjoint) or it spiked (weight
+gradient). With the compact-support ``"triangle"`` surrogate the backward is thus
+event-driven too (neurons within ``1/slope`` of threshold); ``fast_sigmoid``,
+``arctan`` and ``sigmoid`` are nonzero everywhere, so every non-refractory neuron
+needs its outgoing-synapse sum every step: one full sparse mat-vec
+``W lg`` per step, which is inherent to those surrogates.
+
+Memory (the tape): one state-dtype value (``u_k``, or the frozen ``v_k``) per
+neuron and step, i.e. 8 bytes (float64) or 4 bytes (float32) per neuron-step;
+one more per neuron-step in Euler populations with conductance synapses (the sum
+of their ``g``), and one more in populations whose ``tau_mem`` is learnable; plus
+24 bytes per spike. The recorded spikes are returned densely, ``(T, 1, n)`` in the
+state dtype, as the tensor path keeps them: another 8 (4) bytes per recorded
+neuron-step. CUBA, N = 4000, 1 s at dt = 0.1 ms: about 0.64 GB in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from numba import njit
+from torch import Tensor
+
+from neurodl.errors import ValidationError
+
+if TYPE_CHECKING:
+    from neurodl.simulate.network import Network
+
+__all__ = ["CompiledSimulation", "run_numba_grad"]
+
+_NEVER = -(2**62)  # "no earlier spike" in the refractory bookkeeping
+_SURROGATE_ID = {"fast_sigmoid": 0, "arctan": 1, "sigmoid": 2, "triangle": 3}
+_PARAMS = ("tau_mem", "v_th", "v_rest", "v_reset", "i_ext")
+_CHUNK = 1000  # forward steps per compiled call (progress granularity)
+
+
+# ---------------------------------------------------------------------- kernels
+@njit(cache=True, nogil=True, inline="always")
+def _sigma(kind, slope, x):  # type: ignore[no-untyped-def]
+    # pseudo-derivatives of neurodl.neurons.surrogate (same formulas)
+    if kind == 0:
+        d = 1.0 + slope * abs(x)
+        return 1.0 / (d * d)
+    if kind == 1:
+        y = math.pi / 2.0 * slope * x
+        return (slope / 2.0) / (1.0 + y * y)
+    if kind == 2:
+        s = 1.0 / (1.0 + math.exp(-(slope * x)))
+        return slope * s * (1.0 - s)
+    t = 1.0 - slope * abs(x)
+    return slope * t if t > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _row_dot(lo, hi, w, tgt, lam):  # type: ignore[no-untyped-def]
+    # sum_s w[s] lam[tgt[s]] over one CSR row (no delays)
+    acc = 0.0
+    for s in range(lo, hi):
+        acc += w[s] * lam[tgt[s]]
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _row_dot_delayed(lo, hi, w, tgt, dly, lam, base, n_big_l, n_g):  # type: ignore[no-untyped-def]
+    # sum_s w[s] lam[(base + dly[s]) % L, tgt[s]], lam flattened (L * G,)
+    acc = 0.0
+    for s in range(lo, hi):
+        slot = base + dly[s]
+        if slot >= n_big_l:
+            slot -= n_big_l
+        acc += w[s] * lam[slot * n_g + tgt[s]]
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _integrate(  # type: ignore[no-untyped-def]
+    start, stop, exact, f, v, refr, g, c0, c1, ch_kind, ch_off, ch_f, u, s2, t2, s3, t3
+):
+    """Integrate one population: ``u[i]`` = the new v (frozen: the old one).
+
+    The operations of ``_numba_engine._integrate_*`` in the same order, in loops
+    the compiler can vectorise; ``s2``/``s3`` (tape rows, from columns ``t2``/``t3``
+    when >= 0) get the conductance sum and the ``tau_mem`` derivative terms.
+    """
+    n = stop - start
+    v_rest = f[0]
+    a = f[3]
+    iext = f[4]
+    dt_tau = f[5]
+    n_ch = c1 - c0
+    vv = v[start:stop]
+    rr = refr[start:stop]
+    uu = u[start:stop]
+    if exact and n_ch <= 2 and t3 < 0:
+        ca = c0
+        cb = c0 + 1 if n_ch == 2 else c0
+        ga = g[ch_off[ca] : ch_off[ca] + n] if n_ch > 0 else g[0:0]
+        gb = g[ch_off[cb] : ch_off[cb] + n] if n_ch > 0 else g[0:0]
+        coa = ch_f[ca, 1] if n_ch > 0 else 0.0
+        cob = ch_f[cb, 1] if n_ch > 0 else 0.0
+        da = ch_f[ca, 0] if n_ch > 0 else 0.0
+        db = ch_f[cb, 0] if n_ch > 0 else 0.0
+        if n_ch == 2:
+            for i in range(n):
+                vi = vv[i]
+                x = v_rest + (vi - v_rest) * a + iext
+                x = x + ga[i] * coa
+                x = x + gb[i] * cob
+                ga[i] = ga[i] * da
+                gb[i] = gb[i] * db
+                uu[i] = vi if rr[i] > 0 else x
+        elif n_ch == 1:
+            for i in range(n):
+                vi = vv[i]
+                x = v_rest + (vi - v_rest) * a + iext
+                x = x + ga[i] * coa
+                ga[i] = ga[i] * da
+                uu[i] = vi if rr[i] > 0 else x
+        else:
+            for i in range(n):
+                vi = vv[i]
+                x = v_rest + (vi - v_rest) * a + iext
+                uu[i] = vi if rr[i] > 0 else x
+        return
+    if exact:
+        for i in range(n):
+            uu[i] = v_rest + (vv[i] - v_rest) * a + iext
+    else:
+        for i in range(n):
+            uu[i] = (v_rest - vv[i]) + iext
+    if t2 >= 0:
+        s2[t2 : t2 + n] = 0.0
+    if t3 >= 0:
+        s3[t3 : t3 + n] = 0.0
+    for c in range(c0, c1):
+        gg = g[ch_off[c] : ch_off[c] + n]
+        decay = ch_f[c, 0]
+        coef = ch_f[c, 1]
+        e_rev = ch_f[c, 2]
+        dcoef = ch_f[c, 3]
+        cond = ch_kind[c] == 1
+        for i in range(n):
+            gv = gg[i]
+            if exact:
+                term = gv * coef
+                if t3 >= 0:
+                    s3[t3 + i] += gv * dcoef
+            else:
+                term = gv * (e_rev - vv[i]) if cond else gv
+                if t3 >= 0:
+                    s3[t3 + i] += term
+                if t2 >= 0 and cond:
+                    s2[t2 + i] += gv
+            uu[i] = uu[i] + term
+            gg[i] = gv * decay
+    for i in range(n):
+        vi = vv[i]
+        x = uu[i] if exact else vi + uu[i] * dt_tau
+        uu[i] = vi if rr[i] > 0 else x
+
+
+@njit(cache=True, nogil=True)
+def forward_chunk(
+    k0: int,
+    r0: int,
+    n_todo: int,
+    v: np.ndarray,  # (N_lif,) state, updated in place
+    refr: np.ndarray,  # (N_lif,) int64 refractory counters
+    g: np.ndarray,  # (G,) synaptic variables
+    pop_bounds: np.ndarray,  # (P, 2)
+    pop_method: np.ndarray,  # (P,) 0 exact, 1 euler
+    pop_f: np.ndarray,  # (P, 6) v_rest, v_th, v_reset, a, iext_term, dt_tau
+    pop_ref: np.ndarray,  # (P,)
+    pop_ch: np.ndarray,  # (P, 2) channel range
+    pop_t2: np.ndarray,  # (P,) column of the population in tape2, or -1
+    pop_t3: np.ndarray,  # (P,) column in tape3, or -1
+    ch_kind: np.ndarray,  # (C,) 0 current, 1 conductance
+    ch_off: np.ndarray,  # (C,)
+    ch_f: np.ndarray,  # (C, 4) decay, coef, e_rev, dcoef/dtau_mem
+    indptr: np.ndarray,  # (N_all + 1,)
+    tgt: np.ndarray,  # (S,)
+    w: np.ndarray,  # (S,)
+    dly: np.ndarray,  # (S,)
+    ring: np.ndarray,  # (L, G) inputs in flight, row (step % L)
+    touched: np.ndarray,  # (G,) uint8 scratch
+    touched_list: np.ndarray,  # (G,) int64 scratch
+    n_lif: int,
+    src_step: np.ndarray,  # (Q,) absolute steps, sorted
+    src_gidx: np.ndarray,  # (Q,)
+    src_pos: np.ndarray,  # (1,)
+    sp_step: np.ndarray,  # (cap,) relative step of each LIF spike
+    sp_idx: np.ndarray,  # (cap,) its neuron
+    sp_prev: np.ndarray,  # (cap,) relative step of that neuron's previous spike
+    n_sp: np.ndarray,  # (1,)
+    last_step: np.ndarray,  # (N_lif,) relative step of each neuron's last spike
+    mon_kind: np.ndarray,  # (M,)
+    mon_index: np.ndarray,  # (M,)
+    mon_every: int,
+    mon_out: np.ndarray,  # (n_samples, M)
+    mon_pos: np.ndarray,  # (1,)
+    store: bool,
+    tape: np.ndarray,  # (T, N_lif) u_k (v_k while refractory)
+    tape2: np.ndarray,  # (T, n2) sum of conductances (Euler populations)
+    tape3: np.ndarray,  # (T, n3) d(synaptic input)/d tau_mem
+    spk: np.ndarray,  # (N_all,) int64 scratch
+    acc: np.ndarray,  # (N_lif,) scratch (no tape)
+) -> int:
+    """Run steps ``r0 .. r0 + n_todo - 1`` (absolute ``k0 + r``); return the count.
+
+    Stops early when the spike record could overflow in the next step.
+    """
+    n_pop = pop_bounds.shape[0]
+    big_l = ring.shape[0]
+    n_mon = mon_kind.shape[0]
+    cap = sp_step.shape[0]
+    for step in range(n_todo):
+        r = r0 + step
+        k = k0 + r
+        if n_sp[0] + n_lif > cap:
+            return step
+        if n_mon > 0 and k % mon_every == 0:
+            row = mon_pos[0]
+            for m in range(n_mon):
+                if mon_kind[m] == 0:
+                    mon_out[row, m] = v[mon_index[m]]
+                else:
+                    mon_out[row, m] = g[mon_index[m]]
+            mon_pos[0] = row + 1
+        n_spk = 0
+        o = n_sp[0]
+        for p in range(n_pop):
+            start = pop_bounds[p, 0]
+            stop = pop_bounds[p, 1]
+            u = tape[r] if store else acc
+            _integrate(
+                start, stop, pop_method[p] == 0, pop_f[p], v, refr, g,
+                pop_ch[p, 0], pop_ch[p, 1], ch_kind, ch_off, ch_f, u,
+                tape2[r] if store else acc, pop_t2[p] if store else -1,
+                tape3[r] if store else acc, pop_t3[p] if store else -1,
+            )  # fmt: skip
+            # threshold and reset (torch path's rule: only non-refractory fire)
+            v_th = pop_f[p, 1]
+            v_reset = pop_f[p, 2]
+            ref = pop_ref[p]
+            for i in range(start, stop):
+                ri = refr[i]
+                if ri > 0:
+                    refr[i] = ri - 1
+                elif u[i] >= v_th:
+                    v[i] = v_reset
+                    refr[i] = ref
+                    spk[n_spk] = i
+                    n_spk += 1
+                    sp_step[o] = r
+                    sp_idx[o] = i
+                    sp_prev[o] = last_step[i]
+                    last_step[i] = r
+                    o += 1
+                else:
+                    v[i] = u[i]
+        n_sp[0] = o
+        q = src_pos[0]
+        while q < src_step.shape[0] and src_step[q] == k:
+            spk[n_spk] = src_gidx[q]
+            n_spk += 1
+            q += 1
+        src_pos[0] = q
+        # propagate: the same accumulation order as run_chunk
+        if big_l == 1:
+            n_touch = 0
+            for s in range(n_spk):
+                j = spk[s]
+                for syn in range(indptr[j], indptr[j + 1]):
+                    t = tgt[syn]
+                    if touched[t] == 0:
+                        touched[t] = 1
+                        touched_list[n_touch] = t
+                        n_touch += 1
+                    ring[0, t] += w[syn]
+            for x_ in range(n_touch):
+                t = touched_list[x_]
+                g[t] = g[t] + ring[0, t]
+                ring[0, t] = 0.0
+                touched[t] = 0
+        else:
+            base = k % big_l
+            for s in range(n_spk):
+                j = spk[s]
+                for syn in range(indptr[j], indptr[j + 1]):
+                    slot = base + dly[syn]
+                    if slot >= big_l:
+                        slot -= big_l
+                    ring[slot, tgt[syn]] += w[syn]
+            for t in range(g.shape[0]):
+                g[t] = g[t] + ring[base, t]
+                ring[base, t] = 0.0
+    return n_todo
+
+
+@njit(cache=True, nogil=True)
+def backward_pass(
+    k0: int,
+    n_steps: int,
+    pop_bounds: np.ndarray,
+    pop_method: np.ndarray,
+    pop_f: np.ndarray,  # (P, 6) as forward_chunk
+    pop_d: np.ndarray,  # (P, 4) i_ext, da/dtau, d(dt/tau)/dtau, 1 - a
+    pop_ref: np.ndarray,
+    pop_ch: np.ndarray,
+    pop_t2: np.ndarray,
+    pop_t3: np.ndarray,
+    ch_kind: np.ndarray,
+    ch_off: np.ndarray,
+    ch_f: np.ndarray,
+    indptr: np.ndarray,
+    tgt: np.ndarray,
+    w: np.ndarray,
+    dly: np.ndarray,
+    tape: np.ndarray,
+    tape2: np.ndarray,
+    tape3: np.ndarray,
+    v0: np.ndarray,  # (N_lif,) v at the first step
+    sp_idx: np.ndarray,
+    sp_prev: np.ndarray,
+    lif_ptr: np.ndarray,  # (T + 1,) LIF spikes of step r: lif_ptr[r]..lif_ptr[r+1]
+    last_step: np.ndarray,  # (N_lif,) after the forward pass
+    src_gidx: np.ndarray,
+    src_ptr: np.ndarray,  # (T + 1,) source spikes of step r
+    gz_const: np.ndarray,  # (n_rec,) dL/dz, the part that is the same every step
+    has_gz: bool,
+    gz: np.ndarray,  # (T, n_rec) dL/dz, the rest (if has_gz)
+    rec_col: np.ndarray,  # (N_lif,) column of each neuron in gz, or -1
+    has_gs: bool,
+    gs: np.ndarray,  # (n_samples, M) dL/d(sample)
+    mon_kind: np.ndarray,
+    mon_index: np.ndarray,
+    mon_every: int,
+    sur_kind: int,
+    slope: float,
+    detach_reset: bool,
+    need_p: bool,
+    lam_v: np.ndarray,  # (N_lif,) in: dL/dv_T; out: dL/dv_0
+    lamg: np.ndarray,  # (L, G) in: lg_T.. lg_T+L-1 at rows step % L; out: lg_0..
+    lam_acc: np.ndarray,  # (N_lif,) scratch
+    s_lt: np.ndarray,  # (N_lif,) int64 scratch
+    fired_flag: np.ndarray,  # (N_lif,) uint8 scratch
+    dw: np.ndarray,  # (S,) out: dL/dw
+    dtheta: np.ndarray,  # (P, 5) out: tau_mem, v_th, v_rest, v_reset, i_ext
+) -> None:
+    """Reverse-time adjoint recurrence of the module docstring, steps T-1..0."""
+    n_pop = pop_bounds.shape[0]
+    big_l = lamg.shape[0]
+    n_g = lamg.shape[1]
+    n_mon = mon_kind.shape[0]
+    lam_flat = lamg.reshape(-1)
+    lam0 = lamg[0]
+    for i in range(s_lt.shape[0]):
+        s_lt[i] = last_step[i]
+    row = gs.shape[0] - 1
+    for r in range(n_steps - 1, -1, -1):
+        k = k0 + r
+        nxt = (r + 1) % big_l
+        cur = r % big_l
+        for e in range(lif_ptr[r], lif_ptr[r + 1]):
+            i = sp_idx[e]
+            fired_flag[i] = 1
+            s_lt[i] = sp_prev[e]  # now: the last spike strictly before r
+        # 1. per neuron: lu_k and lv_k
+        for p in range(n_pop):
+            start = pop_bounds[p, 0]
+            stop = pop_bounds[p, 1]
+            v_rest = pop_f[p, 0]
+            v_th = pop_f[p, 1]
+            v_reset = pop_f[p, 2]
+            a = pop_f[p, 3]
+            dt_tau = pop_f[p, 5]
+            ref = pop_ref[p]
+            t2 = pop_t2[p]
+            t3 = pop_t3[p]
+            exact = pop_method[p] == 0
+            d_vth = 0.0
+            d_vreset = 0.0
+            s_lu = 0.0
+            d_tau = 0.0
+            for i in range(start, stop):
+                lv = lam_v[i]
+                if s_lt[i] >= r - ref:  # refractory: v_k+1 = v_k
+                    lam_acc[i] = 0.0
+                    continue
+                x = tape[r, i]
+                fired = fired_flag[i] == 1
+                lu = 0.0 if fired else lv
+                sd = _sigma(sur_kind, slope, x - v_th)
+                if sd != 0.0:
+                    lz = 0.0
+                    col = rec_col[i]
+                    if col >= 0:
+                        lz = gz_const[col]
+                        if has_gz:
+                            lz += gz[r, col]
+                    if not detach_reset:
+                        lz += (v_reset - x) * lv
+                    if big_l == 1:
+                        lz += _row_dot(indptr[i], indptr[i + 1], w, tgt, lam0)
+                    else:
+                        lz += _row_dot_delayed(
+                            indptr[i],
+                            indptr[i + 1],
+                            w,
+                            tgt,
+                            dly,
+                            lam_flat,
+                            nxt,
+                            big_l,
+                            n_g,
+                        )
+                    lu += sd * lz
+                    if need_p:
+                        d_vth -= sd * lz
+                lam_acc[i] = lu
+                if exact:
+                    lam_v[i] = a * lu
+                elif t2 >= 0:
+                    lam_v[i] = lu * (1.0 - dt_tau * (1.0 + tape2[r, t2 + i - start]))
+                else:
+                    lam_v[i] = lu * (1.0 - dt_tau)
+                if need_p:
+                    if fired:
+                        d_vreset += lv
+                    s_lu += lu
+                    if t3 >= 0 and lu != 0.0:
+                        if r == 0:
+                            vk = v0[i]
+                        elif s_lt[i] == r - 1:
+                            vk = v_reset
+                        else:
+                            vk = tape[r - 1, i]
+                        s3 = tape3[r, t3 + i - start]
+                        if exact:
+                            d_u = ((vk - v_rest) - pop_d[p, 0]) * pop_d[p, 1] + s3
+                        else:
+                            d_u = ((v_rest - vk) + pop_d[p, 0] + s3) * pop_d[p, 2]
+                        d_tau += lu * d_u
+            if need_p:
+                dtheta[p, 0] += d_tau
+                dtheta[p, 1] += d_vth
+                dtheta[p, 2] += s_lu * (pop_d[p, 3] if exact else dt_tau)
+                dtheta[p, 3] += d_vreset
+                dtheta[p, 4] += s_lu * (pop_d[p, 3] if exact else dt_tau)
+        # 2. weights: lg_{tgt, r + d + 1} at the spikes of step r
+        for part in range(2):
+            lo = lif_ptr[r] if part == 0 else src_ptr[r]
+            hi = lif_ptr[r + 1] if part == 0 else src_ptr[r + 1]
+            for e in range(lo, hi):
+                j = sp_idx[e] if part == 0 else src_gidx[e]
+                if big_l == 1:
+                    for s in range(indptr[j], indptr[j + 1]):
+                        dw[s] += lam0[tgt[s]]
+                else:
+                    for s in range(indptr[j], indptr[j + 1]):
+                        slot = nxt + dly[s]
+                        if slot >= big_l:
+                            slot -= big_l
+                        dw[s] += lam_flat[slot * n_g + tgt[s]]
+        # 3. synaptic adjoints lg_r (row r % L held lg_{r+L}, no longer needed)
+        for p in range(n_pop):
+            start = pop_bounds[p, 0]
+            stop = pop_bounds[p, 1]
+            v_reset = pop_f[p, 2]
+            dt_tau = pop_f[p, 5]
+            exact = pop_method[p] == 0
+            for c in range(pop_ch[p, 0], pop_ch[p, 1]):
+                off = ch_off[c] - start
+                decay = ch_f[c, 0]
+                coef = ch_f[c, 1] if exact else dt_tau
+                if exact or ch_kind[c] == 0:
+                    for i in range(start, stop):
+                        lamg[cur, off + i] = (
+                            lamg[nxt, off + i] * decay + coef * lam_acc[i]
+                        )
+                else:
+                    e_rev = ch_f[c, 2]
+                    for i in range(start, stop):
+                        lu = lam_acc[i]
+                        new = lamg[nxt, off + i] * decay
+                        if lu != 0.0:
+                            if r == 0:
+                                vk = v0[i]
+                            elif s_lt[i] == r - 1:
+                                vk = v_reset
+                            else:
+                                vk = tape[r - 1, i]
+                            new += dt_tau * (e_rev - vk) * lu
+                        lamg[cur, off + i] = new
+        # 4. state-monitor samples of step r
+        if has_gs and n_mon > 0 and k % mon_every == 0:
+            for m in range(n_mon):
+                if mon_kind[m] == 0:
+                    lam_v[mon_index[m]] += gs[row, m]
+                else:
+                    lamg[cur, mon_index[m]] += gs[row, m]
+            row -= 1
+        for e in range(lif_ptr[r], lif_ptr[r + 1]):
+            fired_flag[sp_idx[e]] = 0
+
+
+# ------------------------------------------------------------------- the plan
+@dataclass
+class _Plan:
+    """Everything the compiled passes need besides the differentiable inputs."""
+
+    net: Network
+    n_steps: int
+    k0: int
+    np_dtype: Any
+    detach_reset: bool
+    show: bool
+    pop_bounds: np.ndarray
+    pop_method: np.ndarray
+    pop_f: np.ndarray
+    pop_d: np.ndarray
+    pop_ref: np.ndarray
+    pop_ch: np.ndarray
+    pop_t2: np.ndarray
+    pop_t3: np.ndarray
+    n2: int
+    n3: int
+    ch_kind: np.ndarray
+    ch_off: np.ndarray
+    ch_f: np.ndarray
+    src_step: np.ndarray
+    src_gidx: np.ndarray
+    rec_col: np.ndarray
+    n_rec: int
+    rec_pops: list[tuple[int, int]]
+    mon_kind: np.ndarray
+    mon_index: np.ndarray
+    every: int
+    n_samples: int
+    refr0: np.ndarray
+    saved: dict[str, Any] = field(default_factory=dict)
+
+
+def _make_plan(net: Network, n_steps: int, show: bool, detach_reset: bool) -> _Plan:
+    from neurodl.simulate._runner import (
+        _channel_coefficients,
+        _monitor_layout,
+        _pop_coefficients,
+        _source_schedule,
+    )
+
+    np_dtype = np.float64 if net.dtype == torch.float64 else np.float32
+    pops = net.populations
+    n_pop = len(pops)
+    pop_f = np.zeros((n_pop, 6), np_dtype)
+    pop_d = np.zeros((n_pop, 4), np.float64)
+    pop_ref = np.zeros(n_pop, np.int64)
+    pop_ch = np.zeros((n_pop, 2), np.int64)
+    pop_t2 = np.full(n_pop, -1, np.int64)
+    pop_t3 = np.full(n_pop, -1, np.int64)
+    n_ch = len(net.channels)
+    ch_kind = np.zeros(n_ch, np.int64)
+    ch_off = np.zeros(n_ch, np.int64)
+    ch_f = np.zeros((n_ch, 4), np_dtype)
+    n2 = n3 = 0
+    c = 0
+    dt = net.dt
+    for p_i, pop in enumerate(pops):
+        co = _pop_coefficients(net, pop)
+        pop_f[p_i] = [
+            co["v_rest"],
+            co["v_th"],
+            co["v_reset"],
+            co["a"],
+            co["iext"],
+            co["dt_tau"],
+        ]
+        tau = pop.value("tau_mem")
+        a = math.exp(-dt / tau)
+        da = a * dt / tau**2
+        pop_d[p_i] = [pop.value("i_ext"), da, -dt / tau**2, 1.0 - a]
+        pop_ref[p_i] = int(co["ref"])
+        pop_ch[p_i, 0] = c
+        has_cond = False
+        for pop2, syn, off in net.channels:
+            if pop2 is not pop:
+                continue
+            decay, coef = _channel_coefficients(net, pop, syn.tau)
+            kind = 0 if type(syn).__name__ == "CurrentSynapse" else 1
+            has_cond |= kind == 1
+            dcoef = 0.0  # d coef / d tau_mem (exact integration)
+            ts = syn.tau
+            if pop.method == "exact" and ts != tau:
+                dcoef = ts / (ts - tau) ** 2 * (decay - a) - ts / (ts - tau) * da
+            elif pop.method == "exact":  # the limit tau_mem -> tau_syn
+                dcoef = a * (dt**2 / (2.0 * ts**3) - dt / ts**2)
+            ch_kind[c] = kind
+            ch_off[c] = off
+            ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0), dcoef]
+            c += 1
+        pop_ch[p_i, 1] = c
+        if pop.method != "exact" and has_cond:
+            pop_t2[p_i] = n2
+            n2 += pop.n
+        if "tau_mem" in pop.learnable:
+            pop_t3[p_i] = n3
+            n3 += pop.n
+    src_step, src_gidx = _source_schedule(net, net.step, n_steps)
+    rec_col = np.full(net.n_lif, -1, np.int64)
+    n_rec = 0
+    for pop in _recorded_pops(net):
+        rec_col[pop.start : pop.start + pop.n] = np.arange(n_rec, n_rec + pop.n)
+        n_rec += pop.n
+    mon_kind, mon_index, every = _monitor_layout(net)
+    k0 = net.step
+    first = k0 + (-k0) % every
+    n_samples = len(range(first, k0 + n_steps, every)) if mon_kind.size else 0
+    return _Plan(
+        net=net,
+        n_steps=n_steps,
+        k0=k0,
+        np_dtype=np_dtype,
+        detach_reset=detach_reset,
+        show=show,
+        pop_bounds=np.array([[p.start, p.start + p.n] for p in pops], np.int64),
+        pop_method=np.array([0 if p.method == "exact" else 1 for p in pops], np.int64),
+        pop_f=pop_f,
+        pop_d=pop_d,
+        pop_ref=pop_ref,
+        pop_ch=pop_ch,
+        pop_t2=pop_t2,
+        pop_t3=pop_t3,
+        n2=n2,
+        n3=n3,
+        ch_kind=ch_kind,
+        ch_off=ch_off,
+        ch_f=ch_f,
+        src_step=src_step,
+        src_gidx=src_gidx,
+        rec_col=rec_col,
+        n_rec=n_rec,
+        rec_pops=[(p.start, p.n) for p in _recorded_pops(net)],
+        mon_kind=mon_kind,
+        mon_index=mon_index,
+        every=every,
+        n_samples=n_samples,
+        refr0=net.refr[0].detach().cpu().numpy().astype(np.int64),
+    )
+
+
+def _recorded_pops(net: Network) -> list[Any]:
+    """Return the populations with a spike monitor, in network order."""
+    groups = {id(m.group) for m in net.spike_monitors}
+    return [p for p in net.populations if id(p) in groups]
+
+
+def _empty(shape: tuple[int, int], dtype: torch.dtype) -> np.ndarray:
+    return torch.empty(shape, dtype=dtype).numpy()
+
+
+def _numpy(t: Tensor, dtype: Any) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype).copy()
+
+
+# -------------------------------------------------------------- autograd node
+class CompiledSimulation(torch.autograd.Function):
+    """The whole simulation of ``plan.n_steps`` steps as one differentiable op.
+
+    Inputs: ``plan`` (:class:`_Plan`), ``w`` (S,) global weights in CSR order,
+    ``v0`` (N_lif,) and ``g0`` (G,) initial state, ``pend`` (D, G) synaptic input
+    in flight for steps ``k0 .. k0 + D - 1`` (``D`` the largest delay in steps),
+    ``theta`` (P, 5) population parameters (``tau_mem``, ``v_th``, ``v_rest``,
+    ``v_reset``, ``i_ext``).
+
+    Outputs: ``samples`` (n_samples, M) state-monitor samples, ``v`` (N_lif,) and
+    ``g`` (G,) the final state, ``pend`` (D, G) the inputs still in flight, then
+    one ``z`` (T, n_p) per recorded population (``plan.rec_pops``): its spikes,
+    all in the state dtype.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        plan: _Plan,
+        w: Tensor,
+        v0: Tensor,
+        g0: Tensor,
+        pend: Tensor,
+        theta: Tensor,
+    ) -> tuple[Tensor, ...]:
+        from neurodl.simulate._runner import _progress
+
+        net = plan.net
+        dt = plan.np_dtype
+        tdt = net.dtype
+        n_steps, k0 = plan.n_steps, plan.k0
+        n_lif, n_g = net.n_lif, net.n_g
+        store = any(t.requires_grad for t in (w, v0, g0, pend, theta))
+        w_np = _numpy(w, dt)
+        v = _numpy(v0, dt)
+        g = _numpy(g0, dt)
+        refr = plan.refr0.copy()
+        big_l = net.max_delay + 1
+        ring = np.zeros((big_l, n_g), dt)
+        pend_np = _numpy(pend, dt)
+        for j in range(pend_np.shape[0]):
+            ring[(k0 + j) % big_l] = pend_np[j]
+        t_rows = n_steps if store else 0
+        # torch's allocator: no transparent-huge-page advice, whose first touch
+        # can cost more than the whole forward pass on some (virtual) machines
+        tape = _empty((t_rows, n_lif if store else 0), tdt)
+        tape2 = _empty((t_rows, plan.n2 if store else 0), tdt)
+        tape3 = _empty((t_rows, plan.n3 if store else 0), tdt)
+        cap = max(4 * n_lif, 1 << 14)
+        sp_step = np.zeros(cap, np.int64)
+        sp_idx = np.zeros(cap, np.int64)
+        sp_prev = np.zeros(cap, np.int64)
+        n_sp = np.zeros(1, np.int64)
+        last_step = np.full(n_lif, _NEVER, np.int64)
+        for p_i, (start, stop) in enumerate(plan.pop_bounds):
+            r0 = plan.refr0[start:stop]
+            virt = r0 - 1 - plan.pop_ref[p_i]  # a spike that explains r0 > 0
+            last_step[start:stop] = np.where(r0 > 0, virt, _NEVER)
+        last_step0 = last_step.copy()
+        mon_out = np.zeros((plan.n_samples, plan.mon_kind.size), dt)
+        mon_pos = np.zeros(1, np.int64)
+        src_pos = np.zeros(1, np.int64)
+        touched = np.zeros(n_g, np.uint8)
+        touched_list = np.zeros(n_g, np.int64)
+        spk = np.zeros(net.n_all, np.int64)
+        done = 0
+        with _progress(plan.show, n_steps) as bar:
+            task = bar.add_task("run", total=n_steps) if bar is not None else None
+            while done < n_steps:
+                todo = min(_CHUNK, n_steps - done)
+                did = forward_chunk(
+                    k0, done, todo, v, refr, g,
+                    plan.pop_bounds, plan.pop_method, plan.pop_f, plan.pop_ref,
+                    plan.pop_ch, plan.pop_t2, plan.pop_t3,
+                    plan.ch_kind, plan.ch_off, plan.ch_f,
+                    net._indptr, net._tgt, w_np, net._dly, ring,
+                    touched, touched_list, n_lif,
+                    plan.src_step, plan.src_gidx, src_pos,
+                    sp_step, sp_idx, sp_prev, n_sp, last_step,
+                    plan.mon_kind, plan.mon_index, plan.every, mon_out, mon_pos,
+                    store, tape, tape2, tape3, spk, np.zeros(n_lif, dt),
+                )  # fmt: skip
+                done += did
+                if did < todo:  # spike record full: grow it
+                    cap *= 2
+                    sp_step = np.resize(sp_step, cap)
+                    sp_idx = np.resize(sp_idx, cap)
+                    sp_prev = np.resize(sp_prev, cap)
+                if bar is not None:
+                    bar.update(task, completed=done)
+        n = int(n_sp[0])
+        sp_step, sp_idx, sp_prev = sp_step[:n], sp_idx[:n], sp_prev[:n]
+        # outputs: one dense spike tensor per recorded population
+        zs = []
+        for start, n_p in plan.rec_pops:
+            keep = (sp_idx >= start) & (sp_idx < start + n_p)
+            z = torch.zeros((n_steps, n_p), dtype=tdt)
+            z[
+                torch.from_numpy(sp_step[keep]), torch.from_numpy(sp_idx[keep] - start)
+            ] = 1
+            zs.append(z)
+        d = big_l - 1
+        k_end = k0 + n_steps
+        pend_out = np.zeros((d, n_g), dt)
+        for j in range(d):
+            pend_out[j] = ring[(k_end + j) % big_l]
+        plan.saved.update(
+            sp_step=sp_step,
+            sp_idx=sp_idx,
+            sp_prev=sp_prev,
+            last_step=last_step,
+            last_step0=last_step0,
+            refr=refr,
+        )
+        if store:
+            ctx.saved = dict(
+                w=w_np,
+                v0=_numpy(v0, dt),
+                tape=tape,
+                tape2=tape2,
+                tape3=tape3,
+                sp_idx=sp_idx,
+                sp_prev=sp_prev,
+                lif_ptr=np.searchsorted(sp_step, np.arange(n_steps + 1)).astype(
+                    np.int64
+                ),
+                last_step=last_step,
+            )
+        ctx.plan = plan
+        ctx.set_materialize_grads(False)
+        return (
+            torch.from_numpy(mon_out),
+            torch.from_numpy(v),
+            torch.from_numpy(g),
+            torch.from_numpy(pend_out),
+            *zs,
+        )
+
+    @staticmethod
+    def backward(
+        ctx: Any,
+        gs: Tensor | None,
+        gv: Tensor | None,
+        gg: Tensor | None,
+        gp: Tensor | None,
+        *gzs: Tensor | None,
+    ) -> tuple[Any, ...]:
+        plan: _Plan = ctx.plan
+        net = plan.net
+        sv = ctx.saved
+        dt = plan.np_dtype
+        n_steps, k0 = plan.n_steps, plan.k0
+        n_lif, n_g = net.n_lif, net.n_g
+        big_l = net.max_delay + 1
+        lam_v = np.zeros(n_lif, dt) if gv is None else _numpy(gv, dt)
+        lamg = np.zeros((big_l, n_g), dt)
+        if gg is not None:
+            lamg[n_steps % big_l] = _numpy(gg, dt)
+        if gp is not None:
+            gp_np = _numpy(gp, dt)
+            for j in range(big_l - 1):
+                lamg[(n_steps + j + 1) % big_l] = gp_np[j]
+        # dL/dz: a loss like spikes.sum() or f(spikes.sum(0)) gives a gradient
+        # that is constant in time (stride 0): keep it as one row
+        gz_const = np.zeros(plan.n_rec, dt)
+        gz_full = np.zeros((0, 0), dt)
+        col = 0
+        for (_, n_p), gz in zip(plan.rec_pops, gzs, strict=True):
+            if gz is not None:
+                if gz.stride(0) == 0 or n_steps == 1:
+                    gz_const[col : col + n_p] += gz[0].detach().cpu().numpy()
+                else:
+                    if gz_full.size == 0:
+                        gz_full = np.zeros((n_steps, plan.n_rec), dt)
+                    gz_full[:, col : col + n_p] += gz.detach().cpu().numpy()
+            col += n_p
+        gs_np = _numpy(gs, dt) if gs is not None else np.zeros((0, 0), dt)
+        src_ptr = np.searchsorted(plan.src_step, np.arange(k0, k0 + n_steps + 1))
+        need_p = bool(ctx.needs_input_grad[5])
+        dw = np.zeros(sv["w"].shape[0], dt)
+        dtheta = np.zeros((len(net.populations), 5), np.float64)
+        backward_pass(
+            k0, n_steps,
+            plan.pop_bounds, plan.pop_method, plan.pop_f, plan.pop_d, plan.pop_ref,
+            plan.pop_ch, plan.pop_t2, plan.pop_t3,
+            plan.ch_kind, plan.ch_off, plan.ch_f,
+            net._indptr, net._tgt, sv["w"], net._dly,
+            sv["tape"], sv["tape2"], sv["tape3"], sv["v0"],
+            sv["sp_idx"], sv["sp_prev"], sv["lif_ptr"], sv["last_step"],
+            plan.src_gidx, src_ptr.astype(np.int64),
+            gz_const, gz_full.size > 0, gz_full, plan.rec_col,
+            gs is not None, gs_np, plan.mon_kind, plan.mon_index, plan.every,
+            _SURROGATE_ID[net.surrogate.name], float(net.surrogate.slope),
+            plan.detach_reset, need_p,
+            lam_v, lamg, np.zeros(n_lif, dt), np.zeros(n_lif, np.int64),
+            np.zeros(n_lif, np.uint8), dw, dtheta,
+        )  # fmt: skip
+        tdt = net.dtype
+        needs = ctx.needs_input_grad
+        out_w = torch.from_numpy(dw) if needs[1] else None
+        out_v = torch.from_numpy(lam_v) if needs[2] else None
+        out_g = torch.from_numpy(lamg[0].copy()) if needs[3] else None
+        out_p = None
+        if needs[4]:
+            rows = [lamg[(j + 1) % big_l] for j in range(big_l - 1)]
+            out_p = torch.from_numpy(np.stack(rows) if rows else np.zeros((0, n_g), dt))
+        out_t = torch.from_numpy(dtheta).to(tdt) if need_p else None
+        return None, out_w, out_v, out_g, out_p, out_t
+
+
+# ------------------------------------------------------------------- the run
+def run_numba_grad(net: Network, n_steps: int, show: bool, detach_reset: bool) -> None:
+    """Advance ``net`` by ``n_steps`` with the compiled BPTT path (``grad=True``).
+
+    Fills the monitors as :func:`neurodl.simulate._runner.run_torch` does with
+    ``grad=True``: ``SpikeMonitor.spikes`` (T, 1, n) and ``StateMonitor.tensor``
+    (n_samples, 1, M) are differentiable with respect to the projections' weights,
+    the learnable population parameters and the state the run started from.
+    """
+    from neurodl.simulate._runner import _store_samples, compiled_grad_unsupported
+
+    reason = compiled_grad_unsupported(net)
+    if reason is not None:
+        raise ValidationError(f"the compiled gradient path does not support {reason}.")
+    dtype = net.dtype
+    plan = _make_plan(net, n_steps, show, detach_reset)
+    k0 = net.step
+    d = net.max_delay
+    # synaptic input in flight: from a tensor-path or compiled-gradient run
+    # (tensors, maybe differentiable) or a no-grad compiled run (net._ring)
+    rows: list[Tensor] = []
+    pending_keys = set(net._pending)
+    ring = net._ring if net._ring.any() else None
+    for j in range(d):
+        key = k0 + j
+        row = torch.zeros(net.n_g, dtype=dtype)
+        if key in net._pending:
+            row = row + net._pending[key].reshape(-1)
+        if ring is not None and ring[key % (d + 1)].any():
+            row = row + torch.from_numpy(ring[key % (d + 1)]).to(dtype)
+            pending_keys.add(key)
+        rows.append(row)
+    pend = torch.stack(rows) if rows else torch.zeros((0, net.n_g), dtype=dtype)
+    theta = torch.stack(
+        [
+            torch.stack(
+                [
+                    torch.as_tensor(
+                        pop.learnable.get(name, pop.value(name)), dtype=dtype
+                    ).reshape(())
+                    for name in _PARAMS
+                ]
+            )
+            for pop in net.populations
+        ]
+    )
+    with torch.enable_grad():
+        samples, v, g, pend_out, *zs = CompiledSimulation.apply(
+            plan, net.global_weights(), net.v[0], net.g[0], pend, theta
+        )
+    sv = plan.saved
+    net._ring[:] = 0
+    # inputs in flight, as the tensor path keeps them: a row for every step that
+    # some delay reaches from this run (even with no spike: the surrogate gradient
+    # of z = 0 flows through it), or that held an input when the run started
+    delays = np.unique(net._dly) if net._dly.size else np.zeros(0, np.int64)
+    net._pending = {
+        k0 + n_steps + j: pend_out[j : j + 1]
+        for j in range(d)
+        if np.any((delays >= j + 1) & (delays <= j + n_steps))
+        or k0 + n_steps + j in pending_keys
+    }
+    net.v = v.unsqueeze(0)
+    net.g = g.unsqueeze(0)
+    net.refr = torch.from_numpy(sv["refr"]).unsqueeze(0)
+    net.step += n_steps
+    # spike monitors
+    sp_step, sp_idx = sv["sp_step"], sv["sp_idx"]
+    z_of = {id(pop): z for pop, z in zip(_recorded_pops(net), zs, strict=True)}
+    for mon in net.spike_monitors:
+        group = mon.group
+        start, n = group.start, group.n
+        if id(group) in z_of:
+            dense = z_of[id(group)].unsqueeze(1)
+            keep = (sp_idx >= start) & (sp_idx < start + n)
+            steps, idx = sp_step[keep], sp_idx[keep] - start
+        else:
+            keep = (plan.src_gidx >= start) & (plan.src_gidx < start + n)
+            steps = plan.src_step[keep] - k0
+            idx = plan.src_gidx[keep] - start
+            dense = torch.zeros((n_steps, 1, n), dtype=dtype)
+            dense[torch.from_numpy(steps), 0, torch.from_numpy(idx)] = 1.0
+        mon._dense.append(dense)
+        mon.spikes = torch.cat(mon._dense) if len(mon._dense) > 1 else dense
+        mon._add(steps + k0, idx, np.zeros(steps.size, np.int64))
+    if plan.n_samples:
+        sample_steps = np.arange(k0 + (-k0) % plan.every, net.step, plan.every)
+        _store_samples(net, sample_steps.astype(np.int64), samples.unsqueeze(1), True)
