@@ -30,6 +30,7 @@ def one(
     repeats: int,
     grad: bool,
     device: str = "cuda",
+    propagation: str = "sparse",
 ) -> dict:
     cuda = device == "cuda"
     if cuda:
@@ -42,13 +43,14 @@ def one(
     if grad:
         for proj in net.projections:
             proj.weight.requires_grad_(True)
-    net.run(10.0, grad=grad, progress=False)  # warm-up (allocator, kernels)
+    # warm-up (allocator, kernels)
+    net.run(10.0, grad=grad, progress=False, propagation=propagation)
     times = []
     for _ in range(repeats):
         net.reset()
         _sync(device)
         t1 = time.perf_counter()
-        net.run(ms, grad=grad, progress=False)
+        net.run(ms, grad=grad, progress=False, propagation=propagation)
         if grad:
             loss = sum(part.spikes.sum() for part in mon.parts)
             loss.backward()
@@ -59,6 +61,7 @@ def one(
     return {
         "n": n,
         "grad": grad,
+        "propagation": propagation,
         "dtype": str(dtype),
         "n_synapses": net.n_synapses,
         "build_s": build_s,
@@ -123,6 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grad-ms", type=float, default=50.0)
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-shd", action="store_true", help="skip the SHD step")
+    ap.add_argument(
+        "--events-n",
+        type=int,
+        nargs="*",
+        default=[64000],
+        help="also time propagation='events' (event-driven, syncs) at these sizes",
+    )
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
         print("gpu_simulate: no CUDA device; nothing to measure.", file=sys.stderr)
@@ -132,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(rows[0]), flush=True)
     for n in args.sizes:
         rows.append(one(n, args.ms, dtype, args.repeats, grad=False))
+        print(json.dumps(rows[-1]), flush=True)
+    for n in args.events_n:
+        rows.append(one(n, args.ms, dtype, 1, grad=False, propagation="events"))
         print(json.dumps(rows[-1]), flush=True)
     for n in args.grad_n:
         rows.append(one(n, args.grad_ms, dtype, 1, grad=True))

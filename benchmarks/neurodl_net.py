@@ -12,9 +12,11 @@ the kernel is compiled (the JIT compiler's memory is in ``peak_rss_mb``). The nu
 cache directory comes from ``NUMBA_CACHE_DIR``: the caller points it at an empty
 folder for a cold start.
 
-``--grad-ms T``: also time ``T`` ms of the tensor path without gradients, and with
-gradients (forward with the autograd graph + backward of the summed spike count to
-every synaptic weight), on the same network.
+``--grad-ms T``: also time ``T`` ms with gradients on the compiled BPTT path
+(forward tape + backward of the summed spike count to every synaptic weight), with
+the default fast-sigmoid surrogate and with the compact triangle surrogate, and the
+no-grad compiled run of the same length; ``--torch-grad-ms T``: the tensor path
+with and without gradients.
 """
 
 import time
@@ -46,6 +48,7 @@ def main() -> None:
     ap.add_argument("--backend", default="numba", choices=["numba", "torch"])
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--grad-ms", type=float, default=0.0)
+    ap.add_argument("--torch-grad-ms", type=float, default=0.0)
     args = ap.parse_args()
     torch.set_num_threads(1)
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
@@ -89,30 +92,47 @@ def main() -> None:
         "rss_per_synapse_bytes": (hwm - rss0) * 1024 / max(net.n_synapses, 1),
         "versions": {"torch": torch.__version__},
     }
-    if args.grad_ms:
+    if args.grad_ms or args.torch_grad_ms:
         res.update(grad_timing(build, args, dtype))
     Path(args.out).write_text(json.dumps(res))
 
 
 def grad_timing(build, args, dtype) -> dict:  # type: ignore[no-untyped-def]
-    out = {"grad_ms": args.grad_ms}
-    for mode in ("nograd", "grad"):
-        net, mon = build(args.n, seed=args.seed, dtype=dtype, backend="torch")
+    """Forward + backward of the total spike count to every weight.
+
+    Compiled BPTT path for ``--grad-ms`` (fast_sigmoid, the default surrogate, and
+    triangle, whose compact support makes the backward event-driven), the tensor
+    path for ``--torch-grad-ms`` with and without gradients.
+    """
+    out: dict = {"grad_ms": args.grad_ms, "torch_grad_ms": args.torch_grad_ms}
+    cases = [
+        ("numba_grad", "numba", True, "fast_sigmoid", args.grad_ms),
+        ("numba_grad_triangle", "numba", True, "triangle", args.grad_ms),
+        ("numba_nograd", "numba", False, "fast_sigmoid", args.grad_ms),
+        ("torch_nograd", "torch", False, "fast_sigmoid", args.torch_grad_ms),
+        ("torch_grad", "torch", True, "fast_sigmoid", args.torch_grad_ms),
+    ]
+    for name, backend, grad, surrogate, ms in cases:
+        if not ms:
+            continue
+        net, mon = build(
+            args.n, seed=args.seed, dtype=dtype, backend=backend, surrogate=surrogate
+        )
         net.build()
-        if mode == "grad":
+        if grad:
             for proj in net.projections:
                 proj.weight.requires_grad_(True)
         t0 = time.perf_counter()
-        net.run(args.grad_ms, grad=mode == "grad", progress=False)
+        net.run(ms, grad=grad, progress=False)
         t1 = time.perf_counter()
-        if mode == "grad":
+        if grad:
             loss = sum(part.spikes.sum() for part in mon.parts)
             loss.backward()
             grads = [p.weight.grad for p in net.projections]
-            out["grad_finite"] = bool(all(torch.isfinite(g).all() for g in grads))
+            out[f"{name}_finite"] = bool(all(torch.isfinite(g).all() for g in grads))
         t2 = time.perf_counter()
-        out[f"torch_{mode}_forward_s"] = t1 - t0
-        out[f"torch_{mode}_total_s"] = t2 - t0
+        out[f"{name}_forward_s"] = t1 - t0
+        out[f"{name}_total_s"] = t2 - t0
     return out
 
 

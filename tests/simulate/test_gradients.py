@@ -152,3 +152,21 @@ def test_bptt_learns_a_target_firing_pattern():
         opt.step()
     final = counts().detach()
     assert torch.equal(final, target), (before, final)
+
+
+def test_spmv_propagation_equals_event_driven():
+    # "spmv" multiplies by the whole CSR matrix (no host synchronisation, for
+    # GPUs); on the CPU its row sums run in presynaptic order, the events' order.
+    out = []
+    for propagation in ("events", "spmv"):
+        net, projs, (ma, mb, _vb) = _small_network(0, 1.5)
+        net.build()
+        for proj in projs:
+            proj.weight.requires_grad_(True)
+        net.run(60.0, grad=True, backend="torch", propagation=propagation)
+        loss = ma.spikes.sum() + ((mb.spikes.sum(0) - 2.0) ** 2).sum()
+        loss.backward()
+        out.append((ma.spikes.detach(), [p.weight.grad.clone() for p in projs]))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=0, atol=0)
+    for a, b in zip(out[0][1], out[1][1], strict=True):
+        assert (a - b).abs().max() <= 1e-9 * b.abs().max().clamp(min=1.0)

@@ -246,3 +246,28 @@ def test_spike_source_rejects_two_spikes_in_one_step():
     # disagree on whether they count once or twice.
     with pytest.raises(ValidationError, match="cannot spike twice in one time step"):
         Network(dt=0.1).spike_source(2, times=[1.0, 1.04], indices=[1, 1])
+
+
+def test_three_synapse_types_run_on_the_tensor_path():
+    def build():
+        net = Network(dt=0.1)
+        src = net.spike_source(1, times=[1.0], indices=[0])
+        pop = net.population(1, LIFParams(v_th=0.0, v_reset=-80.0))
+        for tau in (2.0, 5.0, 10.0):
+            net.connect(
+                src, pop, FixedProbability(1.0), CurrentSynapse(tau), weight=1.0
+            )
+        return net, net.state_monitor(pop, "v")
+
+    net, vm = build()
+    net.run(10.0, progress=False)  # auto: the tensor path
+    t = vm.times[-1] - 1.1
+    expected = sum(
+        tau / (tau - 10.0) * (np.exp(-t / tau) - np.exp(-t / 10.0))
+        for tau in (2.0, 5.0, 10.0)
+        if tau != 10.0
+    ) + t / 10.0 * np.exp(-t / 10.0)
+    assert vm.values[-1, 0] + 70.0 == pytest.approx(expected, rel=1e-9)
+    net2, _ = build()
+    with pytest.raises(ValidationError, match="at most 2 synapse types"):
+        net2.run(1.0, backend="numba")

@@ -12,7 +12,11 @@ import torch
 from torch import Tensor
 
 from neurodl.errors import ValidationError
-from neurodl.simulate._torch_engine import SparsePropagate, dense_propagate
+from neurodl.simulate._torch_engine import (
+    SparsePropagate,
+    SpmvPropagate,
+    dense_propagate,
+)
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network, Population
@@ -282,8 +286,10 @@ _CHUNK = 1000
 class _Propagator:
     """Synapses grouped by delay, ready for the tensor path."""
 
-    def __init__(self, net: Network, grad: bool, dense: bool) -> None:
+    def __init__(self, net: Network, grad: bool, mode: str) -> None:
         dev = net.device
+        dense = mode == "dense"
+        spmv = mode == "spmv"
         w_all = net.global_weights()
         self.groups: list[tuple[int, Any]] = []
         delays = np.unique(net._dly) if net._dly.size else np.zeros(0, np.int64)
@@ -301,6 +307,33 @@ class _Propagator:
                 pre_t = torch.as_tensor(pre, device=dev)
                 wd = wd.index_put((pre_t, tgt), w, accumulate=True)
                 self.groups.append((int(d), ("dense", wd)))
+            elif spmv:
+                pre_t = torch.as_tensor(pre, device=dev)
+                by_tgt = torch.as_tensor(np.lexsort((pre, net._tgt[sel])), device=dev)
+                tgt_sorted = tgt[by_tgt]
+                indptr_tt = torch.searchsorted(
+                    tgt_sorted, torch.arange(net.n_g + 1, device=dev)
+                )
+                w_csr = None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "beta state"
+                    wt = torch.sparse_csr_tensor(
+                        indptr_tt,
+                        pre_t[by_tgt],
+                        w.detach()[by_tgt],
+                        size=(net.n_g, net.n_all),
+                        check_invariants=False,
+                    )
+                    if grad:
+                        w_csr = torch.sparse_csr_tensor(
+                            indptr_t,
+                            tgt,
+                            w.detach(),
+                            size=(net.n_all, net.n_g),
+                            check_invariants=False,
+                        )
+                spec = ("spmv", w, wt, w_csr, pre_t if grad else None, tgt)
+                self.groups.append((int(d), spec))
             else:
                 csr = None
                 if grad:
@@ -321,6 +354,9 @@ class _Propagator:
         for d, spec in self.groups:
             if spec[0] == "dense":
                 out.append((d, dense_propagate(z, spec[1])))
+            elif spec[0] == "spmv":
+                _, w, wt, w_csr, pre, tgt = spec
+                out.append((d, SpmvPropagate.apply(z, w, wt, w_csr, pre, tgt)))
             else:
                 _, w, indptr, tgt, csr = spec
                 out.append((d, SparsePropagate.apply(z, w, indptr, tgt, csr, self.n_g)))
@@ -405,7 +441,7 @@ def run_torch(
     show: bool,
     grad: bool,
     detach_reset: bool,
-    dense: bool,
+    propagation: str,
 ) -> None:
     """Advance ``net`` by ``n_steps`` with torch tensors (autograd if ``grad``)."""
     if net._ring.any():
@@ -416,7 +452,7 @@ def run_torch(
     dev, dtype, batch = net.device, net.dtype, net.batch
     spike_fn = net.surrogate
     pops = net.populations
-    prop = _Propagator(net, grad, dense)
+    prop = _Propagator(net, grad, propagation)
     terms = [_torch_pop_terms(net, pop, grad) for pop in pops]
     chans: list[list[tuple[int, int, Any, Any, Any, bool]]] = []
     for p_i, pop in enumerate(pops):
@@ -568,7 +604,7 @@ def compiled_grad_unsupported(net: Network, propagation: str = "sparse") -> str 
         return f"device {net.device} (the compiled path runs on the CPU)"
     if net.batch != 1:
         return f"batch {net.batch} (the compiled path runs batch 1)"
-    if propagation != "sparse":
+    if propagation not in ("sparse", "events"):
         return f"propagation {propagation!r}"
     if net.surrogate.name not in COMPILED_GRAD_SURROGATES:
         return f"surrogate {net.surrogate.name!r}"

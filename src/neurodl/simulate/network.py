@@ -36,9 +36,10 @@ Two execution paths, one API:
   event-driven autograd function for the synapses.
 
 ``backend="auto"`` takes numba on the CPU with batch 1 (with or without gradients)
-and torch otherwise. In
-float64 both paths give the same spikes for the same seed (a test holds them to it),
-and neither depends on the number of threads.
+and torch otherwise; the compiled no-grad kernel integrates at most two synapse
+types per population (more go to the tensor path). In float64 both paths give the
+same spikes for the same seed (a test holds them to it), and neither depends on the
+number of threads.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "numba", "torch")
+PROPAGATIONS = ("sparse", "events", "spmv", "dense")
 _CHUNK = 1000  # steps per compiled call (progress bar granularity)
 _PROGRESS_STEPS = 50_000  # runs at least this long show a progress bar ("auto")
 
@@ -885,9 +887,13 @@ class Network:
             snnTorch; Zenke & Vogels 2021, doi:10.1162/neco_a_01367). With
             ``False`` the reset contributes ``(v_reset - v) dz/dv``, which makes
             gradients of mV-scaled models grow quickly over time.
-        propagation : {"sparse", "dense"}
-            Tensor path: event-driven sparse synapses (default), or a dense
-            ``z @ W`` reference (for tests; memory ``n_pre x n_post``).
+        propagation : {"sparse", "events", "spmv", "dense"}
+            Tensor path. ``"sparse"`` (default) = ``"events"``: only the
+            synapses of neurons that spiked (the same sums as the compiled
+            path); ``"spmv"``: one sparse matrix product with the whole weight
+            matrix per step, without a host synchronisation (measured slower on
+            an H100 than events: see benchmarks/RESULTS.md); ``"dense"``: a
+            dense ``z @ W`` reference (for tests; memory ``n_pre x n_post``).
         """
         check_positive("duration", duration)
         n_float = duration / self.dt
@@ -897,7 +903,7 @@ class Network:
                 f"'duration' must be a positive multiple of dt ({self.dt} ms); "
                 f"got {duration!r}."
             )
-        check_option("propagation", propagation, ("sparse", "dense"))
+        check_option("propagation", propagation, PROPAGATIONS)
         backend = check_option(
             "backend", self.backend if backend is None else backend, BACKENDS
         )
@@ -940,9 +946,7 @@ class Network:
         elif backend == "numba":
             _runner.run_numba(self, n_steps, show)
         else:
-            _runner.run_torch(
-                self, n_steps, show, grad, detach_reset, propagation == "dense"
-            )
+            _runner.run_torch(self, n_steps, show, grad, detach_reset, propagation)
 
 
 def _is_tty() -> bool:
