@@ -116,9 +116,10 @@ class SpmvPropagate(torch.autograd.Function):
 
     The event-driven :class:`SparsePropagate` must learn how many neurons spiked
     (a device-to-host copy every step); this variant multiplies by the whole CSR
-    matrix instead (on an H100 it measured slower than the events all the same): ``out^T = W^T z^T`` with ``W^T`` stored by
-    target (``wt``), and for the backward ``grad_z^T = W grad^T`` (``w_csr``, stored
-    by presynaptic neuron) and ``grad_w[s] = sum_b z[b, pre[s]] grad[b, tgt[s]]``.
+    matrix instead (on an H100 it measured slower than the events all the same):
+    ``out^T = W^T z^T`` with ``W^T`` stored by target (``wt``), and for the
+    backward ``grad_z^T = W grad^T`` (``w_csr``, stored by presynaptic neuron) and
+    ``grad_w[s] = sum_b z[b, pre[s]] grad[b, tgt[s]]``.
     The sums run in cuSPARSE's order, so float64 spikes can differ in the last bit
     from the event-driven path's.
     """
