@@ -15,15 +15,15 @@ from neurodl.simulate.benchmarks import run_reference as run_reference
 from neurodl.simulate.connectivity import Explicit as Explicit
 from neurodl.simulate.connectivity import FixedInDegree as FixedInDegree
 from neurodl.simulate.connectivity import FixedProbability as FixedProbability
+from neurodl.simulate.groups import ConductanceSynapse as ConductanceSynapse
+from neurodl.simulate.groups import CurrentSynapse as CurrentSynapse
+from neurodl.simulate.groups import Population as Population
+from neurodl.simulate.groups import Projection as Projection
+from neurodl.simulate.groups import SpikeSource as SpikeSource
+from neurodl.simulate.monitors import SpikeMonitor as SpikeMonitor
+from neurodl.simulate.monitors import StateMonitor as StateMonitor
 from neurodl.simulate.network import BACKENDS as BACKENDS
-from neurodl.simulate.network import ConductanceSynapse as ConductanceSynapse
-from neurodl.simulate.network import CurrentSynapse as CurrentSynapse
 from neurodl.simulate.network import Network as Network
-from neurodl.simulate.network import Population as Population
-from neurodl.simulate.network import Projection as Projection
-from neurodl.simulate.network import SpikeMonitor as SpikeMonitor
-from neurodl.simulate.network import SpikeSource as SpikeSource
-from neurodl.simulate.network import StateMonitor as StateMonitor
 
 __all__ = [
     "BACKENDS",

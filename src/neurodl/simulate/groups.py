@@ -1,0 +1,221 @@
+"""Network building blocks: synapse types, populations, spike sources, projections.
+
+Handles returned by :class:`~neurodl.simulate.Network`'s ``population``,
+``spike_source`` and ``connect``; the network owns their state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from neurodl._validate import check_option, check_positive
+from neurodl.errors import ValidationError
+from neurodl.neurons.lif import LIFParams
+from neurodl.simulate.connectivity import Rule
+
+if TYPE_CHECKING:
+    from neurodl.simulate.network import Network
+
+__all__ = [
+    "ConductanceSynapse",
+    "CurrentSynapse",
+    "Group",
+    "InitSpec",
+    "Population",
+    "Projection",
+    "SpikeSource",
+    "Synapse",
+]
+
+InitSpec = float | tuple[str, float, float] | np.ndarray | Sequence[float]
+
+
+@dataclass(frozen=True)
+class CurrentSynapse:
+    """Exponential current synapse: a spike adds ``weight`` (mV) to ``x``.
+
+    ``tau dx/dt = -x`` and ``x`` enters ``tau_mem dv/dt`` directly (Brian2's CUBA
+    ``ge``). Parameters: ``tau`` in ms (> 0).
+    """
+
+    tau: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_positive("tau", self.tau)
+
+
+@dataclass(frozen=True)
+class ConductanceSynapse:
+    """Exponential conductance synapse: a spike adds ``weight`` to ``g``.
+
+    ``tau dg/dt = -g`` and ``g (e_rev - v)`` enters ``tau_mem dv/dt``; ``g`` is in
+    units of the leak conductance (Brian2's COBA ``ge``). Parameters: ``tau`` in ms
+    (> 0), ``e_rev`` in mV.
+    """
+
+    tau: float = 5.0
+    e_rev: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive("tau", self.tau)
+        if not math.isfinite(self.e_rev):
+            raise ValidationError(f"'e_rev' must be finite; got {self.e_rev!r}.")
+
+
+Synapse = CurrentSynapse | ConductanceSynapse
+
+
+class Population:
+    """A group of LIF neurons with one parameter set (handle; see :class:`Network`)."""
+
+    def __init__(
+        self,
+        net: Network,
+        index: int,
+        n: int,
+        params: LIFParams,
+        method: str,
+        i_ext: float,
+        v0: InitSpec | None,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.index = index
+        self.n = n
+        self.params = params
+        self.method = method
+        self.i_ext = i_ext
+        self.v0 = v0
+        self.name = name
+        self.start = 0  # set at build: offset in the LIF index space
+        self.channels: list[Synapse] = []
+        self.g0: dict[Synapse, InitSpec] = {}
+        self.learnable: dict[str, Tensor] = {}
+
+    def __repr__(self) -> str:
+        return f"Population({self.name!r}, n={self.n})"
+
+    def learn(self, *names: str) -> list[Tensor]:
+        """Make parameters trainable in the tensor path; return their tensors.
+
+        ``names`` are fields of :class:`~neurodl.neurons.LIFParams` (``tau_mem``,
+        ``v_rest``, ``v_th``, ``v_reset``) or ``"i_ext"``. Each becomes a scalar
+        leaf tensor with ``requires_grad=True``, used by later runs (the compiled
+        path reads its current value).
+        """
+        allowed = ("tau_mem", "v_rest", "v_th", "v_reset", "i_ext")
+        out = []
+        for name in names:
+            check_option("name", name, allowed)
+            if name not in self.learnable:
+                value = self.i_ext if name == "i_ext" else getattr(self.params, name)
+                self.learnable[name] = torch.tensor(
+                    float(value),
+                    dtype=self.net.dtype,
+                    device=self.net.device,
+                    requires_grad=True,
+                )
+            out.append(self.learnable[name])
+        return out
+
+    def value(self, name: str) -> float:
+        """Return the current value of a parameter (a learnable one's tensor value)."""
+        if name in self.learnable:
+            return float(self.learnable[name].detach())
+        return float(self.i_ext if name == "i_ext" else getattr(self.params, name))
+
+    def init_synapse(self, synapse: Synapse, value: InitSpec) -> None:
+        """Set the initial value of the synaptic variable of ``synapse`` (default 0)."""
+        self.net._check_not_built()
+        self.g0[synapse] = value
+
+
+class SpikeSource:
+    """Neurons that spike at given times (or as Poisson processes).
+
+    Parameters
+    ----------
+    times : array_like of float, shape (n_spikes,)
+        Spike times in ms (rounded to the time grid).
+    indices : array_like of int, shape (n_spikes,)
+        Which neuron spikes, in ``[0, n)``.
+    rate : float
+        For a Poisson source: rate in Hz (``times``/``indices`` empty).
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        n: int,
+        times: np.ndarray,
+        indices: np.ndarray,
+        rate: float,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.n = n
+        self.times = times
+        self.indices = indices
+        self.rate = rate
+        self.name = name
+        self.start = 0  # global index offset, set at build
+        self.rng: np.random.Generator | None = None
+        self.seed = 0
+
+    def __repr__(self) -> str:
+        return f"SpikeSource({self.name!r}, n={self.n})"
+
+
+Group = Population | SpikeSource
+
+
+class Projection:
+    """Synapses from ``pre`` to ``post`` of one synapse type (see Network.connect).
+
+    After the network is built, ``pre_index``/``post_index`` (integer arrays) list the
+    synapses sorted by presynaptic neuron, ``weight`` is a tensor of shape
+    ``(n_synapses,)`` (set ``weight.requires_grad_()`` to train it) and
+    ``delay_steps`` an integer array.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        pre: Group,
+        post: Population,
+        rule: Rule,
+        synapse: Synapse,
+        weight: float | np.ndarray | Callable[[np.random.Generator, int], np.ndarray],
+        delay: float,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.pre = pre
+        self.post = post
+        self.rule = rule
+        self.synapse = synapse
+        self.weight_spec = weight
+        self.delay = delay
+        self.name = name
+        self.pre_index = np.zeros(0, np.int64)
+        self.post_index = np.zeros(0, np.int64)
+        self.delay_steps = np.zeros(0, np.int64)
+        self.weight: Tensor = torch.zeros(0)
+
+    def __repr__(self) -> str:
+        return (
+            f"Projection({self.pre.name!r} -> {self.post.name!r}, "
+            f"{type(self.synapse).__name__}, n_synapses={self.pre_index.size})"
+        )
+
+    @property
+    def n_synapses(self) -> int:
+        """Number of synapses (after build)."""
+        return int(self.pre_index.size)
