@@ -82,6 +82,7 @@ neuron-step. CUBA, N = 4000, 1 s at dt = 0.1 ms: about 0.64 GB in float64.
 from __future__ import annotations
 
 import math
+import mmap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,10 @@ _NEVER = -(2**62)  # "no earlier spike" in the refractory bookkeeping
 _SURROGATE_ID = {"fast_sigmoid": 0, "arctan": 1, "sigmoid": 2, "triangle": 3}
 _PARAMS = ("tau_mem", "v_th", "v_rest", "v_reset", "i_ext")
 _CHUNK = 1000  # forward steps per compiled call (progress granularity)
+# keep u_k as events (not a dense tape) where the backward needs it only near the
+# threshold; False: dense tape everywhere (tests compare the two)
+_EVENT_TAPE = True
+_EVENT_WIN = 1.0 + 1e-6  # events: |u_k - v_th| slope < _EVENT_WIN (sigma' support)
 
 
 # ---------------------------------------------------------------------- kernels
@@ -143,9 +148,9 @@ def _row_dot_delayed(lo, hi, w, tgt, dly, lam, base, n_big_l, n_g):  # type: ign
 
 @njit(cache=True, nogil=True)
 def _integrate(  # type: ignore[no-untyped-def]
-    start, stop, exact, f, v, refr, g, c0, c1, ch_kind, ch_off, ch_f, u, s2, t2, s3, t3
+    start, stop, exact, f, v, refr, g, c0, c1, ch_kind, ch_off, ch_f, u, u0, s2, t2, s3, t3
 ):
-    """Integrate one population: ``u[i]`` = the new v (frozen: the old one).
+    """Integrate one population: ``u[u0 + i - start]`` = the new v (frozen: the old).
 
     The operations of ``_numba_engine._integrate_*`` in the same order, in loops
     the compiler can vectorise; ``s2``/``s3`` (tape rows, from columns ``t2``/``t3``
@@ -159,7 +164,7 @@ def _integrate(  # type: ignore[no-untyped-def]
     n_ch = c1 - c0
     vv = v[start:stop]
     rr = refr[start:stop]
-    uu = u[start:stop]
+    uu = u[u0 : u0 + n]
     if exact and n_ch <= 2 and t3 < 0:
         ca = c0
         cb = c0 + 1 if n_ch == 2 else c0
@@ -243,6 +248,7 @@ def forward_chunk(
     pop_ch: np.ndarray,  # (P, 2) channel range
     pop_t2: np.ndarray,  # (P,) column of the population in tape2, or -1
     pop_t3: np.ndarray,  # (P,) column in tape3, or -1
+    pop_t1: np.ndarray,  # (P,) column in tape, or -1: u_k kept as events only
     ch_kind: np.ndarray,  # (C,) 0 current, 1 conductance
     ch_off: np.ndarray,  # (C,)
     ch_f: np.ndarray,  # (C, 4) decay, coef, e_rev, dcoef/dtau_mem
@@ -268,24 +274,32 @@ def forward_chunk(
     mon_out: np.ndarray,  # (n_samples, M)
     mon_pos: np.ndarray,  # (1,)
     store: bool,
-    tape: np.ndarray,  # (T, N_lif) u_k (v_k while refractory)
+    tape: np.ndarray,  # (T, n1) u_k (v_k while refractory), dense-tape populations
     tape2: np.ndarray,  # (T, n2) sum of conductances (Euler populations)
     tape3: np.ndarray,  # (T, n3) d(synaptic input)/d tau_mem
+    win: float,  # events: non-refractory u_k with |u_k - v_th| slope < win
+    slope: float,
+    ev_u: np.ndarray,  # (cap_e,) u_k of each event
+    ev_idx: np.ndarray,  # (cap_e,) int32 its neuron
+    ev_ptr: np.ndarray,  # (T + 1,) events of step r: ev_ptr[r]..ev_ptr[r+1]
+    n_sparse: int,  # neurons of the event-tape populations
     spk: np.ndarray,  # (N_all,) int64 scratch
     acc: np.ndarray,  # (N_lif,) scratch (no tape)
 ) -> int:
     """Run steps ``r0 .. r0 + n_todo - 1`` (absolute ``k0 + r``); return the count.
 
-    Stops early when the spike record could overflow in the next step.
+    Stops early when the spike or the event record could overflow in the next step.
     """
     n_pop = pop_bounds.shape[0]
     big_l = ring.shape[0]
     n_mon = mon_kind.shape[0]
     cap = sp_step.shape[0]
+    cap_e = ev_u.shape[0]
+    ne = ev_ptr[r0] if store else 0
     for step in range(n_todo):
         r = r0 + step
         k = k0 + r
-        if n_sp[0] + n_lif > cap:
+        if n_sp[0] + n_lif > cap or (store and ne + n_sparse > cap_e):
             return step
         if n_mon > 0 and k % mon_every == 0:
             row = mon_pos[0]
@@ -300,10 +314,13 @@ def forward_chunk(
         for p in range(n_pop):
             start = pop_bounds[p, 0]
             stop = pop_bounds[p, 1]
-            u = tape[r] if store else acc
+            dense = store and pop_t1[p] >= 0
+            events = store and pop_t1[p] < 0
+            u = tape[r] if dense else acc
+            u0 = pop_t1[p] if dense else start
             _integrate(
                 start, stop, pop_method[p] == 0, pop_f[p], v, refr, g,
-                pop_ch[p, 0], pop_ch[p, 1], ch_kind, ch_off, ch_f, u,
+                pop_ch[p, 0], pop_ch[p, 1], ch_kind, ch_off, ch_f, u, u0,
                 tape2[r] if store else acc, pop_t2[p] if store else -1,
                 tape3[r] if store else acc, pop_t3[p] if store else -1,
             )  # fmt: skip
@@ -313,9 +330,15 @@ def forward_chunk(
             ref = pop_ref[p]
             for i in range(start, stop):
                 ri = refr[i]
+                x = u[u0 + i - start]
                 if ri > 0:
                     refr[i] = ri - 1
-                elif u[i] >= v_th:
+                    continue
+                if events and abs(x - v_th) * slope < win:
+                    ev_u[ne] = x
+                    ev_idx[ne] = i
+                    ne += 1
+                if x >= v_th:
                     v[i] = v_reset
                     refr[i] = ref
                     spk[n_spk] = i
@@ -326,8 +349,10 @@ def forward_chunk(
                     last_step[i] = r
                     o += 1
                 else:
-                    v[i] = u[i]
+                    v[i] = x
         n_sp[0] = o
+        if store:
+            ev_ptr[r + 1] = ne
         q = src_pos[0]
         while q < src_step.shape[0] and src_step[q] == k:
             spk[n_spk] = src_gidx[q]
@@ -378,6 +403,7 @@ def backward_pass(
     pop_ch: np.ndarray,
     pop_t2: np.ndarray,
     pop_t3: np.ndarray,
+    pop_t1: np.ndarray,
     ch_kind: np.ndarray,
     ch_off: np.ndarray,
     ch_f: np.ndarray,
@@ -388,6 +414,9 @@ def backward_pass(
     tape: np.ndarray,
     tape2: np.ndarray,
     tape3: np.ndarray,
+    ev_u: np.ndarray,
+    ev_idx: np.ndarray,
+    ev_ptr: np.ndarray,
     v0: np.ndarray,  # (N_lif,) v at the first step
     sp_idx: np.ndarray,
     sp_prev: np.ndarray,
@@ -430,6 +459,8 @@ def backward_pass(
         k = k0 + r
         nxt = (r + 1) % big_l
         cur = r % big_l
+        e = ev_ptr[r] if ev_ptr.shape[0] > 0 else 0  # this step's events
+        e_end = ev_ptr[r + 1] if ev_ptr.shape[0] > 0 else 0
         for e in range(lif_ptr[r], lif_ptr[r + 1]):
             i = sp_idx[e]
             fired_flag[i] = 1
@@ -446,6 +477,7 @@ def backward_pass(
             ref = pop_ref[p]
             t2 = pop_t2[p]
             t3 = pop_t3[p]
+            t1 = pop_t1[p]
             exact = pop_method[p] == 0
             d_vth = 0.0
             d_vreset = 0.0
@@ -456,10 +488,20 @@ def backward_pass(
                 if s_lt[i] >= r - ref:  # refractory: v_k+1 = v_k
                     lam_acc[i] = 0.0
                     continue
-                x = tape[r, i]
                 fired = fired_flag[i] == 1
                 lu = 0.0 if fired else lv
-                sd = _sigma(sur_kind, slope, x - v_th)
+                if t1 >= 0:
+                    x = tape[r, t1 + i - start]
+                    sd = _sigma(sur_kind, slope, x - v_th)
+                else:  # event tape: sigma'(u_k - v_th) = 0 unless stored
+                    while e < e_end and ev_idx[e] < i:
+                        e += 1
+                    if e < e_end and ev_idx[e] == i:
+                        x = ev_u[e]
+                        sd = _sigma(sur_kind, slope, x - v_th)
+                    else:
+                        x = v_th
+                        sd = 0.0
                 if sd != 0.0:
                     lz = 0.0
                     col = rec_col[i]
@@ -503,7 +545,7 @@ def backward_pass(
                         elif s_lt[i] == r - 1:
                             vk = v_reset
                         else:
-                            vk = tape[r - 1, i]
+                            vk = tape[r - 1, t1 + i - start]
                         s3 = tape3[r, t3 + i - start]
                         if exact:
                             d_u = ((vk - v_rest) - pop_d[p, 0]) * pop_d[p, 1] + s3
@@ -537,6 +579,7 @@ def backward_pass(
             stop = pop_bounds[p, 1]
             v_reset = pop_f[p, 2]
             dt_tau = pop_f[p, 5]
+            t1 = pop_t1[p]
             exact = pop_method[p] == 0
             for c in range(pop_ch[p, 0], pop_ch[p, 1]):
                 off = ch_off[c] - start
@@ -558,7 +601,7 @@ def backward_pass(
                             elif s_lt[i] == r - 1:
                                 vk = v_reset
                             else:
-                                vk = tape[r - 1, i]
+                                vk = tape[r - 1, t1 + i - start]
                             new += dt_tau * (e_rev - vk) * lu
                         lamg[cur, off + i] = new
         # 4. state-monitor samples of step r
@@ -592,8 +635,12 @@ class _Plan:
     pop_ch: np.ndarray
     pop_t2: np.ndarray
     pop_t3: np.ndarray
+    pop_t1: np.ndarray
+    n1: int
     n2: int
     n3: int
+    n_event: int
+    slope: float
     ch_kind: np.ndarray
     ch_off: np.ndarray
     ch_f: np.ndarray
@@ -675,6 +722,17 @@ def _make_plan(net: Network, n_steps: int, show: bool, detach_reset: bool) -> _P
             pop_t3[p_i] = n3
             n3 += pop.n
     src_step, src_gidx = _source_schedule(net, net.step, n_steps)
+    # dense tape where the backward reads u_k (or v_k) away from the threshold:
+    # surrogates with unbounded support, Euler conductance terms, learnable tau_mem
+    pop_t1 = np.full(n_pop, -1, np.int64)
+    n1 = n_event = 0
+    events = _EVENT_TAPE and net.surrogate.name == "triangle"
+    for p_i, pop in enumerate(pops):
+        if events and pop_t2[p_i] < 0 and pop_t3[p_i] < 0:
+            n_event += pop.n
+        else:
+            pop_t1[p_i] = n1
+            n1 += pop.n
     rec_col = np.full(net.n_lif, -1, np.int64)
     n_rec = 0
     for pop in _recorded_pops(net):
@@ -699,8 +757,12 @@ def _make_plan(net: Network, n_steps: int, show: bool, detach_reset: bool) -> _P
         pop_ch=pop_ch,
         pop_t2=pop_t2,
         pop_t3=pop_t3,
+        pop_t1=pop_t1,
+        n1=n1,
         n2=n2,
         n3=n3,
+        n_event=n_event,
+        slope=float(net.surrogate.slope),
         ch_kind=ch_kind,
         ch_off=ch_off,
         ch_f=ch_f,
@@ -723,8 +785,25 @@ def _recorded_pops(net: Network) -> list[Any]:
     return [p for p in net.populations if id(p) in groups]
 
 
-def _empty(shape: tuple[int, int], dtype: torch.dtype) -> np.ndarray:
+def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> np.ndarray:
+    # torch's allocator: no transparent-huge-page advice, whose first touch
+    # can cost more than the whole forward pass on some (virtual) machines
     return torch.empty(shape, dtype=dtype).numpy()
+
+
+def _zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Zeros whose untouched pages cost nothing (anonymous map, no huge pages)."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes < 1 << 22:
+        return np.zeros(shape, dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype).reshape(shape)
+
+
+def _grow(a: np.ndarray, n: int, cap: int) -> np.ndarray:
+    """A copy of ``a[:n]`` with room for ``cap`` entries."""
+    out = _empty((cap,), torch.from_numpy(a[:0]).dtype)
+    out[:n] = a[:n]
+    return out
 
 
 def _numpy(t: Tensor, dtype: Any) -> np.ndarray:
@@ -775,11 +854,14 @@ class CompiledSimulation(torch.autograd.Function):
         for j in range(pend_np.shape[0]):
             ring[(k0 + j) % big_l] = pend_np[j]
         t_rows = n_steps if store else 0
-        # torch's allocator: no transparent-huge-page advice, whose first touch
-        # can cost more than the whole forward pass on some (virtual) machines
-        tape = _empty((t_rows, n_lif if store else 0), tdt)
+        tape = _empty((t_rows, plan.n1 if store else 0), tdt)
         tape2 = _empty((t_rows, plan.n2 if store else 0), tdt)
         tape3 = _empty((t_rows, plan.n3 if store else 0), tdt)
+        n_event = plan.n_event if store else 0
+        cap_e = max(4 * n_event, 1 << 14) if n_event else 0
+        ev_u = _empty((cap_e,), tdt)
+        ev_idx = _empty((cap_e,), torch.int32)
+        ev_ptr = np.zeros(n_steps + 1 if store else 0, np.int64)
         cap = max(4 * n_lif, 1 << 14)
         sp_step = np.zeros(cap, np.int64)
         sp_idx = np.zeros(cap, np.int64)
@@ -797,6 +879,7 @@ class CompiledSimulation(torch.autograd.Function):
         touched = np.zeros(n_g, np.uint8)
         touched_list = np.zeros(n_g, np.int64)
         spk = np.zeros(net.n_all, np.int64)
+        acc = np.zeros(n_lif, dt)
         done = 0
         with _progress(plan.show, n_steps) as bar:
             task = bar.add_task("run", total=n_steps) if bar is not None else None
@@ -805,34 +888,38 @@ class CompiledSimulation(torch.autograd.Function):
                 did = forward_chunk(
                     k0, done, todo, v, refr, g,
                     plan.pop_bounds, plan.pop_method, plan.pop_f, plan.pop_ref,
-                    plan.pop_ch, plan.pop_t2, plan.pop_t3,
+                    plan.pop_ch, plan.pop_t2, plan.pop_t3, plan.pop_t1,
                     plan.ch_kind, plan.ch_off, plan.ch_f,
                     net._indptr, net._tgt, w_np, net._dly, ring,
                     touched, touched_list, n_lif,
                     plan.src_step, plan.src_gidx, src_pos,
                     sp_step, sp_idx, sp_prev, n_sp, last_step,
                     plan.mon_kind, plan.mon_index, plan.every, mon_out, mon_pos,
-                    store, tape, tape2, tape3, spk, np.zeros(n_lif, dt),
+                    store, tape, tape2, tape3, _EVENT_WIN, plan.slope,
+                    ev_u, ev_idx, ev_ptr, n_event, spk, acc,
                 )  # fmt: skip
                 done += did
-                if did < todo:  # spike record full: grow it
+                if did < todo and int(n_sp[0]) + n_lif > cap:  # spikes: grow
                     cap *= 2
                     sp_step = np.resize(sp_step, cap)
                     sp_idx = np.resize(sp_idx, cap)
                     sp_prev = np.resize(sp_prev, cap)
+                if n_event and did < todo and ev_ptr[done] + n_event > cap_e:  # events
+                    cap_e *= 2
+                    ev_u = _grow(ev_u, int(ev_ptr[done]), cap_e)
+                    ev_idx = _grow(ev_idx, int(ev_ptr[done]), cap_e)
                 if bar is not None:
                     bar.update(task, completed=done)
         n = int(n_sp[0])
         sp_step, sp_idx, sp_prev = sp_step[:n], sp_idx[:n], sp_prev[:n]
-        # outputs: one dense spike tensor per recorded population
+        # outputs: one dense spike tensor per recorded population; only the pages
+        # that hold a spike are written
         zs = []
         for start, n_p in plan.rec_pops:
             keep = (sp_idx >= start) & (sp_idx < start + n_p)
-            z = torch.zeros((n_steps, n_p), dtype=tdt)
-            z[
-                torch.from_numpy(sp_step[keep]), torch.from_numpy(sp_idx[keep] - start)
-            ] = 1
-            zs.append(z)
+            z = _zeros((n_steps, n_p), dt)
+            z[sp_step[keep], sp_idx[keep] - start] = 1
+            zs.append(torch.from_numpy(z))
         d = big_l - 1
         k_end = k0 + n_steps
         pend_out = np.zeros((d, n_g), dt)
@@ -853,6 +940,9 @@ class CompiledSimulation(torch.autograd.Function):
                 tape=tape,
                 tape2=tape2,
                 tape3=tape3,
+                ev_u=ev_u[: ev_ptr[-1]] if n_event else ev_u,
+                ev_idx=ev_idx[: ev_ptr[-1]] if n_event else ev_idx,
+                ev_ptr=ev_ptr,
                 sp_idx=sp_idx,
                 sp_prev=sp_prev,
                 lif_ptr=np.searchsorted(sp_step, np.arange(n_steps + 1)).astype(
@@ -916,10 +1006,11 @@ class CompiledSimulation(torch.autograd.Function):
         backward_pass(
             k0, n_steps,
             plan.pop_bounds, plan.pop_method, plan.pop_f, plan.pop_d, plan.pop_ref,
-            plan.pop_ch, plan.pop_t2, plan.pop_t3,
+            plan.pop_ch, plan.pop_t2, plan.pop_t3, plan.pop_t1,
             plan.ch_kind, plan.ch_off, plan.ch_f,
             net._indptr, net._tgt, sv["w"], net._dly,
-            sv["tape"], sv["tape2"], sv["tape3"], sv["v0"],
+            sv["tape"], sv["tape2"], sv["tape3"],
+            sv["ev_u"], sv["ev_idx"], sv["ev_ptr"], sv["v0"],
             sv["sp_idx"], sv["sp_prev"], sv["lif_ptr"], sv["last_step"],
             plan.src_gidx, src_ptr.astype(np.int64),
             gz_const, gz_full.size > 0, gz_full, plan.rec_col,
