@@ -17,6 +17,7 @@ from neurodl.simulate._torch_engine import (
     SpmvPropagate,
     dense_propagate,
 )
+from neurodl.simulate.groups import SpikeSource
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network, Population
@@ -286,8 +287,18 @@ _CHUNK = 1000
 class _Propagator:
     """Synapses grouped by delay, ready for the tensor path."""
 
-    def __init__(self, net: Network, grad: bool, mode: str) -> None:
+    def __init__(
+        self,
+        net: Network,
+        grad: bool,
+        mode: str,
+        tgt_map: np.ndarray | None = None,
+        n_out: int | None = None,
+    ) -> None:
+        """``tgt_map``/``n_out``: write into another layout of the synaptic state."""
         dev = net.device
+        n_g = net.n_g if n_out is None else n_out
+        tgt_all = net._tgt if tgt_map is None else tgt_map[net._tgt]
         dense = mode == "dense"
         spmv = mode == "spmv"
         w_all = net.global_weights()
@@ -300,19 +311,19 @@ class _Propagator:
             indptr = np.searchsorted(pre, np.arange(net.n_all + 1)).astype(np.int64)
             sel_t = torch.as_tensor(sel, device=dev)
             w = w_all[sel_t] if sel.size != w_all.numel() else w_all
-            tgt = torch.as_tensor(net._tgt[sel].astype(np.int64), device=dev)
+            tgt = torch.as_tensor(tgt_all[sel].astype(np.int64), device=dev)
             indptr_t = torch.as_tensor(indptr, device=dev)
             if dense:
-                wd = torch.zeros(net.n_all, net.n_g, dtype=net.dtype, device=dev)
+                wd = torch.zeros(net.n_all, n_g, dtype=net.dtype, device=dev)
                 pre_t = torch.as_tensor(pre, device=dev)
                 wd = wd.index_put((pre_t, tgt), w, accumulate=True)
                 self.groups.append((int(d), ("dense", wd)))
             elif spmv:
                 pre_t = torch.as_tensor(pre, device=dev)
-                by_tgt = torch.as_tensor(np.lexsort((pre, net._tgt[sel])), device=dev)
+                by_tgt = torch.as_tensor(np.lexsort((pre, tgt_all[sel])), device=dev)
                 tgt_sorted = tgt[by_tgt]
                 indptr_tt = torch.searchsorted(
-                    tgt_sorted, torch.arange(net.n_g + 1, device=dev)
+                    tgt_sorted, torch.arange(n_g + 1, device=dev)
                 )
                 w_csr = None
                 with warnings.catch_warnings():
@@ -321,7 +332,7 @@ class _Propagator:
                         indptr_tt,
                         pre_t[by_tgt],
                         w.detach()[by_tgt],
-                        size=(net.n_g, net.n_all),
+                        size=(n_g, net.n_all),
                         check_invariants=False,
                     )
                     if grad:
@@ -329,7 +340,7 @@ class _Propagator:
                             indptr_t,
                             tgt,
                             w.detach(),
-                            size=(net.n_all, net.n_g),
+                            size=(net.n_all, n_g),
                             check_invariants=False,
                         )
                 spec = ("spmv", w, wt, w_csr, pre_t if grad else None, tgt)
@@ -343,11 +354,11 @@ class _Propagator:
                             indptr_t,
                             tgt,
                             w.detach(),
-                            size=(net.n_all, net.n_g),
+                            size=(net.n_all, n_g),
                             check_invariants=False,
                         )
                 self.groups.append((int(d), ("sparse", w, indptr_t, tgt, csr)))
-        self.n_g = net.n_g
+        self.n_g = n_g
 
     def __call__(self, z: Tensor) -> list[tuple[int, Tensor]]:
         out = []
@@ -402,21 +413,24 @@ def _torch_pop_terms(net: Network, pop: Population, grad: bool) -> dict[str, Any
 
 def _flush_spikes(
     net: Network,
-    spike_rec: dict[int, list[Tensor]],
+    lif_rec: list[Tensor],
     src_rec: list[Tensor],
     k_start: int,
     grad: bool,
 ) -> None:
-    """Move recorded spikes (steps from ``k_start``) into the spike monitors."""
-    pops = net.populations
+    """Move recorded spikes (steps from ``k_start``) into the spike monitors.
+
+    ``lif_rec``/``src_rec``: one ``(batch, n_lif)`` / ``(batch, n_sources)`` tensor
+    per step (spikes, or the differentiable ``z`` when ``grad``).
+    """
     batch = net.batch
     for mon in net.spike_monitors:
         group = mon.group
-        if group in pops:
-            seq = spike_rec[pops.index(group)]
-        else:
+        if isinstance(group, SpikeSource):
             lo = group.start - net.n_lif
-            seq = [s[:, lo : lo + group.n] for s in src_rec]
+            seq = [x[:, lo : lo + group.n] for x in src_rec]
+        else:
+            seq = [x[:, group.start : group.start + group.n] for x in lif_rec]
         if not seq:
             continue
         stacked = torch.stack(seq)  # (T, batch, n)
@@ -430,9 +444,119 @@ def _flush_spikes(
             n_i[order].cpu().numpy(),
             b_i[order].cpu().numpy(),
         )
-    for seq in spike_rec.values():
-        seq.clear()
+    lif_rec.clear()
     src_rec.clear()
+
+
+class _Layout:
+    """Every LIF neuron in one vector; synaptic variables in ``K`` slots per neuron.
+
+    Population ``p``'s ``c``-th synapse type lives in slot ``c`` (``K`` = the most
+    types a population has); a population with fewer types gets dummy slots with
+    ``coef = 0``, ``decay = 1`` that stay 0 and add exactly ``+0.0``, as in the
+    compiled kernel. So one step is a few whole-vector operations whatever the
+    number of populations, in the compiled kernel's operation order.
+    """
+
+    def __init__(self, net: Network, grad: bool) -> None:
+        dev, dtype = net.device, net.dtype
+        pops = net.populations
+        n = net.n_lif
+        self.n = n
+        self.k = max((len(p.channels) for p in pops), default=0)
+        terms = [_torch_pop_terms(net, pop, grad) for pop in pops]
+
+        def vec(values: list[Any]) -> Tensor:
+            return torch.cat(
+                [
+                    torch.as_tensor(x, dtype=dtype, device=dev).expand(pop.n)
+                    for x, pop in zip(values, pops, strict=True)
+                ]
+            )
+
+        self.v_rest = vec([t["v_rest"] for t in terms])
+        self.v_th = vec([t["v_th"] for t in terms])
+        self.v_reset = vec([t["v_reset"] for t in terms])
+        self.a = vec([t["a"] for t in terms])
+        self.iext = vec([t["iext"] for t in terms])
+        self.dt_tau = vec([t["dt_tau"] for t in terms])
+        self.ref = torch.cat(
+            [
+                torch.full((p.n,), int(t["ref"]), device=dev)
+                for t, p in zip(terms, pops, strict=True)
+            ]
+        )
+        methods = {p.method for p in pops}
+        self.method = methods.pop() if len(methods) == 1 else "mixed"
+        self.exact_mask = vec([p.method == "exact" for p in pops]).bool()
+        # slots
+        flat_to_slot = np.zeros(net.n_g, np.int64)
+        coef: list[list[Any]] = [[0.0] * len(pops) for _ in range(self.k)]
+        decay: list[list[Any]] = [[1.0] * len(pops) for _ in range(self.k)]
+        erev: list[list[Any]] = [[0.0] * len(pops) for _ in range(self.k)]
+        cond: list[list[Any]] = [[False] * len(pops) for _ in range(self.k)]
+        for p_i, pop in enumerate(pops):
+            slot = 0
+            for pop2, syn, off in net.channels:
+                if pop2 is not pop:
+                    continue
+                if "channels" in terms[p_i]:
+                    d, c = terms[p_i]["channels"][slot]
+                else:
+                    d, c = _channel_coefficients(net, pop, syn.tau)
+                decay[slot][p_i], coef[slot][p_i] = d, c
+                erev[slot][p_i] = getattr(syn, "e_rev", 0.0)
+                cond[slot][p_i] = type(syn).__name__ == "ConductanceSynapse"
+                flat_to_slot[off : off + pop.n] = (
+                    slot * n + pop.start + np.arange(pop.n)
+                )
+                slot += 1
+        self.coef = [vec(c) for c in coef]
+        self.decay = [vec(d) for d in decay]
+        self.erev = [vec(e) for e in erev]
+        self.cond = [vec(c).bool() for c in cond]
+        self.cond_kind = [
+            "all" if all(c) else "none" if not any(c) else "mixed" for c in cond
+        ]
+        self.flat_to_slot = flat_to_slot
+        self.flat_to_slot_t = torch.as_tensor(flat_to_slot, device=dev)
+
+    def to_slots(self, flat: Tensor) -> list[Tensor]:
+        """Flat channel layout ``(batch, n_g)`` -> ``K`` tensors ``(batch, n)``."""
+        out = flat.new_zeros(flat.shape[0], self.k * self.n)
+        out = out.index_copy(1, self.flat_to_slot_t, flat)
+        return list(out.split(self.n, dim=1)) if self.k else []
+
+    def to_flat(self, slots: list[Tensor]) -> Tensor:
+        """``K`` slot tensors -> the flat channel layout ``(batch, n_g)``."""
+        return torch.cat(slots, dim=1).index_select(1, self.flat_to_slot_t)
+
+    def integrate(self, v: Tensor, gs: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """Integrate every neuron below threshold: ``(acc, decayed gs)``."""
+        exact = euler = None
+        if self.method in ("exact", "mixed"):
+            exact = self.v_rest + (v - self.v_rest) * self.a + self.iext
+            for k in range(self.k):
+                exact = exact + gs[k] * self.coef[k]
+        if self.method in ("euler", "mixed"):
+            euler = (self.v_rest - v) + self.iext
+            for k in range(self.k):
+                kind = self.cond_kind[k]
+                if kind == "none":
+                    term = gs[k]
+                elif kind == "all":
+                    term = gs[k] * (self.erev[k] - v)
+                else:
+                    term = torch.where(self.cond[k], gs[k] * (self.erev[k] - v), gs[k])
+                euler = euler + term
+            euler = v + euler * self.dt_tau
+        new_gs = [gs[k] * self.decay[k] for k in range(self.k)]
+        if exact is None:
+            assert euler is not None
+            return euler, new_gs
+        if euler is None:
+            return exact, new_gs
+        return torch.where(self.exact_mask, exact, euler), new_gs
 
 
 def run_torch(
@@ -451,37 +575,22 @@ def run_torch(
         )
     dev, dtype, batch = net.device, net.dtype, net.batch
     spike_fn = net.surrogate
-    pops = net.populations
-    prop = _Propagator(net, grad, propagation)
-    terms = [_torch_pop_terms(net, pop, grad) for pop in pops]
-    chans: list[list[tuple[int, int, Any, Any, Any, bool]]] = []
-    for p_i, pop in enumerate(pops):
-        lst = []
-        k = 0
-        for pop2, syn, off in net.channels:
-            if pop2 is not pop:
-                continue
-            if "channels" in terms[p_i]:
-                decay, coef = terms[p_i]["channels"][k]
-            else:
-                decay, coef = _channel_coefficients(net, pop, syn.tau)
-            k += 1
-            is_cur = type(syn).__name__ == "CurrentSynapse"
-            lst.append((off, pop.n, decay, coef, getattr(syn, "e_rev", 0.0), is_cur))
-        chans.append(lst)
     with torch.set_grad_enabled(grad):
-        v_parts = [net.v[:, p.start : p.start + p.n] for p in pops]
-        r_parts = [net.refr[:, p.start : p.start + p.n] for p in pops]
-        g_parts = [net.g[:, off : off + n] for lst in chans for off, n, *_ in lst]
+        lay = _Layout(net, grad)
+        prop = _Propagator(net, grad, propagation, lay.flat_to_slot, lay.k * lay.n)
+        v, refr = net.v, net.refr
+        gs = lay.to_slots(net.g)
+        pending = {key: lay.to_slots(x) for key, x in net._pending.items()}
         src_step, src_gidx = _source_schedule(net, net.step, n_steps)
         src_gidx_t = torch.as_tensor(src_gidx - net.n_lif, device=dev)
         bounds = np.searchsorted(src_step, np.arange(net.step, net.step + n_steps + 1))
         n_src = net.n_all - net.n_lif
-        mon_kind, mon_index, every = _monitor_layout(net)
+        sampler = _Sampler(net, lay)
         samples: list[Tensor] = []
         sample_steps: list[int] = []
-        spike_rec: dict[int, list[Tensor]] = {i: [] for i in range(len(pops))}
+        lif_rec: list[Tensor] = []
         src_rec: list[Tensor] = []
+        record = bool(net.spike_monitors)
         k0 = net.step
         k_flush = k0
         keep_dense = grad or any(m.dense for m in net.spike_monitors)
@@ -489,101 +598,59 @@ def run_torch(
             task = bar.add_task("run", total=n_steps) if bar is not None else None
             for step in range(n_steps):
                 k = k0 + step
-                if mon_kind.size and k % every == 0:
-                    v_all = torch.cat(v_parts, dim=1)
-                    g_all = torch.cat(g_parts, dim=1) if g_parts else v_all[:, :0]
-                    cols = [
-                        (v_all if kind == 0 else g_all)[:, int(i)]
-                        for kind, i in zip(mon_kind, mon_index, strict=True)
-                    ]
-                    samples.append(torch.stack(cols, dim=1))
+                if sampler.active and k % sampler.every == 0:
+                    samples.append(sampler(v, gs))
                     sample_steps.append(k)
-                z_parts = []
-                gi = 0
-                for p_i, pop in enumerate(pops):
-                    co = terms[p_i]
-                    v_p = v_parts[p_i]
-                    if pop.method == "exact":
-                        acc = co["v_rest"] + (v_p - co["v_rest"]) * co["a"] + co["iext"]
-                        for _off, _n, decay, coef, _e, _cur in chans[p_i]:
-                            acc = acc + g_parts[gi] * coef
-                            g_parts[gi] = g_parts[gi] * decay
-                            gi += 1
-                    else:
-                        acc = (co["v_rest"] - v_p) + co["iext"]
-                        for _off, _n, decay, _coef, e_rev, cur in chans[p_i]:
-                            if cur:
-                                acc = acc + g_parts[gi]
-                            else:
-                                acc = acc + g_parts[gi] * (e_rev - v_p)
-                            g_parts[gi] = g_parts[gi] * decay
-                            gi += 1
-                        acc = v_p + acc * co["dt_tau"]
-                    r_p = r_parts[p_i]
-                    frozen = r_p > 0
-                    active = ~frozen
-                    fired = (acc >= co["v_th"]) & active
-                    if grad:
-                        z = spike_fn(acc - co["v_th"]) * active.to(dtype)
-                        v_new = torch.where(frozen, v_p, acc)
-                        v_reset = torch.as_tensor(
-                            co["v_reset"], dtype=dtype, device=dev
-                        )
-                        out_v = torch.where(fired, v_reset, v_new)
-                        if not detach_reset:
-                            # d v_out / d z = v_reset - v_new; adds exactly 0 forward
-                            out_v = out_v + (z - z.detach()) * (v_reset - v_new)
-                        v_parts[p_i] = out_v
-                    else:
-                        z = fired.to(dtype)
-                        v_new = torch.where(frozen, v_p, acc)
-                        v_parts[p_i] = torch.where(
-                            fired, torch.full_like(v_new, co["v_reset"]), v_new
-                        )
-                    r_parts[p_i] = torch.where(
-                        fired,
-                        torch.full_like(r_p, int(co["ref"])),
-                        (r_p - 1).clamp_(min=0),
-                    )
-                    z_parts.append(z)
-                    if net.spike_monitors:
-                        spike_rec[p_i].append(z if grad else fired)
+                acc, gs = lay.integrate(v, gs)
+                frozen = refr > 0
+                fired = (acc >= lay.v_th) & ~frozen
+                v_new = torch.where(frozen, v, acc)
+                if grad:
+                    z = spike_fn(acc - lay.v_th) * (~frozen).to(dtype)
+                    v = torch.where(fired, lay.v_reset, v_new)
+                    if not detach_reset:
+                        # d v / d z = v_reset - v_new; adds exactly 0 forward
+                        v = v + (z - z.detach()) * (lay.v_reset - v_new)
+                else:
+                    z = fired.to(dtype)
+                    v = torch.where(fired, lay.v_reset, v_new)
+                refr = torch.where(fired, lay.ref, (refr - 1).clamp_(min=0))
+                if record:
+                    lif_rec.append(z if grad else fired)
+                z_all = z
                 if n_src:
                     z_src = torch.zeros(batch, n_src, dtype=dtype, device=dev)
                     lo, hi = int(bounds[step]), int(bounds[step + 1])
                     if hi > lo:
                         z_src[:, src_gidx_t[lo:hi]] = 1.0
-                    z_parts.append(z_src)
-                    if net.spike_monitors:
+                    z_all = torch.cat((z, z_src), dim=1)
+                    if record:
                         src_rec.append(z_src > 0)
-                z_all = torch.cat(z_parts, dim=1) if len(z_parts) > 1 else z_parts[0]
                 if prop.groups:
                     for d, contrib in prop(z_all):
-                        key = k + d
-                        if key in net._pending:
-                            net._pending[key] = net._pending[key] + contrib
-                        else:
-                            net._pending[key] = contrib
-                    inp = net._pending.pop(k, None)
+                        parts = list(contrib.split(lay.n, dim=1))
+                        old = pending.get(k + d)
+                        pending[k + d] = (
+                            parts
+                            if old is None
+                            else [a + b for a, b in zip(old, parts, strict=True)]
+                        )
+                    inp = pending.pop(k, None)
                     if inp is not None:
-                        gi = 0
-                        for chan_list in chans:
-                            for off, n, *_ in chan_list:
-                                g_parts[gi] = g_parts[gi] + inp[:, off : off + n]
-                                gi += 1
+                        gs = [g + x for g, x in zip(gs, inp, strict=True)]
                 if (step + 1) % _CHUNK == 0:
                     if not keep_dense:
-                        _flush_spikes(net, spike_rec, src_rec, k_flush, grad)
+                        _flush_spikes(net, lif_rec, src_rec, k_flush, grad)
                         k_flush = k + 1
                     if bar is not None:
                         bar.update(task, completed=step + 1)
         net.step += n_steps
-        # write the state back
-        net.v = torch.cat(v_parts, dim=1)
-        if g_parts:
-            net.g = torch.cat(g_parts, dim=1)
-        net.refr = torch.cat(r_parts, dim=1)
-        _flush_spikes(net, spike_rec, src_rec, k_flush, grad)
+        # write the state back (flat channel layout, shared with the compiled path)
+        net.v, net.refr = v, refr
+        if lay.k:
+            net.g = lay.to_flat(gs)
+        net._pending = {key: lay.to_flat(x) for key, x in pending.items()}
+        _flush_spikes(net, lif_rec, src_rec, k_flush, grad)
         if samples:
             vals = torch.stack(samples)
             _store_samples(
@@ -592,6 +659,34 @@ def run_torch(
                 vals if grad else vals.cpu().numpy(),
                 grad,
             )
+
+
+class _Sampler:
+    """Reads the state monitors' columns with one gather per state tensor."""
+
+    def __init__(self, net: Network, lay: _Layout) -> None:
+        kind, index, self.every = _monitor_layout(net)
+        self.active = bool(kind.size)
+        dev = net.device
+        pos = np.where(kind == 0, index, lay.flat_to_slot[index] if lay.k else 0)
+        # v columns first, then slot by slot; ``order`` puts them back in place
+        self.v_idx = torch.as_tensor(pos[kind == 0], device=dev)
+        gpos = pos[kind == 1]
+        self.g_idx = [
+            torch.as_tensor(
+                gpos[gpos // max(lay.n, 1) == s] % max(lay.n, 1), device=dev
+            )
+            for s in range(lay.k)
+        ]
+        cols = [np.nonzero(kind == 0)[0]] + [
+            np.nonzero(kind == 1)[0][gpos // max(lay.n, 1) == s] for s in range(lay.k)
+        ]
+        self.order = torch.as_tensor(np.argsort(np.concatenate(cols)), device=dev)
+
+    def __call__(self, v: Tensor, gs: list[Tensor]) -> Tensor:
+        parts = [v.index_select(1, self.v_idx)]
+        parts += [g.index_select(1, i) for g, i in zip(gs, self.g_idx, strict=False)]
+        return torch.cat(parts, dim=1).index_select(1, self.order)
 
 
 # ------------------------------------------------- compiled gradient path (BPTT)
