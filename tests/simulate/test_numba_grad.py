@@ -21,10 +21,11 @@ from neurodl.simulate import (
 )
 
 
-def _net(seed, delay, backend, surrogate="fast_sigmoid", dtype=torch.float64):
+def _net(seed, delay, backend, surrogate="fast_sigmoid", dtype=torch.float64, d=False):
     """Poisson and explicit sources, two Euler populations with current and
     conductance synapses, an exact population with a 2 ms refractory period and
-    two current synapses, recurrent synapses with ``delay``."""
+    two current synapses, recurrent synapses with ``delay``; with ``d``, an Euler
+    population with current synapses only, feeding ``a``."""
     net = Network(dt=0.5, seed=seed, backend=backend, surrogate=surrogate, dtype=dtype)
     src = net.spike_source(20, rate=60.0)
     rng = np.random.default_rng(seed)
@@ -73,6 +74,18 @@ def _net(seed, delay, backend, surrogate="fast_sigmoid", dtype=torch.float64):
         "vc": net.state_monitor(c, "v", [0, 3, 5]),
         "gc": net.state_monitor(c, cur_c, every=2),
     }
+    if d:
+        pd = LIFParams(tau_mem=8.0, v_rest=-60.0, v_th=-50.0, v_reset=-61.0, t_ref=1.5)
+        pop_d = net.population(10, pd, method="euler", i_ext=2.0, name="d")
+        projs += [
+            net.connect(c, pop_d, FixedProbability(0.5), CurrentSynapse(4.0),
+                        weight=6.0, delay=delay),
+            net.connect(src, pop_d, FixedProbability(0.3), CurrentSynapse(2.0),
+                        weight=5.0),
+            net.connect(pop_d, a, FixedProbability(0.3), CurrentSynapse(3.0),
+                        weight=2.0),
+        ]  # fmt: skip
+        mons["d"] = net.spike_monitor(pop_d)
     return net, projs, mons
 
 
@@ -108,19 +121,30 @@ def _loss(m, kind="both"):
 
 
 def _run(
-    backend, seed, delay, surrogate, detach_reset=True, kind="both", durations=(40.0,)
+    backend,
+    seed,
+    delay,
+    surrogate,
+    detach_reset=True,
+    kind="both",
+    durations=(40.0,),
+    learnables=_learnables,
+    dtype=torch.float64,
+    d=False,
 ):
-    net, projs, m = _net(seed, delay, backend, surrogate)
+    net, projs, m = _net(seed, delay, backend, surrogate, dtype, d)
     net.build()
     for proj in projs:
         proj.weight.requires_grad_(True)
-    learn = _learnables(net)
+    learn = learnables(net)
     for t in durations:
         net.run(t, grad=True, detach_reset=detach_reset)
     _loss(m, kind).backward()
     grads = [p.weight.grad for p in projs] + [t.grad for t in learn]
     grads = [torch.zeros(()) if g is None else g.clone() for g in grads]
-    spikes = {k: m[k].spikes.detach().clone() for k in ("a", "b", "c", "ext")}
+    spikes = {
+        k: m[k].spikes.detach().clone() for k in ("a", "b", "c", "d", "ext") if k in m
+    }
     return spikes, grads, m
 
 
@@ -183,6 +207,72 @@ def test_gradients_flow_across_runs_with_spikes_in_flight(durations):
     _loss(m).backward()
     mixed = [p.weight.grad for p in projs] + [t.grad for t in learn]
     _assert_same((ref[0], mixed, None), ref)
+
+
+def _learnables_event_tape(net):
+    """Learnable parameters that leave ``c`` and ``d`` on the event tape."""
+    a, b, c, d = net.populations
+    return (
+        a.learn("v_th", "i_ext")
+        + b.learn("tau_mem", "v_reset")
+        + c.learn("v_th", "v_rest", "v_reset", "i_ext")
+        + d.learn("v_th", "v_rest", "v_reset")
+    )
+
+
+@pytest.mark.parametrize(
+    ("detach_reset", "dtype", "durations"),
+    [
+        (True, torch.float64, (40.0,)),
+        (False, torch.float64, (15.0, 25.0)),
+        (True, torch.float32, (0.5, 39.5)),
+    ],
+)
+def test_event_tape_gives_the_dense_tapes_results(
+    monkeypatch, detach_reset, dtype, durations
+):
+    # "triangle": u_k kept only near the threshold in the exact population c and
+    # the Euler population d with current synapses (delays, refractory periods);
+    # the Euler populations a and b with conductance synapses keep a dense tape
+    from neurodl.simulate import _numba_grad
+
+    net = _net(0, 1.5, "numba", "triangle", d=True)[0]
+    net.build()
+    _learnables_event_tape(net)
+    plan = _numba_grad._make_plan(net, 10, False, True)
+    assert plan.pop_t1.tolist() == [0, 30, -1, -1]
+    assert (plan.n1, plan.n_event) == (38, 22)
+    runs = []
+    for event_tape in (True, False):
+        monkeypatch.setattr(_numba_grad, "_EVENT_TAPE", event_tape)
+        runs.append(
+            _run(
+                "numba",
+                0,
+                1.5,
+                "triangle",
+                detach_reset,
+                durations=durations,
+                learnables=_learnables_event_tape,
+                dtype=dtype,
+                d=True,
+            )  # fmt: skip
+        )
+    (s1, g1, m1), (s0, g0, _) = runs
+    assert s0["a"].sum() > 10 and s0["b"].sum() > 5 and s0["c"].sum() > 10
+    assert s0["d"].sum() > 10
+    assert "CompiledSimulation" in _made_by(m1["a"].spikes)
+    for k in s0:
+        assert torch.equal(s1[k], s0[k]), k
+    assert any(g.abs().sum() > 0 for g in g0)
+    for x, y in zip(g1, g0, strict=True):
+        assert torch.equal(x, y)
+    if dtype == torch.float64:  # and both are the tensor path's
+        ref = _run(
+            "torch", 0, 1.5, "triangle", detach_reset, durations=durations,
+            learnables=_learnables_event_tape, d=True,
+        )  # fmt: skip
+        _assert_same(runs[0], ref)
 
 
 def test_a_plain_compiled_run_continued_with_gradients():

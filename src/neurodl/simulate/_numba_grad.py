@@ -148,7 +148,24 @@ def _row_dot_delayed(lo, hi, w, tgt, dly, lam, base, n_big_l, n_g):  # type: ign
 
 @njit(cache=True, nogil=True)
 def _integrate(  # type: ignore[no-untyped-def]
-    start, stop, exact, f, v, refr, g, c0, c1, ch_kind, ch_off, ch_f, u, u0, s2, t2, s3, t3
+    start,
+    stop,
+    exact,
+    f,
+    v,
+    refr,
+    g,
+    c0,
+    c1,
+    ch_kind,
+    ch_off,
+    ch_f,
+    u,
+    u0,
+    s2,
+    t2,
+    s3,
+    t3,
 ):
     """Integrate one population: ``u[u0 + i - start]`` = the new v (frozen: the old).
 
@@ -334,10 +351,10 @@ def forward_chunk(
                 if ri > 0:
                     refr[i] = ri - 1
                     continue
-                if events and abs(x - v_th) * slope < win:
+                if events:  # branch-free: keep the entry if near the threshold
                     ev_u[ne] = x
                     ev_idx[ne] = i
-                    ne += 1
+                    ne += 1 if abs(x - v_th) * slope < win else 0
                 if x >= v_th:
                     v[i] = v_reset
                     refr[i] = ref
@@ -459,8 +476,8 @@ def backward_pass(
         k = k0 + r
         nxt = (r + 1) % big_l
         cur = r % big_l
-        e = ev_ptr[r] if ev_ptr.shape[0] > 0 else 0  # this step's events
-        e_end = ev_ptr[r + 1] if ev_ptr.shape[0] > 0 else 0
+        ev = ev_ptr[r] if ev_ptr.shape[0] > 0 else 0  # this step's u_k events
+        ev_end = ev_ptr[r + 1] if ev_ptr.shape[0] > 0 else 0
         for e in range(lif_ptr[r], lif_ptr[r + 1]):
             i = sp_idx[e]
             fired_flag[i] = 1
@@ -494,10 +511,10 @@ def backward_pass(
                     x = tape[r, t1 + i - start]
                     sd = _sigma(sur_kind, slope, x - v_th)
                 else:  # event tape: sigma'(u_k - v_th) = 0 unless stored
-                    while e < e_end and ev_idx[e] < i:
-                        e += 1
-                    if e < e_end and ev_idx[e] == i:
-                        x = ev_u[e]
+                    while ev < ev_end and ev_idx[ev] < i:
+                        ev += 1
+                    if ev < ev_end and ev_idx[ev] == i:
+                        x = ev_u[ev]
                         sd = _sigma(sur_kind, slope, x - v_th)
                     else:
                         x = v_th
