@@ -221,15 +221,15 @@ def _learnables_event_tape(net):
 
 
 @pytest.mark.parametrize(
-    ("detach_reset", "dtype", "durations"),
+    ("detach_reset", "dtype", "durations", "room"),
     [
-        (True, torch.float64, (40.0,)),
-        (False, torch.float64, (15.0, 25.0)),
-        (True, torch.float32, (0.5, 39.5)),
+        (True, torch.float64, (40.0,), 8),
+        (False, torch.float64, (15.0, 25.0), 10**6),  # event record regrown
+        (True, torch.float32, (0.5, 39.5), 8),
     ],
 )
 def test_event_tape_gives_the_dense_tapes_results(
-    monkeypatch, detach_reset, dtype, durations
+    monkeypatch, detach_reset, dtype, durations, room
 ):
     # "triangle": u_k kept only near the threshold in the exact population c and
     # the Euler population d with current synapses (delays, refractory periods);
@@ -242,22 +242,12 @@ def test_event_tape_gives_the_dense_tapes_results(
     plan = _numba_grad._make_plan(net, 10, False, True)
     assert plan.pop_t1.tolist() == [0, 30, -1, -1]
     assert (plan.n1, plan.n_event) == (38, 22)
+    monkeypatch.setattr(_numba_grad, "_EVENT_ROOM", room)
+    kw = dict(durations=durations, learnables=_learnables_event_tape, d=True)
     runs = []
     for event_tape in (True, False):
         monkeypatch.setattr(_numba_grad, "_EVENT_TAPE", event_tape)
-        runs.append(
-            _run(
-                "numba",
-                0,
-                1.5,
-                "triangle",
-                detach_reset,
-                durations=durations,
-                learnables=_learnables_event_tape,
-                dtype=dtype,
-                d=True,
-            )  # fmt: skip
-        )
+        runs.append(_run("numba", 0, 1.5, "triangle", detach_reset, dtype=dtype, **kw))
     (s1, g1, m1), (s0, g0, _) = runs
     assert s0["a"].sum() > 10 and s0["b"].sum() > 5 and s0["c"].sum() > 10
     assert s0["d"].sum() > 10
@@ -268,11 +258,7 @@ def test_event_tape_gives_the_dense_tapes_results(
     for x, y in zip(g1, g0, strict=True):
         assert torch.equal(x, y)
     if dtype == torch.float64:  # and both are the tensor path's
-        ref = _run(
-            "torch", 0, 1.5, "triangle", detach_reset, durations=durations,
-            learnables=_learnables_event_tape, d=True,
-        )  # fmt: skip
-        _assert_same(runs[0], ref)
+        _assert_same(runs[0], _run("torch", 0, 1.5, "triangle", detach_reset, **kw))
 
 
 def test_a_plain_compiled_run_continued_with_gradients():

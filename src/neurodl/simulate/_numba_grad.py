@@ -59,30 +59,57 @@ reverse pass knows the last spike before ``k``: refractory while it is at most
 ``t_ref`` steps back), and ``v_k`` (for the conductance terms) is ``v_reset``
 after a spike, else the previous step's stored value.
 
+Event tape: the adjoint reads ``u_k`` only through ``sigma'(u_k - v_th)`` (and
+``(v_reset - u_k)``, which multiplies it, when the reset is not detached), except
+for ``v_k`` in the Euler conductance terms and the ``tau_mem`` derivative. With
+the compact-support ``"triangle"`` surrogate (zero unless ``|u - v_th| < 1/slope``)
+a population that needs neither (exact integration, or Euler with current
+synapses only; ``tau_mem`` not learnable) keeps ``u_k`` only for its
+non-refractory neurons within ``1/slope`` of threshold (a hair more: ``1 + 1e-6``,
+so that no rounding can drop a nonzero ``sigma'``): a growable list of (``u_k``,
+neuron) in step order. The backward takes ``u_k = +inf``, i.e. ``sigma' = 0``,
+elsewhere: the same values as from the dense tape, so the same gradients to the
+bit. Every other population keeps the dense tape (``_EVENT_TAPE = False`` forces
+it everywhere).
+
 Cost
 ----
-The forward pass costs about what the no-grad compiled run costs, plus writing the
-tape. The backward pass touches every neuron once per step, and the synapses of a
-neuron only where ``sigma'(u_k - v_th) != 0`` (spike adjoint) or it spiked (weight
-gradient). With the compact-support ``"triangle"`` surrogate the backward is thus
-event-driven too (neurons within ``1/slope`` of threshold); ``fast_sigmoid``,
+The forward pass costs what the no-grad compiled run costs, plus the spike list
+and the tape, plus filling the dense spike output (``torch.zeros``: first-touch
+page faults on ``8 T n`` bytes, at N = 16000, 1 s about 0.25-0.45 s on the 2-core
+VM, more than the no-grad run; a lazily zeroed anonymous map measured no cheaper
+once the loss has read every page, numpy's huge-page advice 0.1-2.8 s). A dense
+tape adds as much again (all of it written to fresh pages); the event tape adds
+little (CUBA: 5 % of the neuron-steps are events). The backward pass touches every
+neuron once per step, and the synapses of a neuron only where
+``sigma'(u_k - v_th) != 0`` (spike adjoint) or it spiked (weight gradient). With
+``"triangle"`` the backward is thus event-driven too; the row sums at the events
+(latency-bound gathers) are about half of it at N = 16000. ``fast_sigmoid``,
 ``arctan`` and ``sigmoid`` are nonzero everywhere, so every non-refractory neuron
-needs its outgoing-synapse sum every step: one full sparse mat-vec
-``W lg`` per step, which is inherent to those surrogates.
+needs its outgoing-synapse sum every step: one full sparse mat-vec ``W lg`` per
+step, which is inherent to those surrogates.
 
-Memory (the tape): one state-dtype value (``u_k``, or the frozen ``v_k``) per
-neuron and step, i.e. 8 bytes (float64) or 4 bytes (float32) per neuron-step;
-one more per neuron-step in Euler populations with conductance synapses (the sum
-of their ``g``), and one more in populations whose ``tau_mem`` is learnable; plus
-24 bytes per spike. The recorded spikes are returned densely, ``(T, 1, n)`` in the
-state dtype, as the tensor path keeps them: another 8 (4) bytes per recorded
-neuron-step. CUBA, N = 4000, 1 s at dt = 0.1 ms: about 0.64 GB in float64.
+Measured (CUBA, 1 s at dt = 0.1 ms, loss = spike count, all weights learnable,
+float64, 2-core VM, median of 3): N = 4000, no-grad 0.032 s, ``triangle`` forward
+0.15 s + backward 0.29 s (14x), ``fast_sigmoid`` 0.24 s + 2.3 s (80x); N = 16000,
+no-grad 0.14 s, ``triangle`` 0.6 s + 1.4 s (14x), ``fast_sigmoid`` 2.1 s + 13-15 s.
+
+Memory: the dense tape holds one state-dtype value (``u_k``, or the frozen ``v_k``)
+per neuron and step, i.e. 8 bytes (float64) or 4 bytes (float32) per
+neuron-step; one more per neuron-step in Euler populations with conductance
+synapses (the sum of their ``g``), and one more in populations whose ``tau_mem``
+is learnable. The event tape holds 12 (float32: 8) bytes per event and 8 per
+step. Plus 24 bytes per spike. The recorded spikes are returned densely,
+``(T, 1, n)`` in the state dtype, as the tensor path keeps them: 8 (4) bytes per
+recorded neuron-step. CUBA, 1 s at dt = 0.1 ms, float64, peak resident memory of
+the whole run (including the spike output): N = 4000, ``triangle`` 0.72 GB
+(``fast_sigmoid``: 1.0 GB); N = 16000, ``triangle`` 1.8 GB (``fast_sigmoid``:
+2.95 GB).
 """
 
 from __future__ import annotations
 
 import math
-import mmap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +133,7 @@ _CHUNK = 1000  # forward steps per compiled call (progress granularity)
 # threshold; False: dense tape everywhere (tests compare the two)
 _EVENT_TAPE = True
 _EVENT_WIN = 1.0 + 1e-6  # events: |u_k - v_th| slope < _EVENT_WIN (sigma' support)
+_EVENT_ROOM = 8  # first event record: room for 1 / _EVENT_ROOM of the neuron-steps
 
 
 # ---------------------------------------------------------------------- kernels
@@ -351,10 +379,10 @@ def forward_chunk(
                 if ri > 0:
                     refr[i] = ri - 1
                     continue
-                if events:  # branch-free: keep the entry if near the threshold
+                if events and abs(x - v_th) * slope < win:
                     ev_u[ne] = x
                     ev_idx[ne] = i
-                    ne += 1 if abs(x - v_th) * slope < win else 0
+                    ne += 1
                 if x >= v_th:
                     v[i] = v_reset
                     refr[i] = ref
@@ -459,6 +487,7 @@ def backward_pass(
     lam_acc: np.ndarray,  # (N_lif,) scratch
     s_lt: np.ndarray,  # (N_lif,) int64 scratch
     fired_flag: np.ndarray,  # (N_lif,) uint8 scratch
+    u_ev: np.ndarray,  # (N_lif,) scratch, +inf: u_k of this step's events
     dw: np.ndarray,  # (S,) out: dL/dw
     dtheta: np.ndarray,  # (P, 5) out: tau_mem, v_th, v_rest, v_reset, i_ext
 ) -> None:
@@ -476,8 +505,10 @@ def backward_pass(
         k = k0 + r
         nxt = (r + 1) % big_l
         cur = r % big_l
-        ev = ev_ptr[r] if ev_ptr.shape[0] > 0 else 0  # this step's u_k events
-        ev_end = ev_ptr[r + 1] if ev_ptr.shape[0] > 0 else 0
+        ev_lo = ev_ptr[r] if ev_ptr.shape[0] > 0 else 0  # this step's u_k events
+        ev_hi = ev_ptr[r + 1] if ev_ptr.shape[0] > 0 else 0
+        for e in range(ev_lo, ev_hi):
+            u_ev[ev_idx[e]] = ev_u[e]
         for e in range(lif_ptr[r], lif_ptr[r + 1]):
             i = sp_idx[e]
             fired_flag[i] = 1
@@ -496,6 +527,8 @@ def backward_pass(
             t3 = pop_t3[p]
             t1 = pop_t1[p]
             exact = pop_method[p] == 0
+            # u_k of the population; event tape: +inf (sigma' = 0) but at events
+            xr = tape[r, t1 : t1 + stop - start] if t1 >= 0 else u_ev[start:stop]
             d_vth = 0.0
             d_vreset = 0.0
             s_lu = 0.0
@@ -507,18 +540,8 @@ def backward_pass(
                     continue
                 fired = fired_flag[i] == 1
                 lu = 0.0 if fired else lv
-                if t1 >= 0:
-                    x = tape[r, t1 + i - start]
-                    sd = _sigma(sur_kind, slope, x - v_th)
-                else:  # event tape: sigma'(u_k - v_th) = 0 unless stored
-                    while ev < ev_end and ev_idx[ev] < i:
-                        ev += 1
-                    if ev < ev_end and ev_idx[ev] == i:
-                        x = ev_u[ev]
-                        sd = _sigma(sur_kind, slope, x - v_th)
-                    else:
-                        x = v_th
-                        sd = 0.0
+                x = xr[i - start]
+                sd = _sigma(sur_kind, slope, x - v_th)
                 if sd != 0.0:
                     lz = 0.0
                     col = rec_col[i]
@@ -631,6 +654,8 @@ def backward_pass(
             row -= 1
         for e in range(lif_ptr[r], lif_ptr[r + 1]):
             fired_flag[sp_idx[e]] = 0
+        for e in range(ev_lo, ev_hi):
+            u_ev[ev_idx[e]] = math.inf
 
 
 # ------------------------------------------------------------------- the plan
@@ -808,16 +833,8 @@ def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> np.ndarray:
     return torch.empty(shape, dtype=dtype).numpy()
 
 
-def _zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """Zeros whose untouched pages cost nothing (anonymous map, no huge pages)."""
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    if nbytes < 1 << 22:
-        return np.zeros(shape, dtype)
-    return np.frombuffer(mmap.mmap(-1, nbytes), dtype).reshape(shape)
-
-
 def _grow(a: np.ndarray, n: int, cap: int) -> np.ndarray:
-    """A copy of ``a[:n]`` with room for ``cap`` entries."""
+    """Return a copy of ``a[:n]`` with room for ``cap`` entries."""
     out = _empty((cap,), torch.from_numpy(a[:0]).dtype)
     out[:n] = a[:n]
     return out
@@ -875,7 +892,10 @@ class CompiledSimulation(torch.autograd.Function):
         tape2 = _empty((t_rows, plan.n2 if store else 0), tdt)
         tape3 = _empty((t_rows, plan.n3 if store else 0), tdt)
         n_event = plan.n_event if store else 0
-        cap_e = max(4 * n_event, 1 << 14) if n_event else 0
+        # room for 1/8 of the neuron-steps (CUBA: 5 %): pages never written cost
+        # nothing (torch.empty: no huge-page advice); more: grown by doubling
+        cap_e = n_event * t_rows // _EVENT_ROOM if n_event else 0
+        cap_e = min(cap_e, 1 << 26) + 2 * n_event
         ev_u = _empty((cap_e,), tdt)
         ev_idx = _empty((cap_e,), torch.int32)
         ev_ptr = np.zeros(n_steps + 1 if store else 0, np.int64)
@@ -929,14 +949,16 @@ class CompiledSimulation(torch.autograd.Function):
                     bar.update(task, completed=done)
         n = int(n_sp[0])
         sp_step, sp_idx, sp_prev = sp_step[:n], sp_idx[:n], sp_prev[:n]
-        # outputs: one dense spike tensor per recorded population; only the pages
-        # that hold a spike are written
+        # outputs: one dense spike tensor per recorded population. torch.zeros:
+        # a lazily zeroed map (untouched pages free until the loss reads them)
+        # measured no faster once the loss has read it, numpy's huge-page advice
+        # far slower at times
         zs = []
         for start, n_p in plan.rec_pops:
             keep = (sp_idx >= start) & (sp_idx < start + n_p)
-            z = _zeros((n_steps, n_p), dt)
-            z[sp_step[keep], sp_idx[keep] - start] = 1
-            zs.append(torch.from_numpy(z))
+            z = torch.zeros((n_steps, n_p), dtype=tdt)
+            z.numpy()[sp_step[keep], sp_idx[keep] - start] = 1
+            zs.append(z)
         d = big_l - 1
         k_end = k0 + n_steps
         pend_out = np.zeros((d, n_g), dt)
@@ -1035,7 +1057,7 @@ class CompiledSimulation(torch.autograd.Function):
             _SURROGATE_ID[net.surrogate.name], float(net.surrogate.slope),
             plan.detach_reset, need_p,
             lam_v, lamg, np.zeros(n_lif, dt), np.zeros(n_lif, np.int64),
-            np.zeros(n_lif, np.uint8), dw, dtheta,
+            np.zeros(n_lif, np.uint8), np.full(n_lif, np.inf, dt), dw, dtheta,
         )  # fmt: skip
         tdt = net.dtype
         needs = ctx.needs_input_grad
