@@ -426,7 +426,7 @@ class Network:
         ch_offset = {(p.index, s): off for p, s, off in self.channels}
         # projections -> one global CSR table
         gpre, tgt, dly = [], [], []
-        for _k, proj in enumerate(self.projections):
+        for proj in self.projections:
             same = proj.pre is proj.post
             pre, post, order = connect(
                 proj.rule, proj.pre.n, proj.post.n, rng, same_population=same
