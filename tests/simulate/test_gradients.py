@@ -170,3 +170,24 @@ def test_spmv_propagation_equals_event_driven():
     torch.testing.assert_close(out[0][0], out[1][0], rtol=0, atol=0)
     for a, b in zip(out[0][1], out[1][1], strict=True):
         assert (a - b).abs().max() <= 1e-9 * b.abs().max().clamp(min=1.0)
+
+
+def test_learnable_tau_equal_to_the_synaptic_tau_has_a_finite_gradient():
+    # coef = tau_s / (tau_s - tau_m) (e^{-dt/tau_s} - e^{-dt/tau_m}) is 0/0 at
+    # tau_m = tau_s: both paths use its limit and the limit of its derivative, and
+    # agree with each other (the compiled path derives it analytically).
+    grads = []
+    for backend in ("torch", "numba"):
+        net = Network(dt=0.5, seed=0)
+        src = net.spike_source(10, rate=80.0)
+        p = LIFParams(tau_mem=5.0, v_rest=-65.0, v_th=-50.0, v_reset=-65.0, t_ref=1.0)
+        pop = net.population(5, p)
+        net.connect(src, pop, FixedProbability(1.0), CurrentSynapse(5.0), weight=4.0)
+        mon = net.spike_monitor(pop)
+        vm = net.state_monitor(pop, "v")
+        (tau,) = pop.learn("tau_mem")
+        net.run(50.0, grad=True, backend=backend)
+        (vm.tensor.sum() + mon.spikes.sum()).backward()
+        grads.append(tau.grad.clone())
+    assert torch.isfinite(grads[0])
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-9)

@@ -401,10 +401,15 @@ def _torch_pop_terms(net: Network, pop: Population, grad: bool) -> dict[str, Any
             continue
         if pop.method == "exact":
             decay = math.exp(-dt / syn.tau)
-            if syn.tau == pop.value("tau_mem") and "tau_mem" not in pop.learnable:
-                coef: Any = dt / tau_t * a
+            ts = syn.tau
+            if abs(ts - pop.value("tau_mem")) > 1e-9 * ts:
+                coef: Any = ts / (ts - tau_t) * (decay - a)
             else:
-                coef = syn.tau / (syn.tau - tau_t) * (decay - a)
+                # tau_mem = tau_syn: the 0/0 limit dt/tau e^{-dt/tau}, with the
+                # limit of d coef / d tau_mem as its (first-order) gradient
+                slope = decay * (dt**2 / (2.0 * ts**3) - dt / ts**2)
+                shift = tau_t - tau_t.detach()
+                coef = dt / ts * decay + shift * slope
             co["channels"].append((decay, coef))
         else:
             co["channels"].append((1.0 - dt / syn.tau, 0.0))
