@@ -131,33 +131,53 @@ class Explicit:
 Rule = FixedProbability | FixedInDegree | Explicit
 
 
+_BLOCK = 1 << 18  # gaps converted to (pre, post) at a time, to bound memory
+
+
 def _fixed_probability(
     rule: FixedProbability, n_pre: int, n_post: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     # Bernoulli process over the flattened n_pre x n_post matrix: geometric gaps
-    # between successes give the sorted positions of the synapses directly.
+    # between successes give the sorted positions of the synapses directly. Gaps
+    # are drawn in rounds of about the expected count (the draws, hence the
+    # network, depend only on the seed) and turned into small-integer (pre, post)
+    # pairs a block at a time.
     total = n_pre * n_post
     p = float(rule.p)
+    idx_t = np.int32 if max(n_pre, n_post) < 2**31 - 1 else np.int64
     if p == 0.0 or total == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, idx_t), np.zeros(0, idx_t)
+    pres: list[np.ndarray] = []
+    posts: list[np.ndarray] = []
+
+    def keep(pos: np.ndarray) -> None:
+        pre, post = np.divmod(pos, n_post)
+        pres.append(pre.astype(idx_t))
+        posts.append(post.astype(idx_t))
+
     if p == 1.0:
-        pos = np.arange(total, dtype=np.int64)
+        for start in range(0, total, _BLOCK):
+            keep(np.arange(start, min(start + _BLOCK, total), dtype=np.int64))
     else:
-        chunks = []
         last = -1
         expected = total * p
-        while True:
+        done = False
+        while not done:
             size = int(expected * 1.05 + 10 * np.sqrt(expected) + 100)
-            gaps = rng.geometric(p, size=size)
-            pos = last + np.cumsum(gaps, dtype=np.int64)
-            if pos[-1] >= total:
-                chunks.append(pos[pos < total])
-                break
-            chunks.append(pos)
-            last = int(pos[-1])
-        pos = np.concatenate(chunks)
-    pre, post = np.divmod(pos, n_post)
-    return pre, post
+            for start in range(0, size, _BLOCK):
+                gaps = rng.geometric(p, size=min(_BLOCK, size - start))
+                if done:
+                    continue  # draw the round to its end: same stream as one call
+                pos = last + np.cumsum(gaps, dtype=np.int64)
+                if pos[-1] >= total:
+                    pos = pos[pos < total]
+                    done = True
+                if pos.size:
+                    keep(pos)
+                    last = int(pos[-1])
+    if not pres:
+        return np.zeros(0, idx_t), np.zeros(0, idx_t)
+    return np.concatenate(pres), np.concatenate(posts)
 
 
 def _fixed_in_degree(

@@ -179,10 +179,10 @@ Group = Population | SpikeSource
 class Projection:
     """Synapses from ``pre`` to ``post`` of one synapse type (see Network.connect).
 
-    After the network is built, ``pre_index``/``post_index`` (integer arrays) list the
-    synapses sorted by presynaptic neuron, ``weight`` is a tensor of shape
-    ``(n_synapses,)`` (set ``weight.requires_grad_()`` to train it) and
-    ``delay_steps`` an integer array.
+    After the network is built, ``pre_index``/``post_index`` list the synapses sorted
+    by presynaptic neuron, ``weight`` is a tensor of shape ``(n_synapses,)`` (set
+    ``weight.requires_grad_()`` to train it) and ``delay_steps`` holds the delays in
+    steps. The index arrays are read from the network's one CSR table on demand.
     """
 
     def __init__(
@@ -204,18 +204,48 @@ class Projection:
         self.weight_spec = weight
         self.delay = delay
         self.name = name
-        self.pre_index = np.zeros(0, np.int64)
-        self.post_index = np.zeros(0, np.int64)
-        self.delay_steps = np.zeros(0, np.int64)
         self.weight: Tensor = torch.zeros(0)
+        self._offset = 0  # set at build: where its synapses start in the net's order
+        self._count = 0
 
     def __repr__(self) -> str:
         return (
             f"Projection({self.pre.name!r} -> {self.post.name!r}, "
-            f"{type(self.synapse).__name__}, n_synapses={self.pre_index.size})"
+            f"{type(self.synapse).__name__}, n_synapses={self.n_synapses})"
         )
+
+    def _slots(self) -> np.ndarray:
+        """Positions of this projection's synapses in the network's CSR table."""
+        perm = self.net._perm
+        inverse = np.empty(perm.size, np.int64)
+        inverse[perm] = np.arange(perm.size)
+        return inverse[self._offset : self._offset + self._count]
+
+    @property
+    def pre_index(self) -> np.ndarray:
+        """Presynaptic neuron of each synapse (within ``pre``), sorted, int64."""
+        if not self.net.built:
+            return np.zeros(0, np.int64)
+        rows = np.searchsorted(self.net._indptr, self._slots(), side="right") - 1
+        return rows - self.pre.start
+
+    @property
+    def post_index(self) -> np.ndarray:
+        """Postsynaptic neuron of each synapse (within ``post``), int64."""
+        if not self.net.built:
+            return np.zeros(0, np.int64)
+        offset = {(p.index, s): off for p, s, off in self.net.channels}
+        tgt = self.net._tgt[self._slots()].astype(np.int64)
+        return tgt - offset[(self.post.index, self.synapse)]
+
+    @property
+    def delay_steps(self) -> np.ndarray:
+        """Transmission delay of each synapse, in time steps, int64."""
+        if not self.net.built:
+            return np.zeros(0, np.int64)
+        return self.net._dly[self._slots()].astype(np.int64)
 
     @property
     def n_synapses(self) -> int:
         """Number of synapses (after build)."""
-        return int(self.pre_index.size)
+        return self._count

@@ -87,6 +87,9 @@ PROPAGATIONS = ("sparse", "events", "spmv", "dense")
 _PROGRESS_STEPS = 50_000  # runs at least this long show a progress bar ("auto")
 
 
+_FILL_BLOCK = 1 << 18  # synapses placed into the CSR table at a time
+
+
 def _index_dtype(largest: int) -> type[np.signedinteger[Any]]:
     """int32 when every index fits, else int64 (halves the synapse tables)."""
     return np.int32 if largest < 2**31 - 1 else np.int64
@@ -424,8 +427,11 @@ class Network:
                 g_off += pop.n
         self.n_g = g_off
         ch_offset = {(p.index, s): off for p, s, off in self.channels}
-        # projections -> one global CSR table
-        gpre, tgt, dly = [], [], []
+        # projections -> one global CSR table, filled by a counting sort (each
+        # rule returns its synapses sorted by presynaptic neuron): within a row,
+        # projections keep their order and each keeps its own
+        drawn = []
+        counts = np.zeros(self.n_all, np.int64)
         for proj in self.projections:
             same = proj.pre is proj.post
             pre, post, order = connect(
@@ -451,37 +457,39 @@ class Network:
             d_ms = d_given[order] if d_given is not None else np.full(n_syn, proj.delay)
             if d_ms.size and d_ms.min() < 0:
                 raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
-            d = np.rint(d_ms / self.dt).astype(np.int64)
-            idx_t = _index_dtype(max(proj.pre.n, proj.post.n, int(d.max(initial=0))))
-            proj.pre_index = pre.astype(idx_t)
-            proj.post_index = post.astype(idx_t)
-            proj.delay_steps = d.astype(idx_t)
+            d = np.rint(d_ms / self.dt).astype(np.int32)
             proj.weight = torch.as_tensor(w, dtype=self.dtype, device=self.device)
-            gpre.append((pre + proj.pre.start).astype(_index_dtype(self.n_all)))
-            tgt.append(
-                (post + ch_offset[(proj.post.index, proj.synapse)]).astype(
-                    _index_dtype(self.n_g)
+            counts += np.bincount(pre + proj.pre.start, minlength=self.n_all)
+            idx_t = _index_dtype(max(proj.pre.n, proj.post.n))
+            drawn.append((pre.astype(idx_t), post.astype(idx_t), d))
+            del pre, post, order, w, d_ms
+        self._indptr = np.zeros(self.n_all + 1, np.int64)
+        np.cumsum(counts, out=self._indptr[1:])
+        n_total = int(self._indptr[-1])
+        fill = self._indptr[:-1].copy()
+        self._tgt = np.empty(n_total, _index_dtype(self.n_g))
+        self._dly = np.empty(n_total, np.int32)
+        self._perm = np.empty(n_total, _index_dtype(n_total))  # CSR slot -> order
+        offset = 0
+        for proj, (pre, post, d) in zip(self.projections, drawn, strict=True):
+            c_off = ch_offset[(proj.post.index, proj.synapse)]
+            for lo in range(0, pre.size, _FILL_BLOCK):
+                hi = min(lo + _FILL_BLOCK, pre.size)
+                gpre = pre[lo:hi].astype(np.int64) + proj.pre.start
+                # rank within the block's run of its row (gpre is sorted); earlier
+                # blocks of the same row are already counted in ``fill``
+                starts = np.flatnonzero(np.diff(gpre, prepend=-1))
+                rank = np.arange(gpre.size) - np.repeat(
+                    starts, np.diff(starts, append=gpre.size)
                 )
-            )
-            dly.append(d.astype(np.int32))
-            del pre, post, d, w
-
-        def cat(xs: list[np.ndarray], dt: Any) -> np.ndarray:
-            return np.concatenate(xs) if xs else np.zeros(0, dt)
-
-        gpre_a = cat(gpre, np.int64)
-        del gpre
-        n_syn_all = gpre_a.size
-        perm = np.argsort(gpre_a, kind="stable").astype(_index_dtype(n_syn_all))
-        self._indptr = np.searchsorted(
-            gpre_a[perm], np.arange(self.n_all + 1), side="left"
-        ).astype(np.int64)
-        del gpre_a
-        self._perm = perm
-        self._tgt = cat(tgt, np.int64)[perm]
-        del tgt
-        self._dly = cat(dly, np.int32)[perm]
-        del dly
+                slots = fill[gpre] + rank
+                fill += np.bincount(gpre, minlength=self.n_all)
+                self._tgt[slots] = post[lo:hi] + c_off
+                self._dly[slots] = d[lo:hi]
+                self._perm[slots] = np.arange(offset + lo, offset + hi)
+            proj._offset, proj._count = offset, int(pre.size)
+            offset += pre.size
+        del drawn
         self.max_delay = int(self._dly.max()) if self._dly.size else 0
         # initial state
         batch = self.batch
