@@ -179,63 +179,40 @@ class _Plan:
 
 def _make_plan(net: Network, n_steps: int, show: bool, detach_reset: bool) -> _Plan:
     from neurodl.simulate._runner import (
-        _channel_coefficients,
         _monitor_layout,
-        _pop_coefficients,
         _source_schedule,
+        _step_tables,
     )
 
     np_dtype = np.float64 if net.dtype == torch.float64 else np.float32
     pops = net.populations
     n_pop = len(pops)
-    pop_f = np.zeros((n_pop, 6), np_dtype)
+    pop_f, pop_ref, ch_pop, ch_kind, ch_off, ch3 = _step_tables(net, np_dtype)
+    # the fourth column: d coef / d tau_mem (exact integration)
+    ch_f = np.zeros((ch3.shape[0], 4), np_dtype)
+    ch_f[:, :3] = ch3
     pop_d = np.zeros((n_pop, 4), np.float64)
-    pop_ref = np.zeros(n_pop, np.int64)
-    pop_ch = np.zeros((n_pop, 2), np.int64)
+    pop_ch = np.zeros((n_pop, 2), np.int64)  # range of its synaptic variables
     pop_t2 = np.full(n_pop, -1, np.int64)
     pop_t3 = np.full(n_pop, -1, np.int64)
-    n_ch = len(net.channels)
-    ch_kind = np.zeros(n_ch, np.int64)
-    ch_off = np.zeros(n_ch, np.int64)
-    ch_f = np.zeros((n_ch, 4), np_dtype)
     n2 = n3 = 0
-    c = 0
     dt = net.dt
     for p_i, pop in enumerate(pops):
-        co = _pop_coefficients(net, pop)
-        pop_f[p_i] = [
-            co["v_rest"],
-            co["v_th"],
-            co["v_reset"],
-            co["a"],
-            co["iext"],
-            co["dt_tau"],
-        ]
         tau = pop.value("tau_mem")
         a = math.exp(-dt / tau)
         da = a * dt / tau**2
         pop_d[p_i] = [pop.value("i_ext"), da, -dt / tau**2, 1.0 - a]
-        pop_ref[p_i] = int(co["ref"])
-        pop_ch[p_i, 0] = c
-        has_cond = False
-        for pop2, syn, off in net.channels:
-            if pop2 is not pop:
-                continue
-            decay, coef = _channel_coefficients(net, pop, syn.tau)
-            kind = 0 if type(syn).__name__ == "CurrentSynapse" else 1
-            has_cond |= kind == 1
-            dcoef = 0.0  # d coef / d tau_mem (exact integration)
-            ts = syn.tau
+        mine = np.flatnonzero(ch_pop == p_i)  # contiguous: channels go by population
+        first = int((ch_pop < p_i).sum())
+        pop_ch[p_i] = (first, first + mine.size)
+        for c in mine:
+            ts = net.channels[c][1].tau
+            decay = math.exp(-dt / ts)
             if pop.method == "exact" and ts != tau:
-                dcoef = ts / (ts - tau) ** 2 * (decay - a) - ts / (ts - tau) * da
+                ch_f[c, 3] = ts / (ts - tau) ** 2 * (decay - a) - ts / (ts - tau) * da
             elif pop.method == "exact":  # the limit tau_mem -> tau_syn
-                dcoef = a * (dt**2 / (2.0 * ts**3) - dt / ts**2)
-            ch_kind[c] = kind
-            ch_off[c] = off
-            ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0), dcoef]
-            c += 1
-        pop_ch[p_i, 1] = c
-        if pop.method != "exact" and has_cond:
+                ch_f[c, 3] = a * (dt**2 / (2.0 * ts**3) - dt / ts**2)
+        if pop.method != "exact" and bool((ch_kind[mine] == 1).any()):
             pop_t2[p_i] = n2
             n2 += pop.n
         if "tau_mem" in pop.learnable:

@@ -17,7 +17,7 @@ from neurodl.simulate._torch_engine import (
     SpmvPropagate,
     dense_propagate,
 )
-from neurodl.simulate.groups import SpikeSource
+from neurodl.simulate.groups import ConductanceSynapse, SpikeSource
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network, Population
@@ -60,6 +60,40 @@ def _channel_coefficients(
             coef = tau_s / (tau_s - tau_m) * (decay - math.exp(-dt / tau_m))
         return decay, coef
     return 1.0 - dt / tau_s, 0.0
+
+
+def _step_tables(
+    net: Network, np_dtype: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-step constants as arrays, shared by the two compiled paths.
+
+    Returns ``pop_f`` (P, 6): v_rest, v_th, v_reset, a, iext term, dt/tau;
+    ``pop_ref`` (P,): refractory steps; and per synaptic variable, in
+    ``net.channels`` order (grouped by population): ``ch_pop`` (C,) its
+    population, ``ch_kind`` (C,) 0 current / 1 conductance, ``ch_off`` (C,) its
+    offset in the flat state, ``ch_f`` (C, 3): decay, coef, e_rev.
+    """
+    pops = net.populations
+    pop_f = np.zeros((len(pops), 6), np_dtype)
+    pop_ref = np.zeros(len(pops), np.int64)
+    for p_i, pop in enumerate(pops):
+        co = _pop_coefficients(net, pop)
+        pop_f[p_i] = [co[k] for k in ("v_rest", "v_th", "v_reset", "a", "iext")] + [
+            co["dt_tau"]
+        ]
+        pop_ref[p_i] = int(co["ref"])
+    n_ch = len(net.channels)
+    ch_pop = np.zeros(n_ch, np.int64)
+    ch_kind = np.zeros(n_ch, np.int64)
+    ch_off = np.zeros(n_ch, np.int64)
+    ch_f = np.zeros((n_ch, 3), np_dtype)
+    for c, (pop, syn, off) in enumerate(net.channels):
+        decay, coef = _channel_coefficients(net, pop, syn.tau)
+        ch_pop[c] = pop.index
+        ch_kind[c] = 1 if isinstance(syn, ConductanceSynapse) else 0
+        ch_off[c] = off
+        ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0)]
+    return pop_f, pop_ref, ch_pop, ch_kind, ch_off, ch_f
 
 
 def _source_schedule(net: Network, k0: int, n_steps: int) -> tuple[np.ndarray, ...]:
@@ -156,37 +190,14 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     n_pop = len(pops)
     pop_bounds = np.array([[p.start, p.start + p.n] for p in pops], np.int64)
     pop_method = np.array([0 if p.method == "exact" else 1 for p in pops], np.int64)
-    pop_f = np.zeros((n_pop, 6), np_dtype)
-    pop_ref = np.zeros(n_pop, np.int64)
-    pop_ch = np.zeros((n_pop, 2), np.int64)
-    n_ch = max(len(net.channels), 1)  # at least one row: unused slots read row 0
-    ch_kind = np.zeros(n_ch, np.int64)
-    ch_off = np.zeros(n_ch, np.int64)
-    ch_f = np.zeros((n_ch, 3), np_dtype)
-    c = 0
-    for p_i, pop in enumerate(pops):
-        co = _pop_coefficients(net, pop)
-        pop_f[p_i] = [
-            co["v_rest"],
-            co["v_th"],
-            co["v_reset"],
-            co["a"],
-            co["iext"],
-            co["dt_tau"],
-        ]
-        pop_ref[p_i] = int(co["ref"])
-        pop_ch[p_i] = -1
-        slot = 0
-        for pop2, syn, off in net.channels:
-            if pop2 is not pop:
-                continue
-            decay, coef = _channel_coefficients(net, pop, syn.tau)
-            ch_kind[c] = 0 if type(syn).__name__ == "CurrentSynapse" else 1
-            ch_off[c] = off
-            ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0)]
-            pop_ch[p_i, slot] = c
-            slot += 1
-            c += 1
+    pop_f, pop_ref, ch_pop, ch_kind, ch_off, ch_f = _step_tables(net, np_dtype)
+    # each population's (up to) two synaptic variables, -1 for none
+    pop_ch = np.full((n_pop, 2), -1, np.int64)
+    for c, p_i in enumerate(ch_pop):
+        pop_ch[p_i, int((ch_pop[:c] == p_i).sum())] = c
+    if not ch_pop.size:  # at least one row: unused slots read row 0
+        ch_kind, ch_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
+        ch_f = np.zeros((1, 3), np_dtype)
     w = net.global_weights().detach().cpu().numpy().astype(np_dtype)
     if net._pending:
         raise ValidationError(
@@ -511,7 +522,7 @@ class _Layout:
                     d, c = _channel_coefficients(net, pop, syn.tau)
                 decay[slot][p_i], coef[slot][p_i] = d, c
                 erev[slot][p_i] = getattr(syn, "e_rev", 0.0)
-                cond[slot][p_i] = type(syn).__name__ == "ConductanceSynapse"
+                cond[slot][p_i] = isinstance(syn, ConductanceSynapse)
                 flat_to_slot[off : off + pop.n] = (
                     slot * n + pop.start + np.arange(pop.n)
                 )
