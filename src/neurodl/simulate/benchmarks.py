@@ -199,10 +199,8 @@ def run_reference(
     if backend == "auto":
         resolved = "numba" if torch.device(device).type == "cpu" else "torch"
     if resolved == "numba":
-        from neurodl.simulate._numba_engine import run_chunk
-
         # compile (or load from the cache) before the clock for the run starts
-        _warm_kernel(run_chunk, net)
+        compile_kernels((dtype,), grad=False)
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
     net.run(duration, backend=resolved, progress=progress)
@@ -227,30 +225,23 @@ def run_reference(
     )
 
 
-def _warm_kernel(kernel: Any, net: Network) -> None:
-    """Trigger compilation for this network's dtype without touching its state."""
-    dtype = np.float64 if net.dtype == torch.float64 else np.float32
-    sig_ok = any(
-        str(sig).count("float64" if dtype is np.float64 else "float32") > 0
-        for sig in getattr(kernel, "signatures", [])
-    )
-    if sig_ok:
-        return
-    probe, _ = cuba(100, seed=0, dt=net.dt, dtype=net.dtype)
-    probe.run(net.dt, backend="numba", progress=False)
-
-
-def compile_kernels(dtypes: tuple[torch.dtype, ...] = (torch.float64,)) -> float:
+def compile_kernels(
+    dtypes: tuple[torch.dtype, ...] = (torch.float64,), *, grad: bool = True
+) -> float:
     """Compile (or load from numba's cache) the compiled path's kernels; return s.
 
     The kernels do not depend on the network, so they compile once per machine and
     are cached beside the package (``__pycache__``, or ``NUMBA_CACHE_DIR``). The
     Makefile calls this after installing, so the first simulation does not wait.
+    ``grad=False``: only the no-grad kernel. Already loaded kernels cost a
+    one-step run of a 100-neuron network.
     """
     t0 = time.perf_counter()
     for dtype in dtypes:
         net, _ = cuba(100, seed=0, dtype=dtype)
         net.run(net.dt, backend="numba", progress=False)
+        if not grad:
+            continue
         # the compiled gradient path: forward tape and adjoint kernels
         grad_net, grad_mon = cuba(100, seed=0, dtype=dtype)
         grad_net.build()
