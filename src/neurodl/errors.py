@@ -6,7 +6,9 @@ Every error that a user can cause derives from :class:`NeurodlError`, so a calle
     NeurodlError
     ├── ValidationError (also ValueError)  - a parameter breaks a rule
     │   ├── ShapeError                       - array shapes do not fit
-    │   └── NonFiniteError                   - NaN or infinity in the input
+    │   ├── NonFiniteError                   - NaN or infinity in the input
+    │   └── DataFileError                    - a data file is missing, truncated,
+    │                                          unreadable or fails its checksum
     ├── ModelFileError (also ValueError)    - a model/checkpoint file is unreadable
     └── TrainingDivergedError (also RuntimeError) - the loss became NaN or infinite
 
@@ -16,6 +18,7 @@ Messages say what was wrong, what is allowed and what was received.
 from __future__ import annotations
 
 __all__ = [
+    "DataFileError",
     "ModelFileError",
     "NeurodlError",
     "NonFiniteError",
@@ -39,6 +42,10 @@ class ShapeError(ValidationError):
 
 class NonFiniteError(ValidationError):
     """An input holds NaN or infinite values."""
+
+
+class DataFileError(ValidationError):
+    """A recording is missing, truncated, unreadable or fails its checksum."""
 
 
 class ModelFileError(NeurodlError, ValueError):

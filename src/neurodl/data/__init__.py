@@ -1,7 +1,26 @@
-"""Data: small bundled datasets (recordings follow with their provenance)."""
+"""Data: teaching datasets and bundled real recordings (with provenance and licence).
+
+Recordings ship inside the package with checksums (:mod:`neurodl.data.registry`);
+nothing is downloaded at run time. EEG comes in through MNE
+(:func:`~neurodl.data.eeg.load_eeg`).
+"""
 
 from neurodl.data.datasets import Split as Split
 from neurodl.data.datasets import load_digits as load_digits
 from neurodl.data.datasets import xor as xor
+from neurodl.data.eeg import EEGEpochs as EEGEpochs
+from neurodl.data.eeg import load_eeg as load_eeg
+from neurodl.data.registry import DATASETS as DATASETS
+from neurodl.data.registry import DatasetInfo as DatasetInfo
+from neurodl.data.registry import dataset_file as dataset_file
 
-__all__ = ["Split", "load_digits", "xor"]
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "EEGEpochs",
+    "Split",
+    "dataset_file",
+    "load_digits",
+    "load_eeg",
+    "xor",
+]

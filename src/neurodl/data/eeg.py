@@ -1,0 +1,427 @@
+"""EEG recordings into labelled epochs, through MNE.
+
+:func:`load_eeg` reads EDF, BDF, GDF, FIF or BrainVision files (``mne.io.read_raw``),
+checks them, concatenates the runs, re-references, band-pass filters and cuts epochs
+around the events, returning arrays ready for a decoder together with the run of
+each trial (for grouped cross-validation). The defaults are those of MNE's CSP
+motor-imagery example (eegmmidb subject 1, runs 6, 10, 14: hands vs feet, 7-30 Hz,
+1-2 s after the cue), so ``load_eeg()`` gives exactly the data that example
+classifies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodl._validate import check_positive
+from neurodl.data.registry import DATASETS, dataset_file
+from neurodl.errors import DataFileError, NonFiniteError, ValidationError
+
+__all__ = ["EEG_EXTENSIONS", "EEGEpochs", "check_edf_size", "load_eeg"]
+
+EEG_EXTENSIONS = (".edf", ".bdf", ".gdf", ".fif", ".fif.gz", ".vhdr")
+"""File types :func:`load_eeg` reads (BrainVision through its ``.vhdr`` header)."""
+
+EEGMMIDB_EVENTS = {"T1": "hands", "T2": "feet"}
+"""Annotation codes of eegmmidb runs 6, 10, 14 and the class each one means."""
+
+
+@dataclass(frozen=True)
+class EEGEpochs:
+    """Labelled EEG epochs.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Signals in volts (float64).
+    y : ndarray of int, shape (n_trials,)
+        Class index of each trial, into ``classes``.
+    classes : tuple of str
+        Class names, sorted; ``classes[y[i]]`` is trial ``i``'s class.
+    groups : ndarray of int, shape (n_trials,)
+        Run of each trial (for splits grouped by run).
+    sfreq : float
+        Sampling rate in Hz (after resampling, if any).
+    ch_names : tuple of str
+        Channel names, in the order of ``X``'s second axis.
+    tmin, tmax : float
+        Epoch window in seconds relative to the cue.
+    rank : int
+        Rank of the signals: one less than the channels when every EEG channel
+        is kept under the average reference (a projection removes one
+        dimension), else the number of channels. Known from the preprocessing,
+        so a decoder can take it instead of estimating it from the data.
+    info : dict
+        What was done: files, band, reference, counts per class.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    groups: np.ndarray
+    sfreq: float
+    ch_names: tuple[str, ...]
+    tmin: float
+    tmax: float
+    rank: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_trials(self) -> int:
+        """Number of trials."""
+        return int(self.X.shape[0])
+
+    def chance_level(self) -> float:
+        """Accuracy of always guessing the most frequent class."""
+        counts = np.bincount(self.y, minlength=len(self.classes))
+        return float(counts.max() / counts.sum())
+
+
+def check_edf_size(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`DataFileError` if an EDF/BDF file is shorter than its header says.
+
+    MNE reads a truncated EDF without complaint (the missing records read as
+    zeros or garbage), so the size is checked here first: the header gives the
+    number of data records and the samples per record of each signal.
+    """
+    path = Path(path)
+    width = 3 if path.suffix.lower() == ".bdf" else 2
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(256)
+        if len(head) < 256:
+            raise DataFileError(
+                f"{str(path)!r} is truncated: {size} bytes, shorter than the "
+                "256-byte EDF/BDF header."
+            )
+        try:
+            header_bytes = int(head[184:192].decode("ascii").strip())
+            n_records = int(head[236:244].decode("ascii").strip())
+            n_signals = int(head[252:256].decode("ascii").strip())
+        except ValueError as exc:
+            raise DataFileError(
+                f"{str(path)!r} is not an EDF/BDF file (unreadable header: {exc})."
+            ) from exc
+        rest = f.read(256 * n_signals)
+        if len(rest) < 256 * n_signals:
+            raise DataFileError(
+                f"{str(path)!r} is truncated inside its header ({size} bytes)."
+            )
+    offset = 216 * n_signals  # samples-per-record field of each signal
+    try:
+        per_record = sum(
+            int(rest[offset + 8 * i : offset + 8 * (i + 1)].decode("ascii").strip())
+            for i in range(n_signals)
+        )
+    except ValueError as exc:
+        raise DataFileError(
+            f"{str(path)!r} has an unreadable EDF/BDF signal header: {exc}"
+        ) from exc
+    if n_records < 0:  # -1: unknown while recording; nothing to check
+        return
+    expected = header_bytes + n_records * per_record * width
+    if size < expected:
+        have = (size - header_bytes) / (per_record * width)
+        raise DataFileError(
+            f"{str(path)!r} is truncated: {size} bytes, but its header declares "
+            f"{n_records} data records ({expected} bytes); only {have:.1f} records "
+            "are present."
+        )
+
+
+def _resolve_files(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    subject: int,
+    runs: Sequence[int],
+) -> list[Path]:
+    if isinstance(source, str) and source in DATASETS:
+        info = DATASETS[source]
+        if info.kind != "eeg":
+            raise ValidationError(
+                f"'data' must name an EEG dataset; {source!r} holds {info.kind}."
+            )
+        bundled_subject = int(info.extra["subject"])
+        if subject != bundled_subject:
+            raise ValidationError(
+                f"'subject' must be {bundled_subject} for the bundled {source!r} "
+                f"dataset (only that subject is bundled); got {subject}. Pass a "
+                "folder with your own S###R##.edf files instead."
+            )
+        bundled = [int(r) for r in info.extra["runs"].split()]
+        missing = [r for r in runs if r not in bundled]
+        if missing:
+            raise ValidationError(
+                f"'runs' must be among the bundled runs {bundled} of {source!r}; "
+                f"got {list(runs)} ({missing} not bundled). Pass a folder with "
+                "your own files instead."
+            )
+        return [dataset_file(source, f"S{subject:03d}R{r:02d}.edf") for r in runs]
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.is_dir():
+            files = [path / f"S{subject:03d}R{r:02d}.edf" for r in runs]
+            absent = [str(f) for f in files if not f.is_file()]
+            if absent:
+                raise DataFileError(
+                    f"'data' folder {str(path)!r} lacks the files of subject "
+                    f"{subject}, runs {list(runs)}: {absent}."
+                )
+            return files
+        paths = [path]
+    else:
+        paths = [Path(p) for p in source]
+    if not paths:
+        raise ValidationError("'data' must name at least one file; got none.")
+    for p in paths:
+        if not p.is_file():
+            raise DataFileError(f"EEG file {str(p)!r} does not exist.")
+        if not str(p).lower().endswith(EEG_EXTENSIONS):
+            raise ValidationError(
+                f"EEG file {str(p)!r} must end in one of "
+                f"{', '.join(EEG_EXTENSIONS)}; got {p.suffix!r}."
+            )
+    return paths
+
+
+def _read_raw(path: Path) -> Any:
+    import mne
+
+    if path.suffix.lower() in (".edf", ".bdf"):
+        check_edf_size(path)
+    try:
+        return mne.io.read_raw(path, preload=True, verbose="error")
+    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as exc:
+        raise DataFileError(f"cannot read EEG file {str(path)!r}: {exc}") from exc
+
+
+def load_eeg(
+    data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "eegmmidb",
+    *,
+    subject: int = 1,
+    runs: Sequence[int] = (6, 10, 14),
+    events: Mapping[str, str] | None = None,
+    picks: Sequence[str] | None = None,
+    l_freq: float | None = 7.0,
+    h_freq: float | None = 30.0,
+    tmin: float = 1.0,
+    tmax: float = 2.0,
+    resample: float | None = None,
+    reference: str | None = "average",
+    min_trials_per_class: int = 5,
+) -> EEGEpochs:
+    """Read EEG runs and cut labelled epochs, as MNE's motor-imagery example does.
+
+    Parameters
+    ----------
+    data : str or path or sequence of paths
+        A bundled dataset name (``"eegmmidb"``), a folder of PhysioNet-named files
+        (``S001R06.edf``), one file or a list of files (one per run).
+    subject, runs : int, sequence of int
+        Which PhysioNet files to take from a dataset or folder.
+    events : mapping, optional
+        Annotation description -> class name; default ``{"T1": "hands", "T2":
+        "feet"}`` (eegmmidb runs 6, 10, 14). Other annotations are ignored.
+    picks : sequence of str, optional
+        Channel names to keep (default: every EEG channel).
+    l_freq, h_freq : float or None
+        Band-pass edges in Hz (FIR, ``firwin``, applied to the continuous runs, not
+        across their boundaries). None leaves that edge open.
+    tmin, tmax : float
+        Epoch window in seconds after the cue (inclusive).
+    resample : float, optional
+        New sampling rate in Hz for the epochs.
+    reference : {"average", None}
+        Average reference (as a projection, applied to the epochs) or none.
+    min_trials_per_class : int
+        Fewest trials a class may have; fewer is an error (a decoder cannot be
+        cross-validated on it).
+
+    Raises
+    ------
+    DataFileError
+        A file is missing, truncated or unreadable.
+    ValidationError
+        Unknown channel names, runs with different sampling rates, an event that
+        never occurs, a class with too few trials, a bad parameter.
+    NonFiniteError
+        The signal holds NaN or infinite samples (named by channel and time).
+    """
+    import mne
+
+    events = dict(EEGMMIDB_EVENTS if events is None else events)
+    if len(set(events.values())) < 2:
+        raise ValidationError(
+            f"'events' must map annotations to at least two classes; got {events}."
+        )
+    if tmax <= tmin:
+        raise ValidationError(
+            f"'tmax' must be > 'tmin'; got tmin={tmin!r}, tmax={tmax!r}."
+        )
+    if resample is not None:
+        check_positive("resample", resample)
+    if reference not in ("average", None):
+        raise ValidationError(
+            f"'reference' must be 'average' or None; got {reference!r}."
+        )
+    if l_freq is not None and h_freq is not None and not 0 < l_freq < h_freq:
+        raise ValidationError(
+            f"'l_freq' must be > 0 and < 'h_freq'; got l_freq={l_freq!r}, "
+            f"h_freq={h_freq!r}."
+        )
+    files = _resolve_files(data, subject, runs)
+    raws = [_read_raw(f) for f in files]
+    rates = {float(r.info["sfreq"]) for r in raws}
+    if len(rates) > 1:
+        detail = ", ".join(
+            f"{f.name}: {r.info['sfreq']:g} Hz"
+            for f, r in zip(files, raws, strict=True)
+        )
+        raise ValidationError(
+            f"runs must share one sampling rate to be concatenated; got {detail}. "
+            "Resample them to a common rate first."
+        )
+    sfreq = rates.pop()
+    nyquist = sfreq / 2
+    if h_freq is not None and h_freq >= nyquist:
+        raise ValidationError(
+            f"'h_freq' must be below the Nyquist frequency {nyquist:g} Hz of "
+            f"the {sfreq:g} Hz recording; got {h_freq!r}."
+        )
+    is_physionet = (isinstance(data, str) and data == "eegmmidb") or any(
+        f.name.upper().startswith("S") and f.suffix.lower() == ".edf" for f in files
+    )
+    for raw in raws:
+        if is_physionet:
+            mne.datasets.eegbci.standardize(raw)
+        _check_finite(raw)
+    run_of_raw = [_run_number(f, i) for i, f in enumerate(files)]
+
+    names = list(raws[0].ch_names)
+    for f, raw in zip(files[1:], raws[1:], strict=True):
+        if list(raw.ch_names) != names:
+            raise ValidationError(
+                f"runs must have the same channels; {f.name} differs from "
+                f"{files[0].name}: {sorted(set(raw.ch_names) ^ set(names))[:10]}."
+            )
+    if picks is not None:
+        picks = list(picks)
+        unknown = [p for p in picks if p not in names]
+        if unknown:
+            raise ValidationError(
+                f"'picks' names channels the recording does not have: {unknown}; "
+                f"it has {len(names)}: {', '.join(names[:16])}"
+                f"{' ...' if len(names) > 16 else ''}."
+            )
+        if len(set(picks)) != len(picks):
+            raise ValidationError(f"'picks' repeats channel names; got {picks}.")
+
+    # one continuous recording, the boundaries marked so the filter stops at them
+    starts = np.cumsum([0] + [r.n_times for r in raws[:-1]])  # before concatenating
+    raw = mne.concatenate_raws(raws, verbose="error")  # (extends raws[0] in place)
+    found = set(raw.annotations.description)
+    absent = [k for k in events if k not in found]
+    if absent:
+        raise ValidationError(
+            f"'events' names annotations that never occur: {absent}; the "
+            f"recording has {sorted(found)}."
+        )
+    raw.annotations.rename(dict(events), verbose="error")
+    if reference == "average":
+        raw.set_eeg_reference(projection=True, verbose="error")
+    if l_freq is not None or h_freq is not None:
+        raw.filter(
+            l_freq,
+            h_freq,
+            fir_design="firwin",
+            skip_by_annotation="edge",
+            verbose="error",
+        )
+    pick_idx = (
+        mne.pick_types(raw.info, eeg=True, exclude="bads")
+        if picks is None
+        else mne.pick_channels(raw.ch_names, picks, ordered=True)
+    )
+    classes = tuple(sorted(set(events.values())))
+    epochs = mne.Epochs(
+        raw,
+        event_id=list(classes),
+        tmin=tmin,
+        tmax=tmax,
+        proj=True,
+        picks=pick_idx,
+        baseline=None,
+        preload=True,
+        verbose="error",
+    )
+    if resample is not None:
+        epochs.resample(resample, verbose="error")
+    code_to_class = {code: name for name, code in epochs.event_id.items()}
+    y = np.array(
+        [classes.index(code_to_class[c]) for c in epochs.events[:, 2]], dtype=np.int64
+    )
+    counts = np.bincount(y, minlength=len(classes))
+    few = {classes[i]: int(c) for i, c in enumerate(counts) if c < min_trials_per_class}
+    if few:
+        raise ValidationError(
+            f"every class needs at least {min_trials_per_class} trials "
+            f"('min_trials_per_class'); got {few} in the epochs "
+            f"{tmin:g}-{tmax:g} s (trials too close to a run's edge are dropped)."
+        )
+    run_index = (
+        np.searchsorted(starts + raw.first_samp, epochs.events[:, 0], side="right") - 1
+    )
+    groups = np.asarray(run_of_raw, dtype=np.int64)[run_index]
+    X = epochs.get_data(copy=True).astype(np.float64, copy=False)
+    n_eeg = len(mne.pick_types(raw.info, eeg=True, exclude=[]))
+    rank = len(pick_idx) - 1 if reference and len(pick_idx) == n_eeg else len(pick_idx)
+    return EEGEpochs(
+        X=X,
+        y=y,
+        classes=classes,
+        groups=groups,
+        sfreq=float(epochs.info["sfreq"]),
+        ch_names=tuple(epochs.ch_names),
+        tmin=float(epochs.tmin),
+        tmax=float(epochs.tmax),
+        rank=rank,
+        info={
+            "files": [f.name for f in files],
+            "band_hz": [l_freq, h_freq],
+            "reference": reference,
+            "trials_per_class": {
+                c: int(n) for c, n in zip(classes, counts, strict=True)
+            },
+            "events": events,
+        },
+    )
+
+
+def _run_number(path: Path, index: int) -> int:
+    stem = path.name.split(".")[0].upper()
+    if "R" in stem:
+        tail = stem.rsplit("R", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return index + 1
+
+
+def _check_finite(raw: Any) -> None:
+    data = raw.get_data()
+    bad = ~np.isfinite(data)
+    if bad.any():
+        ch, t = np.nonzero(bad)
+        first_ch = raw.ch_names[int(ch[0])]
+        t0 = float(t.min()) / raw.info["sfreq"]
+        t1 = float(t.max()) / raw.info["sfreq"]
+        names = sorted({raw.ch_names[int(c)] for c in ch})
+        raise NonFiniteError(
+            f"EEG recording {raw.filenames[0]!s} holds {int(bad.sum())} NaN or "
+            f"infinite samples in {len(names)} channel(s) (first {first_ch!r}) "
+            f"between {t0:.3f} s and {t1:.3f} s; mark or repair that segment first."
+        )
