@@ -179,3 +179,63 @@ def save_raster(
     ax[1].set(xlabel="time (ms)", ylabel="rate (Hz)", xlim=(0, duration))
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_decoded_velocity(
+    true: np.ndarray,
+    predicted: dict[str, np.ndarray],
+    bin_s: float,
+    path: str | os.PathLike[str],
+    title: str,
+    *,
+    labels: Sequence[str] = ("x", "y"),
+    seconds: float = 30.0,
+) -> Path:
+    """Decoded against true velocity, one panel per component, first ``seconds``.
+
+    Parameters
+    ----------
+    true : ndarray, shape (n_bins, n_dims)
+        Recorded velocity.
+    predicted : dict of str to ndarray (n_bins, n_dims)
+        Each decoder's prediction, labelled in the legend.
+    bin_s : float
+        Bin width in seconds (the time axis).
+    """
+    plt = _pyplot()
+    true = np.asarray(true, dtype=np.float64)
+    n = min(true.shape[0], max(1, round(seconds / bin_s)))
+    t = np.arange(n) * bin_s
+    dims = true.shape[1]
+    fig, ax = plt.subplots(dims, 1, figsize=(9, 2.3 * dims + 0.6), sharex=True)
+    ax = np.atleast_1d(ax)
+    for j in range(dims):
+        ax[j].plot(t, true[:n, j], color="k", lw=1.6, label="recorded")
+        for i, (name, pred) in enumerate(predicted.items()):
+            ax[j].plot(t, np.asarray(pred)[:n, j], lw=1, color=f"C{i}", label=name)
+        ax[j].set(ylabel=f"velocity {labels[j] if j < len(labels) else j}")
+    ax[0].set_title(title)
+    ax[0].legend(loc="upper right", fontsize=8, ncol=len(predicted) + 1)
+    ax[-1].set(xlabel="time in the test part (s)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_latency_histogram(
+    latencies_ms: np.ndarray,
+    path: str | os.PathLike[str],
+    title: str,
+) -> Path:
+    """Histogram of end-to-end latencies with the median and 95th percentile marked."""
+    plt = _pyplot()
+    lat = np.asarray(latencies_ms, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    if lat.size:
+        ax.hist(lat, bins=min(60, max(10, lat.size // 5)), color="C0")
+        for q, style in ((50, "--"), (95, ":")):
+            v = float(np.percentile(lat, q))
+            ax.axvline(v, color="k", ls=style, label=f"p{q} = {v:.2f} ms")
+        ax.legend()
+    ax.set(xlabel="end-to-end latency (ms)", ylabel="windows", title=title)
+    fig.tight_layout()
+    return _save(fig, path)

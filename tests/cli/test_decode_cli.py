@@ -70,3 +70,69 @@ def test_decode_eeg_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path):
     assert code == 1 and "'pipeline' must be one of" in err
     code, _, err = run(capsys, "decode", "eeg", "--runs", "6", "x")
     assert code == 1 and "unexpected argument 'x'" in err
+
+
+def test_decode_spikes_kalman_json(capsys, tmp_path):
+    fig = tmp_path / "kalman.png"
+    code, out, _ = run(
+        capsys,
+        "decode",
+        "spikes",
+        "--data",
+        "spikes_m1",
+        "--decoder",
+        "kalman",
+        "--json",
+        "--figure",
+        str(fig),
+    )
+    assert code == 0
+    res = json.loads(out)
+    assert res["targets"] == ["handVel[0]", "handVel[1]"]
+    assert res["n_train_val_test"] == [10863, 2319, 2318]
+    assert res["test"]["r2"] >= 0.63  # peer code (Glaser's KalmanFilterDecoder): 0.636
+    assert fig.stat().st_size > 10_000
+
+
+def test_decode_spikes_from_a_user_npz(capsys, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vel = np.zeros((3000, 2))
+    for i in range(1, 3000):  # a stationary AR(1) "velocity"
+        vel[i] = 0.95 * vel[i - 1] + rng.normal(size=2)
+    rates = np.exp(0.3 * vel @ rng.normal(size=(2, 20)) - 1)
+    counts = rng.poisson(np.clip(rates, 0, 20))
+    np.savez(
+        tmp_path / "rec.npz", counts=counts.T, velocity=vel, time=np.arange(3000) * 0.02
+    )
+    code, out, _ = run(
+        capsys,
+        "decode",
+        "spikes",
+        "--data",
+        str(tmp_path / "rec.npz"),
+        "--spikes-key",
+        "counts",
+        "--target-key",
+        "velocity",
+        "--json",
+    )
+    assert code == 0
+    res = json.loads(out)
+    assert res["n_units"] == 20 and res["bin_s"] == pytest.approx(0.02)
+    assert res["test"]["r2"] > 0.3
+
+
+def test_decode_spikes_bad_key_is_one_line(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "decode",
+        "spikes",
+        "--target-key",
+        "handAcc",
+        "--out",
+        str(tmp_path / "r.json"),
+    )
+    assert code == 1 and "handAcc" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.json").exists()

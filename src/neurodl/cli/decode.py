@@ -108,3 +108,76 @@ def eeg(
             f"permutation test: p = {p['p_value']:.4f} over {p['n_permutations']} "
             "label shuffles"
         )
+
+
+@app.command()
+def spikes(
+    data: str = typer.Option(
+        "spikes_m1", "--data", help="Bundled dataset name or a .mat/.npz/.nwb file."
+    ),
+    decoder: str = typer.Option(
+        "wiener", "--decoder", help="wiener, kalman, gru or lstm."
+    ),
+    spikes_key: str = typer.Option(
+        None, "--spikes-key", help="Variable holding the spike counts."
+    ),
+    target_key: str = typer.Option(
+        None, "--target-key", help="Variable holding the behaviour to decode."
+    ),
+    position_key: str = typer.Option(
+        None, "--position-key", help="Position variable (Kalman state), if any."
+    ),
+    rebin: float = typer.Option(
+        None, "--rebin", help="New bin width in s (a whole multiple of the file's)."
+    ),
+    history: int = typer.Option(
+        6, "--history", help="Bins before and after the current one (6: 13 bins)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the recurrent decoder."),
+    epochs: int = typer.Option(12, "--epochs", help="Most epochs (recurrent)."),
+    figure: Path = typer.Option(
+        None, "--figure", help="Also write a decoded-vs-true PNG here."
+    ),
+    out: Path = OUT_OPT,
+    as_json: bool = JSON,
+) -> None:
+    """Decode behaviour from spike counts: time-ordered 70/15/15 split, test R²."""
+    from neurodl.tasks.decoding import decode_spikes
+
+    res = decode_spikes(
+        data,
+        decoder=decoder,
+        spikes_key=spikes_key,
+        target_key=target_key,
+        position_key=position_key,
+        rebin_s=rebin,
+        bins_before=history,
+        bins_after=history,
+        random_state=seed,
+        epochs=epochs,
+    )
+    summary = res.summary
+    if figure is not None:
+        from neurodl.viz import save_decoded_velocity
+
+        save_decoded_velocity(
+            res.y_test,
+            {decoder: res.y_pred},
+            res.bin_s,
+            figure,
+            f"{decoder}: test R² {summary['test']['r2']:.3f}",
+            labels=res.target_names,
+        )
+        summary["figure"] = str(figure)
+    if out is not None:
+        _write_json(out, summary)
+    if as_json:
+        echo_json(summary)
+        return
+    typer.echo(
+        f"{decoder} on {summary['data']} ({summary['n_units']} units, "
+        f"{summary['n_bins']} bins of {summary['bin_s'] * 1000:g} ms): test R² "
+        f"{summary['test']['r2']:.4f} (per output {summary['test']['r2_per_output']}), "
+        f"validation R² {summary['validation']['r2']:.4f}; chosen on validation: "
+        f"{summary['chosen_on_validation']}; {summary['seconds']:.1f} s"
+    )

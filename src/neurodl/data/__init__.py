@@ -13,14 +13,18 @@ from neurodl.data.eeg import load_eeg as load_eeg
 from neurodl.data.registry import DATASETS as DATASETS
 from neurodl.data.registry import DatasetInfo as DatasetInfo
 from neurodl.data.registry import dataset_file as dataset_file
+from neurodl.data.spikes import SpikeData as SpikeData
+from neurodl.data.spikes import load_spikes as load_spikes
 
 __all__ = [
     "DATASETS",
     "DatasetInfo",
     "EEGEpochs",
+    "SpikeData",
     "Split",
     "dataset_file",
     "load_digits",
     "load_eeg",
+    "load_spikes",
     "xor",
 ]

@@ -111,7 +111,13 @@ DATASETS: dict[str, DatasetInfo] = {
                 "https://github.com/KordingLab/spykesML data/m1_stevenson_2011.mat"
             ),
             in_wheel=False,
-            extra={"spikes_key": "spikes", "target_key": "handVel", "bin_s": "0.05"},
+            extra={
+                "spikes_key": "spikes",
+                "target_key": "handVel",
+                "position_key": "handPos",
+                "target_dims": "0 1",
+                "bin_s": "0.05",
+            },
         ),
         DatasetInfo(
             name="bci_golub",

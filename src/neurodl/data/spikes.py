@@ -12,8 +12,8 @@ target array; when that is ambiguous the loader refuses rather than guesses.
 Examples
 --------
 >>> from neurodl.data.spikes import load_spikes
->>> data = load_spikes("spikes_m1", target_dims=(0, 1))  # doctest: +SKIP
->>> data.counts.shape, data.target.shape, data.bin_s  # doctest: +SKIP
+>>> data = load_spikes("spikes_m1", target_dims=(0, 1))
+>>> data.counts.shape, data.target.shape, data.bin_s
 ((15536, 171), (15536, 2), 0.05)
 """
 
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from neurodl.data.registry import DATASETS, DataFileError, dataset_file
-from neurodl.errors import NonFiniteError, ShapeError, ValidationError
+from neurodl.data.registry import DATASETS, dataset_file
+from neurodl.errors import DataFileError, NonFiniteError, ShapeError, ValidationError
 
 __all__ = ["SUFFIXES", "SpikeData", "load_spikes"]
 
@@ -522,7 +522,7 @@ def load_spikes(
 
     Raises
     ------
-    neurodl.data.registry.DataFileError
+    neurodl.errors.DataFileError
         If the file does not exist or cannot be read (truncated, damaged, wrong
         format); the message names the file.
     neurodl.errors.ShapeError

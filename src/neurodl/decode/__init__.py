@@ -1,8 +1,15 @@
 """Decoders: brain recordings to intentions, each a scikit-learn estimator.
 
-EEG classifiers (:mod:`neurodl.decode.eeg`), leak-free evaluation
+EEG classifiers (:mod:`neurodl.decode.eeg`), continuous decoders of kinematics
+(:mod:`neurodl.decode.continuous`), leak-free evaluation
 (:mod:`neurodl.decode.evaluate`).
 """
+
+from neurodl.decode.continuous import KalmanDecoder as KalmanDecoder
+from neurodl.decode.continuous import RecurrentDecoder as RecurrentDecoder
+from neurodl.decode.continuous import WienerFilter as WienerFilter
+from neurodl.decode.continuous import history_windows as history_windows
+from neurodl.decode.continuous import split_time_ordered as split_time_ordered
 
 from neurodl.decode.eeg import CSPLDA as CSPLDA
 from neurodl.decode.eeg import EEG_PIPELINES as EEG_PIPELINES
@@ -23,13 +30,18 @@ __all__ = [
     "EEG_PIPELINES",
     "CVResult",
     "FilterBankCSP",
+    "KalmanDecoder",
     "MDMClassifier",
+    "RecurrentDecoder",
     "TangentSpaceClassifier",
+    "WienerFilter",
     "chance_level",
     "classification_scores",
     "cross_validate",
+    "history_windows",
     "make_cv",
     "make_pipeline",
     "permutation_test",
     "regression_scores",
+    "split_time_ordered",
 ]

@@ -1,0 +1,1 @@
+"""Live decoding: LSL streams, online decoders, simulated devices, real BCI mappings."""
