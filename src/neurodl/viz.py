@@ -191,7 +191,7 @@ def save_decoded_velocity(
     labels: Sequence[str] = ("x", "y"),
     seconds: float = 30.0,
 ) -> Path:
-    """Decoded against true velocity, one panel per component, first ``seconds``.
+    """Plot decoded against true velocity, one panel per component, first ``seconds``.
 
     Parameters
     ----------
@@ -226,7 +226,7 @@ def save_latency_histogram(
     path: str | os.PathLike[str],
     title: str,
 ) -> Path:
-    """Histogram of end-to-end latencies with the median and 95th percentile marked."""
+    """Plot a histogram of end-to-end latencies, median and 95th percentile marked."""
     plt = _pyplot()
     lat = np.asarray(latencies_ms, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(7, 3.4))

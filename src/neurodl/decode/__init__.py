@@ -10,7 +10,6 @@ from neurodl.decode.continuous import RecurrentDecoder as RecurrentDecoder
 from neurodl.decode.continuous import WienerFilter as WienerFilter
 from neurodl.decode.continuous import history_windows as history_windows
 from neurodl.decode.continuous import split_time_ordered as split_time_ordered
-
 from neurodl.decode.eeg import CSPLDA as CSPLDA
 from neurodl.decode.eeg import EEG_PIPELINES as EEG_PIPELINES
 from neurodl.decode.eeg import FilterBankCSP as FilterBankCSP
