@@ -11,6 +11,8 @@ PACKAGES = [
     "neurodl.simulate",
     "neurodl.learning",
     "neurodl.data",
+    "neurodl.decode",
+    "neurodl.bci",
     "neurodl.tasks",
     "neurodl.errors",
 ]

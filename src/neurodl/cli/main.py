@@ -12,7 +12,7 @@ import sys
 import typer
 
 from neurodl import __version__
-from neurodl.cli import data, decode, demo, simulate, simulate_net, tour, train
+from neurodl.cli import bci, data, decode, demo, simulate, simulate_net, tour, train
 from neurodl.errors import NeurodlError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(bci.app, name="bci")
 app.add_typer(data.app, name="data")
 app.add_typer(decode.app, name="decode")
 app.add_typer(demo.app, name="demo")
