@@ -127,16 +127,26 @@ def test_tour(capsys, tmp_path):
     assert code == 0
     html = (tmp_path / "index.html").read_text()
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["chapters"]) == {"xor", "digits", "spiking"}
+    assert set(results["chapters"]) == {"xor", "digits", "spiking", "decoding"}
     assert results["chapters"]["xor"]["seeds_0_199"]["fraction"] >= 0.99
     assert results["chapters"]["digits"]["test_accuracy"] >= 0.97
     assert 5.3 <= results["chapters"]["spiking"]["cuba"]["rate_hz"] <= 6.1
+    dec = results["chapters"]["decoding"]
+    assert dec["eeg"]["csp-lda"]["mean"]["accuracy"] == pytest.approx(
+        0.933333, abs=1e-6
+    )
+    assert dec["eeg"]["convnet"]["mean"]["accuracy"] >= 0.85
+    assert dec["m1"]["gru"]["test"]["r2"] >= 0.78
+    assert dec["live"]["dropped_samples"] == 0 and dec["live"]["p95_ms"] <= 20
+    assert "<table" in html and "chance level" in html
     pngs = (
         "xor.png",
         "digits_learning_curve.png",
         "digits_confusion.png",
         "cuba_raster.png",
         "coba_raster.png",
+        "m1_velocity.png",
+        "live_latency.png",
     )
     for png in pngs:
         assert f'src="{png}"' in html

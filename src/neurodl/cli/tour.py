@@ -15,7 +15,7 @@ def tour(
     ),
     quiet: bool = QUIET,
 ) -> None:
-    """Run every chapter (XOR, digits) and write OUT/index.html and OUT/results.json."""
+    """Run every chapter and write OUT/index.html and OUT/results.json."""
     from neurodl.tasks.tour import run_tour
 
     for ch in run_tour(out, progress=show_progress(quiet)):

@@ -1,6 +1,7 @@
 """Decoders: brain recordings to intentions, each a scikit-learn estimator.
 
-EEG classifiers (:mod:`neurodl.decode.eeg`), continuous decoders of kinematics
+EEG classifiers (:mod:`neurodl.decode.eeg`), EEG ConvNets
+(:mod:`neurodl.decode.convnet`), continuous decoders of kinematics
 (:mod:`neurodl.decode.continuous`), leak-free evaluation
 (:mod:`neurodl.decode.evaluate`).
 """
@@ -10,6 +11,9 @@ from neurodl.decode.continuous import RecurrentDecoder as RecurrentDecoder
 from neurodl.decode.continuous import WienerFilter as WienerFilter
 from neurodl.decode.continuous import history_windows as history_windows
 from neurodl.decode.continuous import split_time_ordered as split_time_ordered
+from neurodl.decode.convnet import ConvNetClassifier as ConvNetClassifier
+from neurodl.decode.convnet import EEGNetClassifier as EEGNetClassifier
+from neurodl.decode.convnet import ShallowConvNetClassifier as ShallowConvNetClassifier
 from neurodl.decode.eeg import CSPLDA as CSPLDA
 from neurodl.decode.eeg import EEG_PIPELINES as EEG_PIPELINES
 from neurodl.decode.eeg import FilterBankCSP as FilterBankCSP
@@ -28,10 +32,13 @@ __all__ = [
     "CSPLDA",
     "EEG_PIPELINES",
     "CVResult",
+    "ConvNetClassifier",
+    "EEGNetClassifier",
     "FilterBankCSP",
     "KalmanDecoder",
     "MDMClassifier",
     "RecurrentDecoder",
+    "ShallowConvNetClassifier",
     "TangentSpaceClassifier",
     "WienerFilter",
     "chance_level",

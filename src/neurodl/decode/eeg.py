@@ -352,7 +352,10 @@ def _covariances(arr: np.ndarray, estimator: str) -> np.ndarray:
     is the outer product ``x xᵀ`` plus 1e-3 of its mean diagonal (and 1e-12) on
     the diagonal, so it stays positive definite.
     """
-    from pyriemann.utils.covariance import covariances
+    try:  # pyRiemann >= 0.12
+        from pyriemann.geometry.covariance import covariances
+    except ImportError:  # pragma: no cover - older pyRiemann
+        from pyriemann.utils.covariance import covariances
 
     if arr.shape[2] >= 2:
         return np.asarray(covariances(arr, estimator=estimator))
