@@ -7,16 +7,9 @@ import numpy as np
 import pytest
 from scipy.signal import sosfilt, sosfilt_zi
 
+from neurodl.bci.decoder import CausalFilter, fit_online_decoder, load_online_decoder
 from neurodl.bci.device import Cursor2D, TrajectoryLog, read_trajectory
-from neurodl.bci.online import (
-    DEFAULT_COMMANDS,
-    CausalFilter,
-    OnlineRunner,
-    fit_online_decoder,
-    load_online_decoder,
-    loopback_demo,
-    run_online,
-)
+from neurodl.bci.online import DEFAULT_COMMANDS, OnlineRunner, loopback_demo, run_online
 from neurodl.bci.stream import (
     Recording,
     StreamNotFoundError,

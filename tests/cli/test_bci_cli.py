@@ -90,7 +90,7 @@ def test_run_decodes_a_live_replay(tmp_path):
 
 
 def test_run_loads_a_saved_decoder_and_reports_text(tmp_path):
-    from neurodl.bci.online import fit_online_decoder
+    from neurodl.bci.decoder import fit_online_decoder
 
     path = fit_online_decoder(runs=(6,)).save(tmp_path / "dec.safetensors")
     name = unique()
@@ -126,7 +126,7 @@ def test_run_loads_a_saved_decoder_and_reports_text(tmp_path):
 
 
 def test_run_without_a_stream_is_a_clear_error(tmp_path):
-    from neurodl.bci.online import fit_online_decoder
+    from neurodl.bci.decoder import fit_online_decoder
 
     path = fit_online_decoder(runs=(6,)).save(tmp_path / "dec.safetensors")
     result = invoke(

@@ -167,12 +167,9 @@ def run_cmd(
     Class commands: hands -> up, feet -> down. The cursor holds still while the
     stream is stalled, and the run reconnects when the stream comes back.
     """
+    from neurodl.bci.decoder import fit_online_decoder, load_online_decoder
     from neurodl.bci.device import Cursor2D
-    from neurodl.bci.online import (
-        OnlineRunner,
-        fit_online_decoder,
-        load_online_decoder,
-    )
+    from neurodl.bci.online import OnlineRunner
 
     if decoder_path is not None and train_runs:
         raise ValidationError("give either --decoder or --train-runs, not both.")
