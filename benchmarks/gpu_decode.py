@@ -35,14 +35,7 @@ def main() -> None:
         np.savez(args.write_npz, X=ep.X.astype(np.float32), y=ep.y)
         print(f"wrote {args.write_npz}")
         return
-    from neurodl.decode import (
-        RecurrentDecoder,
-        ShallowConvNetClassifier,
-        cross_validate,
-        history_windows,
-        regression_scores,
-        split_time_ordered,
-    )
+    from neurodl.decode import ShallowConvNetClassifier, cross_validate
 
     out: dict = {
         "device": args.device,
@@ -68,29 +61,14 @@ def main() -> None:
             "cv_s": time.perf_counter() - t0,
         }
         print("convnet", seed, out[f"convnet_seed{seed}"], flush=True)
-    from neurodl.data import load_spikes
+    from neurodl.tasks.decoding import decode_spikes
 
-    data = load_spikes("spikes_m1", target_dims=(0, 1))
-    w, _ = history_windows(data.counts, 6, 1, 6)
-    tr, va, te = split_time_ordered(data.n_bins, trim_start=6, trim_end=6)
-    mean, std = w[tr].mean(0), w[tr].std(0)
-    z = (w - mean) / np.where(std > 0, std, 1.0)
-    yv = data.target - data.target[tr].mean(0)
-    rows = np.concatenate([tr, va])
     t0 = time.perf_counter()
-    m = RecurrentDecoder(
-        hidden=256,
-        dropout=0.3,
-        epochs=12,
-        patience=3,
-        random_state=0,
-        device=args.device,
-        validation_fraction=len(va) / len(rows),
-    ).fit(z[rows], yv[rows])
+    gru = decode_spikes("spikes_m1", decoder="gru", device=args.device)
     out["gru"] = {
-        "test_r2": regression_scores(yv[te], m.predict(z[te]))["r2"],
+        "test_r2": gru.summary["test"]["r2"],
         "fit_s": time.perf_counter() - t0,
-        "epochs_run": int(m.n_epochs_),
+        "epochs_run": gru.summary["chosen_on_validation"]["epochs_run"],
     }
     print("gru", out["gru"], flush=True)
     if args.json is not None:

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from neurodl.data import load_eeg, load_spikes
-from neurodl.decode import (
-    RecurrentDecoder,
-    ShallowConvNetClassifier,
-    cross_validate,
-    history_windows,
-    regression_scores,
-    split_time_ordered,
-)
+from neurodl.data import load_eeg
+from neurodl.decode import ShallowConvNetClassifier, cross_validate
+from neurodl.tasks.decoding import decode_spikes
 
 pytestmark = [
     pytest.mark.gpu,
@@ -34,20 +28,6 @@ def test_convnet_on_cuda_reaches_the_target():
 
 
 def test_gru_on_cuda_decodes_m1():
-    data = load_spikes("spikes_m1", target_dims=(0, 1))
-    w, _ = history_windows(data.counts, 6, 1, 6)
-    tr, va, te = split_time_ordered(data.n_bins, trim_start=6, trim_end=6)
-    mean, std = w[tr].mean(0), w[tr].std(0)
-    z = (w - mean) / np.where(std > 0, std, 1.0)
-    y = data.target - data.target[tr].mean(0)
-    rows = np.concatenate([tr, va])
-    m = RecurrentDecoder(
-        hidden=256,
-        dropout=0.3,
-        epochs=12,
-        patience=3,
-        random_state=0,
-        device="cuda",
-        validation_fraction=len(va) / len(rows),
-    ).fit(z[rows], y[rows])
-    assert regression_scores(y[te], m.predict(z[te]))["r2"] >= 0.78
+    # the CPU recipe (tasks.decoding.decode_spikes) on CUDA: 0.805 on an H100
+    res = decode_spikes("spikes_m1", decoder="gru", device="cuda")
+    assert res.summary["test"]["r2"] >= 0.78

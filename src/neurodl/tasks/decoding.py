@@ -158,6 +158,7 @@ def decode_spikes(
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     random_state: int = 0,
     epochs: int = 12,
+    device: str = "cpu",
 ) -> SpikeDecoding:
     """Decode a behavioural variable from binned spikes, Glaser et al.'s protocol.
 
@@ -174,7 +175,7 @@ def decode_spikes(
     2003; the state is position, velocity and acceleration when a
     ``position_key`` is known, else the target and its derivative; it sees the
     current bin), ``"gru"`` / ``"lstm"`` (a recurrent network over the history
-    window).
+    window; ``device`` is its torch device).
     """
     from neurodl.data.registry import DATASETS
     from neurodl.data.spikes import load_spikes
@@ -271,6 +272,7 @@ def decode_spikes(
                 patience=3,
                 validation_fraction=len(va) / len(fit_rows),
                 random_state=random_state,
+                device=device,
             ).fit(W[fit_rows], y[fit_rows])
             chosen["epochs_run"] = int(rnn.n_epochs_)
 
