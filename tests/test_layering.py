@@ -1,5 +1,5 @@
-"""Layers import only downwards: cli > tasks > viz > bci > decode > simulate > learning
-> networks > neurons|data.
+"""Layers import only downwards: cli > tasks > viz > imaging > bci > decode > compare >
+simulate > learning > networks > neurons|data.
 
 (The contract import-linter would enforce, checked here with the standard library.)
 """
@@ -13,8 +13,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "neurodl"
 RANK = {
     "cli": 5,
     "tasks": 4,
+    "imaging": 3.45,
     "bci": 3.4,
     "decode": 3.3,
+    "compare": 3.25,
     "simulate": 3.2,
     "learning": 3,
     "networks": 2,

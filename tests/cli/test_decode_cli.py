@@ -18,7 +18,13 @@ def test_data_list_json(capsys):
     code, out, _ = run(capsys, "data", "list", "--json", "--verify")
     assert code == 0
     rows = {r["name"]: r for r in json.loads(out)["datasets"]}
-    assert set(rows) == {"eegmmidb", "spikes_m1", "bci_golub"}
+    assert set(rows) == {
+        "eegmmidb",
+        "spikes_m1",
+        "bci_golub",
+        "haxby_slice",
+        "rsa_92images",
+    }
     for r in rows.values():
         assert r["present"] and all(r["verified"].values())
         assert r["licence"] and r["citation"]

@@ -142,6 +142,53 @@ DATASETS: dict[str, DatasetInfo] = {
                 "https://github.com/mattgolub/bci_learning exampleData.mat (02a6458)"
             ),
         ),
+        DatasetInfo(
+            name="haxby_slice",
+            title="Haxby et al. 2001, subject 1: one axial slice, 1452 volumes",
+            kind="fmri",
+            description=(
+                "40x20x1 voxels (posterior half of one axial slice, 530 in the "
+                "mask) x 1452 volumes, TR 2.5 s, 12 runs; labels rest, face, house, "
+                "cat, bottle, scissors, shoe, chair, scrambledpix per volume."
+            ),
+            files={
+                "bold.nii.gz": "cbbd4d07803caaa9f77381af24e790cf77058664a128bd514a4c1668eefb92d7",  # noqa: E501
+                "mask.nii.gz": "8d879d35aaeee3afddfb69a7e1b8dd2b3be446671452d7e841dc6588845f2877",  # noqa: E501
+                "attributes.txt": "a252fa822cd1cec9e1192b139d7b5e35a5615dbe75598f73d4cf1b803aae62b0",  # noqa: E501
+                "attributes_literal.txt": "7769f235e93d3157ef7bd1102abfaf3bc058ad9ca28e89dc60b8e47f473207c3",  # noqa: E501
+                "bold_mc.par": "d5e7d2abb6bb218992def4a50ff6569ca3ecf3a80a4f2af5418efe7acb7f89ff",  # noqa: E501
+                "README": "514692b2bba6d1b184c5b91bc95f80d3239126a3b802814135277f86f44461b7",  # noqa: E501
+            },
+            licence="CC BY-SA 3.0 (Haxby 2001 data, via PyMVPA, MIT)",
+            citation=(
+                "Haxby JV et al. Distributed and overlapping representations of "
+                "faces and objects in ventral temporal cortex. Science "
+                "293:2425-2430 (2001)."
+            ),
+            source="https://github.com/PyMVPA/PyMVPA mvpa2/data/",
+        ),
+        DatasetInfo(
+            name="rsa_92images",
+            title="Kriegeskorte et al. 2008: human IT and model RDMs of 92 images",
+            kind="rdm",
+            description=(
+                "92_brainRDMs.mat: human IT fMRI RDMs (92x92), 4 subjects x 2 "
+                "sessions; 92_modelRDMs.mat: 8 model RDMs (animacy, categories, "
+                "monkey IT, EVA, HMAX, V1, silhouette, RADON). Images not bundled."
+            ),
+            files={
+                "92_brainRDMs.mat": "1743f90a15e895798a94318649e80e1123a7e5943a1703fa1dd7c31ea5780b7c",  # noqa: E501
+                "92_modelRDMs.mat": "e1d2b58bb2f9508bc13da4c81b94d1ab07823b25ed30b9563bd9d6d730c2a00a",  # noqa: E501
+            },
+            licence="MIT (rsatoolbox); cite the papers",
+            citation=(
+                "Kriegeskorte N et al. Matching categorical object representations "
+                "in inferior temporal cortex of man and monkey. Neuron "
+                "60:1126-1141 (2008); Kiani R et al. J Neurophysiol 97:4296-4309 "
+                "(2007)."
+            ),
+            source="https://github.com/rsagroup/rsatoolbox demos/92imageData/",
+        ),
     )
 }
 """Bundled datasets by name."""
