@@ -13,6 +13,7 @@ PACKAGES = [
     "neurodl.data",
     "neurodl.decode",
     "neurodl.bci",
+    "neurodl.compare",
     "neurodl.tasks",
     "neurodl.errors",
 ]
