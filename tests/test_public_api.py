@@ -14,6 +14,7 @@ PACKAGES = [
     "neurodl.decode",
     "neurodl.bci",
     "neurodl.compare",
+    "neurodl.imaging",
     "neurodl.tasks",
     "neurodl.errors",
 ]

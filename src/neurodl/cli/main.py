@@ -12,7 +12,17 @@ import sys
 import typer
 
 from neurodl import __version__
-from neurodl.cli import bci, data, decode, demo, simulate, simulate_net, tour, train
+from neurodl.cli import (
+    bci,
+    data,
+    decode,
+    demo,
+    imaging,
+    simulate,
+    simulate_net,
+    tour,
+    train,
+)
 from neurodl.errors import NeurodlError
 
 app = typer.Typer(
@@ -27,6 +37,7 @@ app.add_typer(bci.app, name="bci")
 app.add_typer(data.app, name="data")
 app.add_typer(decode.app, name="decode")
 app.add_typer(demo.app, name="demo")
+app.add_typer(imaging.app, name="imaging")
 app.add_typer(train.app, name="train")
 simulate_net.register(simulate.app)
 app.add_typer(simulate.app, name="simulate")

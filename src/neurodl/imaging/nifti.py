@@ -1,0 +1,258 @@
+"""NIfTI input and output, masking and the bundled Haxby slice.
+
+Images are read and written with nibabel; masking goes through nilearn's
+:mod:`nilearn.masking`, after checks that turn nilearn's generic errors into
+messages naming both shapes or affines.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from neurodl.errors import DataFileError, NonFiniteError, ShapeError, ValidationError
+
+__all__ = ["apply_mask", "load_haxby", "load_img", "save_img", "unmask"]
+
+ImgLike = Any
+"""A nibabel spatial image or a path to one."""
+
+HAXBY_TASKS = ("8way", "faces-houses")
+
+
+def load_img(path: str | os.PathLike[str]) -> nib.spatialimages.SpatialImage:
+    """Read a NIfTI (or other nibabel-readable) image.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, e.g. ``bold.nii.gz``.
+
+    Returns
+    -------
+    nibabel.spatialimages.SpatialImage
+        The image (data is loaded lazily by nibabel).
+
+    Raises
+    ------
+    DataFileError
+        The file is missing or nibabel cannot read it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataFileError(f"image file {str(p)!r} does not exist.")
+    try:
+        img = nib.load(p)
+    except Exception as exc:  # nibabel raises several types for bad files
+        raise DataFileError(f"cannot read image {str(p)!r}: {exc}") from exc
+    return img  # type: ignore[return-value]
+
+
+def save_img(img: nib.spatialimages.SpatialImage, path: str | os.PathLike[str]) -> Path:
+    """Write ``img`` to ``path`` atomically (temporary file, then ``os.replace``).
+
+    Parameters
+    ----------
+    img : nibabel image
+        The image to write.
+    path : str or path-like
+        Destination; the extension (``.nii`` or ``.nii.gz``) picks the format.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    if not isinstance(img, nib.spatialimages.SpatialImage):
+        raise ValidationError(
+            f"'img' must be a nibabel image; got {type(img).__name__}."
+        )
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(p.suffixes[-2:]) if p.name.endswith(".nii.gz") else p.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        nib.save(img, tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def _as_img(img: ImgLike, name: str) -> nib.spatialimages.SpatialImage:
+    if isinstance(img, nib.spatialimages.SpatialImage):
+        return img
+    if isinstance(img, str | os.PathLike):
+        return load_img(img)
+    raise ValidationError(
+        f"{name!r} must be a nibabel image or a path; got {type(img).__name__}."
+    )
+
+
+def _check_mask(mask: nib.spatialimages.SpatialImage) -> np.ndarray:
+    m = np.asarray(mask.dataobj)
+    if m.ndim == 4 and m.shape[3] == 1:
+        m = m[..., 0]
+    if m.ndim != 3:
+        raise ShapeError(f"'mask' must be a 3-D image; got shape {m.shape}.")
+    if not np.isfinite(m).all():
+        raise NonFiniteError("'mask' holds NaN or infinite values.")
+    mb = m != 0
+    if not mb.any():
+        raise ValidationError("'mask' selects no voxel (all zeros).")
+    return mb
+
+
+def _check_fit(
+    img: nib.spatialimages.SpatialImage, mask: nib.spatialimages.SpatialImage
+) -> None:
+    if tuple(img.shape[:3]) != tuple(mask.shape[:3]):
+        raise ShapeError(
+            f"image and mask must have the same 3-D grid; image shape "
+            f"{tuple(img.shape)}, mask shape {tuple(mask.shape)}."
+        )
+    if not np.allclose(img.affine, mask.affine, atol=1e-4):
+        raise ShapeError(
+            "image and mask must have the same affine; image affine "
+            f"{np.round(img.affine, 4).tolist()}, mask affine "
+            f"{np.round(mask.affine, 4).tolist()}."
+        )
+
+
+def apply_mask(img: ImgLike, mask: ImgLike) -> np.ndarray:
+    """Extract the in-mask voxels of a 4-D image as a (volumes, voxels) array.
+
+    Parameters
+    ----------
+    img : nibabel image or path
+        A 4-D image (x, y, z, volumes).
+    mask : nibabel image or path
+        A 3-D image on the same grid and affine; non-zero voxels are kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 array of shape (n_volumes, n_voxels), voxels in nilearn's order
+        (C order of the mask).
+
+    Raises
+    ------
+    ShapeError
+        The image is not 4-D, or its grid or affine differs from the mask's.
+    NonFiniteError
+        An in-mask voxel holds NaN or infinity (the message counts them and names
+        the first).
+    """
+    from nilearn.masking import apply_mask as nl_apply_mask
+
+    im = _as_img(img, "img")
+    mk = _as_img(mask, "mask")
+    if len(im.shape) != 4:
+        raise ShapeError(
+            f"'img' must be a 4-D image (x, y, z, volumes); got a "
+            f"{len(im.shape)}-D image of shape {tuple(im.shape)}."
+        )
+    mb = _check_mask(mk)
+    _check_fit(im, mk)
+    data = np.asarray(im.get_fdata(dtype=np.float64))
+    bad = ~np.isfinite(data[mb])
+    if bad.any():
+        vox = np.argwhere(mb)[bad.any(axis=1)]
+        raise NonFiniteError(
+            f"'img' holds NaN or infinite values in {len(vox)} of {int(mb.sum())} "
+            f"in-mask voxels ({int(bad.sum())} values); first at voxel "
+            f"{tuple(int(v) for v in vox[0])}."
+        )
+    mask_img = nib.Nifti1Image(mb.astype(np.int8), mk.affine)
+    out = nl_apply_mask(im, mask_img, dtype=np.float64)
+    return np.asarray(out, dtype=np.float64)
+
+
+def unmask(data: Any, mask: ImgLike) -> nib.Nifti1Image:
+    """Put a (volumes, voxels) or (voxels,) array back into the mask's grid.
+
+    Parameters
+    ----------
+    data : array-like
+        Shape (n_voxels,) for a 3-D image or (n_volumes, n_voxels) for a 4-D one.
+    mask : nibabel image or path
+        The mask used by :func:`apply_mask`.
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+        Zero outside the mask.
+    """
+    from nilearn.masking import unmask as nl_unmask
+
+    mk = _as_img(mask, "mask")
+    mb = _check_mask(mk)
+    arr = np.asarray(data, dtype=np.float64)
+    n_vox = int(mb.sum())
+    if arr.ndim not in (1, 2) or arr.shape[-1] != n_vox:
+        raise ShapeError(
+            f"'data' must have shape (n_voxels,) or (n_volumes, n_voxels) with "
+            f"n_voxels = {n_vox} (the mask's); got {arr.shape}."
+        )
+    mask_img = nib.Nifti1Image(mb.astype(np.int8), mk.affine)
+    return nl_unmask(arr, mask_img)
+
+
+def load_haxby(
+    task: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Load the bundled Haxby et al. (2001) slice: voxels, labels and runs.
+
+    Parameters
+    ----------
+    task : {None, "8way", "faces-houses"}
+        None keeps all 1452 volumes (rest included); ``"8way"`` drops the rest
+        volumes (8 categories); ``"faces-houses"`` keeps face and house volumes.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        Float64 (n_volumes, 530) in-mask signal, not standardised.
+    labels : numpy.ndarray of str
+        Category of each volume.
+    runs : numpy.ndarray of int
+        Run (chunk) 0-11 of each volume.
+    """
+    from neurodl.data.registry import dataset_file
+
+    if task is not None and task not in HAXBY_TASKS:
+        raise ValidationError(
+            f"'task' must be None, '8way' or 'faces-houses'; got {task!r}."
+        )
+    X = apply_mask(
+        dataset_file("haxby_slice", "bold.nii.gz"),
+        dataset_file("haxby_slice", "mask.nii.gz"),
+    )
+    rows = [
+        line.split()
+        for line in dataset_file("haxby_slice", "attributes_literal.txt")
+        .read_text()
+        .splitlines()
+        if line.strip()
+    ]
+    if len(rows) != len(X) or any(len(r) != 2 for r in rows):
+        raise DataFileError(
+            f"attributes_literal.txt must hold one 'label chunk' line per volume "
+            f"({len(X)}); got {len(rows)} lines."
+        )
+    labels = np.array([r[0] for r in rows])
+    runs = np.array([int(r[1]) for r in rows])
+    if task == "8way":
+        keep = labels != "rest"
+    elif task == "faces-houses":
+        keep = np.isin(labels, ["face", "house"])
+    else:
+        keep = np.ones(len(labels), dtype=bool)
+    return X[keep], labels[keep], runs[keep]
