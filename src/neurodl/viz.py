@@ -239,3 +239,23 @@ def save_latency_histogram(
     ax.set(xlabel="end-to-end latency (ms)", ylabel="windows", title=title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_slice_map(
+    values: np.ndarray,
+    path: str | os.PathLike[str],
+    title: str,
+    *,
+    label: str = "accuracy",
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Path:
+    """Plot a 2-D map (one brain slice) with a colour bar; NaN shows as blank."""
+    plt = _pyplot()
+    arr = np.asarray(values, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    im = ax.imshow(arr.T, origin="lower", cmap="viridis", vmin=vmin, vmax=vmax)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set(title=title, xlabel="voxel x", ylabel="voxel y")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -127,7 +127,13 @@ def test_tour(capsys, tmp_path):
     assert code == 0
     html = (tmp_path / "index.html").read_text()
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["chapters"]) == {"xor", "digits", "spiking", "decoding"}
+    assert set(results["chapters"]) == {
+        "xor",
+        "digits",
+        "spiking",
+        "decoding",
+        "imaging",
+    }
     assert results["chapters"]["xor"]["seeds_0_199"]["fraction"] >= 0.99
     assert results["chapters"]["digits"]["test_accuracy"] >= 0.97
     assert 5.3 <= results["chapters"]["spiking"]["cuba"]["rate_hz"] <= 6.1
@@ -139,6 +145,9 @@ def test_tour(capsys, tmp_path):
     assert dec["m1"]["gru"]["test"]["r2"] >= 0.78
     assert dec["live"]["dropped_samples"] == 0 and dec["live"]["p95_ms"] <= 20
     assert "<table" in html and "chance level" in html
+    haxby = results["chapters"]["imaging"]["haxby"]
+    assert haxby["8way"]["balanced_accuracy"] >= 0.50
+    assert haxby["faces-houses"]["balanced_accuracy"] >= 0.95
     pngs = (
         "xor.png",
         "digits_learning_curve.png",
@@ -147,6 +156,7 @@ def test_tour(capsys, tmp_path):
         "coba_raster.png",
         "m1_velocity.png",
         "live_latency.png",
+        "haxby_searchlight.png",
     )
     for png in pngs:
         assert f'src="{png}"' in html

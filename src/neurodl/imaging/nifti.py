@@ -215,6 +215,11 @@ def load_haxby(
     task : {None, "8way", "faces-houses"}
         None keeps all 1452 volumes (rest included); ``"8way"`` drops the rest
         volumes (8 categories); ``"faces-houses"`` keeps face and house volumes.
+        For decoding, load the full series (None) and let
+        :func:`~neurodl.imaging.decode_volumes` select the task: it detrends and
+        z-scores each run over the volumes it is given, and a pre-selected subset
+        detrends across the category blocks (faces before houses), which removes
+        the signal (faces vs houses falls from 0.986 to 0.61).
 
     Returns
     -------
