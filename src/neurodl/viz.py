@@ -259,3 +259,39 @@ def save_slice_map(
     ax.set(title=title, xlabel="voxel x", ylabel="voxel y")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_rsa_layers(
+    results: Sequence[dict[str, Any]],
+    path: str | os.PathLike[str],
+    title: str,
+) -> Path:
+    """Plot each network's layers against human IT (bars) and monkey IT (points).
+
+    ``results`` are :meth:`neurodl.tasks.rsa92.LayerRSA.to_dict` outputs: the bars
+    are the mean Spearman correlation with the subjects' IT RDMs (dots: subjects),
+    the grey band is the human noise ceiling (lower to upper bound), the black
+    diamonds the correlation with monkey IT.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1, len(results), figsize=(3.6 * len(results) + 0.8, 3.8), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    for ax, res in zip(axes, results, strict=True):
+        layers = list(res["layers"])
+        pos = np.arange(len(layers))
+        lo, hi = res["noise_ceiling"]
+        ax.axhspan(lo, hi, color="0.85", label="human noise ceiling")
+        ax.bar(pos, res["human_it_spearman_mean"], color="C0", label="human IT (mean)")
+        for i, subj in enumerate(res["human_it_spearman_per_subject"]):
+            ax.plot([i] * len(subj), subj, ".", color="C1", ms=4)
+        ax.plot(pos, res["monkey_it_spearman"], "kD", ms=5, label="monkey IT")
+        ax.set_xticks(pos, layers, rotation=30, ha="right")
+        ax.set_title(res["model"])
+        ax.axhline(0, color="k", lw=0.5)
+    axes[0].set_ylabel("Spearman correlation with IT RDM")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

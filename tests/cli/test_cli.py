@@ -157,6 +157,7 @@ def test_tour(capsys, tmp_path):
         "m1_velocity.png",
         "live_latency.png",
         "haxby_searchlight.png",
+        "rsa_layers.png",
     )
     for png in pngs:
         assert f'src="{png}"' in html

@@ -14,6 +14,7 @@ import typer
 from neurodl import __version__
 from neurodl.cli import (
     bci,
+    compare,
     data,
     decode,
     demo,
@@ -34,6 +35,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bci.app, name="bci")
+app.add_typer(compare.app, name="compare")
 app.add_typer(data.app, name="data")
 app.add_typer(decode.app, name="decode")
 app.add_typer(demo.app, name="demo")

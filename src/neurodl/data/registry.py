@@ -174,11 +174,16 @@ DATASETS: dict[str, DatasetInfo] = {
             description=(
                 "92_brainRDMs.mat: human IT fMRI RDMs (92x92), 4 subjects x 2 "
                 "sessions; 92_modelRDMs.mat: 8 model RDMs (animacy, categories, "
-                "monkey IT, EVA, HMAX, V1, silhouette, RADON). Images not bundled."
+                "monkey IT, EVA, HMAX, V1, silhouette, RADON); "
+                "it_rdms_8x8_stimuli.npz (derived): the monkey and human IT RDMs "
+                "of Kriegeskorte et al.'s figure 1, category vectors and 8x8 "
+                "grayscale thumbnails of the stimuli. The photographs are not "
+                "bundled."
             ),
             files={
                 "92_brainRDMs.mat": "1743f90a15e895798a94318649e80e1123a7e5943a1703fa1dd7c31ea5780b7c",  # noqa: E501
                 "92_modelRDMs.mat": "e1d2b58bb2f9508bc13da4c81b94d1ab07823b25ed30b9563bd9d6d730c2a00a",  # noqa: E501
+                "it_rdms_8x8_stimuli.npz": "083a7d2ed28b161bb35fc7e3f1dc5a30f64f5fbae44d14706bc64c0093ea0895",  # noqa: E501
             },
             licence="MIT (rsatoolbox); cite the papers",
             citation=(
