@@ -207,3 +207,23 @@ def test_sklearn_clone_and_params() -> None:
     copy = clone(model)
     assert copy.get_params()["cv"] == 3
     assert copy.get_params()["scoring"] == "l2"
+
+
+def test_explainable_variance_recovers_the_simulated_ceiling():
+    from neurodl.compare.encoding import explainable_variance
+
+    # signal variance 1, noise variance 4 per trial, 5 repeats: the averaged
+    # response has noise variance 4/5, so the ceiling is 1 / (1 + 0.8) = 0.556
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(20000, 3))
+    trials = signal[None] + rng.normal(scale=2.0, size=(5, 20000, 3))
+    ev = explainable_variance(trials)
+    np.testing.assert_allclose(ev, 1 / 1.8, atol=0.02)
+    # a ridge model given the true signal reaches the ceiling, and no further
+    r2 = r2_per_target(trials.mean(0), signal)
+    np.testing.assert_allclose(r2 / ev, 1.0, atol=0.05)
+    # pure noise: ceiling about 0
+    noise = rng.normal(size=(4, 5000, 2))
+    assert np.all(np.abs(explainable_variance(noise)) < 0.1)
+    with pytest.raises(ValidationError, match="at least 2 repetitions"):
+        explainable_variance(trials[:1])

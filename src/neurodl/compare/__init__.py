@@ -14,6 +14,7 @@ from neurodl.compare.cka import cka as cka
 from neurodl.compare.encoding import RidgeEncoder as RidgeEncoder
 from neurodl.compare.encoding import ceiling_normalized as ceiling_normalized
 from neurodl.compare.encoding import corr_per_target as corr_per_target
+from neurodl.compare.encoding import explainable_variance as explainable_variance
 from neurodl.compare.encoding import r2_per_target as r2_per_target
 from neurodl.compare.rsa import compare_rdms as compare_rdms
 from neurodl.compare.rsa import condensed as condensed
@@ -31,6 +32,7 @@ __all__ = [
     "condensed",
     "corr_per_target",
     "crossnobis_rdm",
+    "explainable_variance",
     "layer_activations",
     "list_layers",
     "noise_ceiling",

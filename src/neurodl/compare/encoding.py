@@ -40,6 +40,7 @@ __all__ = [
     "RidgeEncoder",
     "ceiling_normalized",
     "corr_per_target",
+    "explainable_variance",
     "r2_per_target",
 ]
 
@@ -174,6 +175,48 @@ def ceiling_normalized(score: Any, ceiling: Any, *, min_ceiling: float = 0.0) ->
     out = np.full(s_b.shape, np.nan)
     np.divide(s_b, c_b, out=out, where=ok)
     return float(out) if out.ndim == 0 else out
+
+
+def explainable_variance(repeats: Any) -> np.ndarray:
+    """Noise ceiling of R² for the trial-averaged response, from repeated trials.
+
+    With ``repeats`` of shape (n_repeats, n_stimuli, n_targets) - the response of
+    each target to each stimulus on each of ``N >= 2`` repetitions - the signal
+    power is Sahani & Linden's (2003) unbiased estimate
+    ``SP = (Var(sum_r y_r) - sum_r Var(y_r)) / (N (N - 1))`` (variances over
+    stimuli), and the ceiling is the fraction of the trial-averaged response's
+    variance that is signal, ``SP / Var(mean_r y_r)``: the largest R² a model can
+    reach predicting the averaged response when its noise is independent across
+    repetitions. It can be negative for targets with no reliable signal (use
+    :func:`ceiling_normalized`'s ``min_ceiling`` to leave them out).
+
+    Returns
+    -------
+    ndarray, shape (n_targets,)
+        The ceiling of each target.
+    """
+    y = _to_tensor("repeats", repeats, torch.float64, "cpu").numpy()
+    if y.ndim == 2:
+        y = y[:, :, None]
+    if y.ndim != 3:
+        raise ShapeError(
+            f"'repeats' must be (n_repeats, n_stimuli, n_targets); got shape {y.shape}."
+        )
+    n = y.shape[0]
+    if n < 2:
+        raise ValidationError(
+            f"'repeats' needs at least 2 repetitions to separate signal from noise; "
+            f"got {n}."
+        )
+    if y.shape[1] < 2:
+        raise ValidationError(f"'repeats' needs at least 2 stimuli; got {y.shape[1]}.")
+    var_sum = y.sum(axis=0).var(axis=0)
+    sum_var = y.var(axis=1).sum(axis=0)
+    signal = (var_sum - sum_var) / (n * (n - 1))
+    var_mean = y.mean(axis=0).var(axis=0)
+    out = np.full(signal.shape, np.nan)
+    np.divide(signal, var_mean, out=out, where=var_mean > 0)
+    return out
 
 
 def _score_batch(
