@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -23,6 +26,23 @@ def show_progress(quiet: bool) -> bool:
 def echo_json(data: dict[str, Any]) -> None:
     """Print ``data`` as indented JSON."""
     typer.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (temp file, rename).
+
+    A failure leaves no half-written file: the temporary file is removed and any
+    previous ``path`` stays as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def parse_range(name: str, text: str) -> range:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json
+from neurodl.cli._common import JSON, echo_json, write_json
 from neurodl.errors import ValidationError
 
 app = typer.Typer(help="Compare networks with brains: RSA layer by layer.")
@@ -51,12 +51,7 @@ def rsa(
         save_rsa_layers(results, figure, "92 images: network layers vs IT")
         data["figure"] = str(figure)
     if out is not None:
-        import json
-
-        from neurodl.tasks.tour import _write_text
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _write_text(out, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        write_json(out, data)
     if as_json:
         echo_json(data)
         return

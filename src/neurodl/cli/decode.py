@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json
+from neurodl.cli._common import JSON, echo_json, write_json
 from neurodl.errors import ValidationError
 
 app = typer.Typer(help="Decode recordings with honest cross-validation.")
@@ -27,15 +27,6 @@ def _runs(runs: list[int], extra: list[str]) -> list[int]:
     if not out:
         raise ValidationError("'--runs' must name at least one run; got none.")
     return out
-
-
-def _write_json(path: Path, data: dict) -> None:
-    import json
-
-    from neurodl.tasks.tour import _write_text
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 @app.command(
@@ -90,7 +81,7 @@ def eeg(
         permutations=permutations,
     )
     if out is not None:
-        _write_json(out, res)
+        write_json(out, res)
     if as_json:
         echo_json(res)
         return
@@ -170,7 +161,7 @@ def spikes(
         )
         summary["figure"] = str(figure)
     if out is not None:
-        _write_json(out, summary)
+        write_json(out, summary)
     if as_json:
         echo_json(summary)
         return

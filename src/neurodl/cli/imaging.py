@@ -6,28 +6,12 @@ from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json
+from neurodl.cli._common import JSON, echo_json, write_json
 from neurodl.errors import ValidationError
 
 app = typer.Typer(help="fMRI: decode volumes with leave-one-run-out CV.")
 
 OUT_OPT = typer.Option(None, "--out", help="Also write the results as JSON here.")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    import json
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @app.callback()
@@ -65,7 +49,7 @@ def decode(
         ),
     }
     if out is not None:
-        _write_json(out, res)
+        write_json(out, res)
     if as_json:
         echo_json(res)
         return
