@@ -1,4 +1,4 @@
-"""fMRI: NIfTI in and out, masking, first-level GLM (nilearn), MVPA, searchlight."""
+"""fMRI: NIfTI in and out, runs from files and BIDS, masking, GLM, MVPA, searchlight."""
 
 from neurodl.imaging.glm import (
     NOISE_MODELS,
@@ -10,9 +10,11 @@ from neurodl.imaging.mvpa import (
     TASKS,
     decode_volumes,
     default_estimator,
+    select_task,
     standardize_runs,
 )
 from neurodl.imaging.nifti import apply_mask, load_haxby, load_img, save_img, unmask
+from neurodl.imaging.runs import load_runs
 from neurodl.imaging.searchlight import searchlight, sphere_neighbors
 
 __all__ = [
@@ -26,8 +28,10 @@ __all__ = [
     "first_level",
     "load_haxby",
     "load_img",
+    "load_runs",
     "save_img",
     "searchlight",
+    "select_task",
     "sphere_neighbors",
     "standardize_runs",
     "unmask",

@@ -25,13 +25,18 @@ ImgLike = Any
 HAXBY_TASKS = ("8way", "faces-houses")
 
 
-def load_img(path: str | os.PathLike[str]) -> nib.spatialimages.SpatialImage:
+def load_img(
+    path: str | os.PathLike[str], *, name: str = "path"
+) -> nib.spatialimages.SpatialImage:
     """Read a NIfTI (or other nibabel-readable) image.
 
     Parameters
     ----------
     path : str or path-like
         The file, e.g. ``bold.nii.gz``.
+    name : str
+        How error messages refer to the file (the command line passes its option,
+        e.g. ``"--mask"``).
 
     Returns
     -------
@@ -45,11 +50,13 @@ def load_img(path: str | os.PathLike[str]) -> nib.spatialimages.SpatialImage:
     """
     p = Path(path)
     if not p.is_file():
-        raise DataFileError(f"image file {str(p)!r} does not exist.")
+        raise DataFileError(
+            f"{name!r} must be an image file; {str(p)!r} does not exist."
+        )
     try:
         img = nib.load(p)
     except Exception as exc:  # nibabel raises several types for bad files
-        raise DataFileError(f"cannot read image {str(p)!r}: {exc}") from exc
+        raise DataFileError(f"{name!r}: cannot read image {str(p)!r}: {exc}") from exc
     return img  # type: ignore[return-value]
 
 
@@ -90,43 +97,57 @@ def _as_img(img: ImgLike, name: str) -> nib.spatialimages.SpatialImage:
     if isinstance(img, nib.spatialimages.SpatialImage):
         return img
     if isinstance(img, str | os.PathLike):
-        return load_img(img)
+        return load_img(img, name=name)
     raise ValidationError(
         f"{name!r} must be a nibabel image or a path; got {type(img).__name__}."
     )
 
 
-def _check_mask(mask: nib.spatialimages.SpatialImage) -> np.ndarray:
+def _who(name: str, img: nib.spatialimages.SpatialImage) -> str:
+    """``'name'``, followed by the image's file in brackets when it has one."""
+    fn = img.get_filename()
+    return f"{name!r} ({fn})" if fn else repr(name)
+
+
+def _check_mask(mask: nib.spatialimages.SpatialImage, name: str = "mask") -> np.ndarray:
     m = np.asarray(mask.dataobj)
     if m.ndim == 4 and m.shape[3] == 1:
         m = m[..., 0]
+    who = _who(name, mask)
     if m.ndim != 3:
-        raise ShapeError(f"'mask' must be a 3-D image; got shape {m.shape}.")
+        raise ShapeError(f"{who} must be a 3-D image; got shape {m.shape}.")
     if not np.isfinite(m).all():
-        raise NonFiniteError("'mask' holds NaN or infinite values.")
+        raise NonFiniteError(f"{who} holds NaN or infinite values.")
     mb = m != 0
     if not mb.any():
-        raise ValidationError("'mask' selects no voxel (all zeros).")
+        raise ValidationError(f"{who} selects no voxel (all zeros).")
     return mb
 
 
 def _check_fit(
-    img: nib.spatialimages.SpatialImage, mask: nib.spatialimages.SpatialImage
+    img: nib.spatialimages.SpatialImage,
+    mask: nib.spatialimages.SpatialImage,
+    img_name: str = "img",
+    mask_name: str = "mask",
 ) -> None:
+    who_img, who_mask = _who(img_name, img), _who(mask_name, mask)
     if tuple(img.shape[:3]) != tuple(mask.shape[:3]):
         raise ShapeError(
-            f"image and mask must have the same 3-D grid; image shape "
-            f"{tuple(img.shape)}, mask shape {tuple(mask.shape)}."
+            f"{mask_name!r} and {img_name!r} must have the same 3-D grid; "
+            f"{who_img} has shape {tuple(img.shape)}, {who_mask} has shape "
+            f"{tuple(mask.shape)}."
         )
     if not np.allclose(img.affine, mask.affine, atol=1e-4):
         raise ShapeError(
-            "image and mask must have the same affine; image affine "
-            f"{np.round(img.affine, 4).tolist()}, mask affine "
+            f"{mask_name!r} and {img_name!r} must have the same affine; {who_img} "
+            f"has affine {np.round(img.affine, 4).tolist()}, {who_mask} has "
             f"{np.round(mask.affine, 4).tolist()}."
         )
 
 
-def apply_mask(img: ImgLike, mask: ImgLike) -> np.ndarray:
+def apply_mask(
+    img: ImgLike, mask: ImgLike, *, img_name: str = "img", mask_name: str = "mask"
+) -> np.ndarray:
     """Extract the in-mask voxels of a 4-D image as a (volumes, voxels) array.
 
     Parameters
@@ -135,6 +156,9 @@ def apply_mask(img: ImgLike, mask: ImgLike) -> np.ndarray:
         A 4-D image (x, y, z, volumes).
     mask : nibabel image or path
         A 3-D image on the same grid and affine; non-zero voxels are kept.
+    img_name, mask_name : str
+        How error messages refer to the two (the command line passes its options,
+        ``"--data"`` and ``"--mask"``); messages also name the files.
 
     Returns
     -------
@@ -152,21 +176,22 @@ def apply_mask(img: ImgLike, mask: ImgLike) -> np.ndarray:
     """
     from nilearn.masking import apply_mask as nl_apply_mask
 
-    im = _as_img(img, "img")
-    mk = _as_img(mask, "mask")
+    im = _as_img(img, img_name)
+    mk = _as_img(mask, mask_name)
     if len(im.shape) != 4:
         raise ShapeError(
-            f"'img' must be a 4-D image (x, y, z, volumes); got a "
+            f"{_who(img_name, im)} must be a 4-D image (x, y, z, volumes); got a "
             f"{len(im.shape)}-D image of shape {tuple(im.shape)}."
         )
-    mb = _check_mask(mk)
-    _check_fit(im, mk)
+    mb = _check_mask(mk, mask_name)
+    _check_fit(im, mk, img_name, mask_name)
     data = np.asarray(im.get_fdata(dtype=np.float64))
     bad = ~np.isfinite(data[mb])
     if bad.any():
         vox = np.argwhere(mb)[bad.any(axis=1)]
         raise NonFiniteError(
-            f"'img' holds NaN or infinite values in {len(vox)} of {int(mb.sum())} "
+            f"{_who(img_name, im)} holds NaN or infinite values in {len(vox)} of "
+            f"{int(mb.sum())} "
             f"in-mask voxels ({int(bad.sum())} values); first at voxel "
             f"{tuple(int(v) for v in vox[0])}."
         )
