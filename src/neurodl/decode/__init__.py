@@ -1,6 +1,7 @@
 """Decoders: brain recordings to intentions, each a scikit-learn estimator.
 
-EEG classifiers (:mod:`neurodl.decode.eeg`), EEG ConvNets
+EEG classifiers (:mod:`neurodl.decode.eeg`) and their common spatial patterns
+(:mod:`neurodl.decode.csp`), EEG ConvNets
 (:mod:`neurodl.decode.convnet`), continuous decoders of kinematics
 (:mod:`neurodl.decode.continuous`), leak-free evaluation
 (:mod:`neurodl.decode.evaluate`).
@@ -14,6 +15,7 @@ from neurodl.decode.continuous import split_time_ordered as split_time_ordered
 from neurodl.decode.convnet import ConvNetClassifier as ConvNetClassifier
 from neurodl.decode.convnet import EEGNetClassifier as EEGNetClassifier
 from neurodl.decode.convnet import ShallowConvNetClassifier as ShallowConvNetClassifier
+from neurodl.decode.csp import CSP as CSP
 from neurodl.decode.eeg import CSPLDA as CSPLDA
 from neurodl.decode.eeg import EEG_PIPELINES as EEG_PIPELINES
 from neurodl.decode.eeg import FilterBankCSP as FilterBankCSP
@@ -29,6 +31,7 @@ from neurodl.decode.evaluate import permutation_test as permutation_test
 from neurodl.decode.evaluate import regression_scores as regression_scores
 
 __all__ = [
+    "CSP",
     "CSPLDA",
     "EEG_PIPELINES",
     "CVResult",

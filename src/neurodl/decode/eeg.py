@@ -1,7 +1,8 @@
 """Classical EEG decoders, each one scikit-learn estimator around the field's libraries.
 
-- :class:`CSPLDA`: MNE's common spatial patterns (log band power of the CSP
-  components) and linear discriminant analysis, MNE's motor-imagery example.
+- :class:`CSPLDA`: common spatial patterns (log band power of the CSP components,
+  neurodl's :class:`~neurodl.decode.csp.CSP`, equal to MNE's) and linear
+  discriminant analysis, MNE's motor-imagery example.
 - :class:`FilterBankCSP`: CSP in each band of a filter bank (Ang et al. 2008),
   mutual-information feature selection, LDA.
 - :class:`TangentSpaceClassifier`: pyRiemann's shrunk covariance matrices, mapped to
@@ -58,7 +59,8 @@ def check_epochs(X: Any, *, name: str = "X") -> np.ndarray:
             f"channels); got shape {arr.shape}."
         )
     arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
+    # the sum is finite when every value is (or overflows: then look closer)
+    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         n_bad = int((~np.isfinite(arr)).sum())
         trials = np.unique(np.nonzero(~np.isfinite(arr))[0])
         raise NonFiniteError(
@@ -155,18 +157,22 @@ def _csp_components(n_components: int, n_channels: int) -> int:
 
 
 class CSPLDA(_EpochsClassifier):
-    """MNE's CSP (log-variance of ``n_components`` spatial filters) and LDA.
+    """CSP (log-variance of ``n_components`` spatial filters) and LDA.
+
+    The CSP is neurodl's :class:`neurodl.decode.csp.CSP`, which computes MNE's
+    ``CSP(n_components, reg, log=True, norm_trace=False, rank)`` (filters,
+    patterns and features equal to ~1e-10) without MNE's per-fit bookkeeping.
 
     Parameters
     ----------
     n_components : int
         CSP components kept (at most the number of channels).
-    reg : None, float or str
-        Covariance regularisation, passed to :class:`mne.decoding.CSP`.
-    rank : None, "full" or dict
-        Rank of the data, passed to MNE's CSP. None estimates it in every fit (as
-        MNE's example does); ``{"eeg": n_channels - 1}`` states it for
-        average-referenced data and skips that estimate (same filters, faster).
+    reg : None, float, "empirical", "oas" or "ledoit_wolf"
+        Covariance regularisation, as MNE's CSP's ``reg``.
+    rank : None, "full", int or dict
+        Rank of the data. None estimates it in every fit (as MNE's example does);
+        ``{"eeg": n_channels - 1}`` states it for average-referenced data and
+        skips that estimate (same filters, faster).
     """
 
     def __init__(
@@ -180,13 +186,18 @@ class CSPLDA(_EpochsClassifier):
         """Fit CSP on the trials of ``X`` and LDA on their CSP features."""
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+        from neurodl.decode.csp import CSP
+
         arr, y_idx = self._validate_fit(X, y)
         _check_components(self.n_components)
-        csp = _mne_csp(
-            _csp_components(self.n_components, arr.shape[1]), self.reg, self.rank
+        csp = CSP(
+            _csp_components(self.n_components, arr.shape[1]),
+            reg=self.reg,
+            rank=self.rank,
         )
-        _quiet(csp.fit, arr, y_idx)
-        feats = _log_power(csp, arr)
+        feats = csp._features(csp._fit_epochs(arr, y_idx))
+        csp.classes_ = self.classes_
+        csp.n_features_in_ = arr.shape[1]
         self.csp_ = csp
         self.lda_ = LinearDiscriminantAnalysis().fit(feats, y_idx)
         return self
@@ -194,7 +205,7 @@ class CSPLDA(_EpochsClassifier):
     def features(self, X: Any) -> np.ndarray:
         """CSP log-power features, shape (n_trials, n_components)."""
         arr = self._validate_predict(X)
-        return _log_power(self.csp_, arr)
+        return self.csp_._features(self.csp_._power(arr))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities from LDA."""
