@@ -18,7 +18,9 @@ Two comparisons, each contender on one thread (``OMP_NUM_THREADS=1``,
 * **CSP+LDA**: wall time of the whole 10-fold ``cross_val_score`` of MNE's example
   pipeline (``CSP(n_components=4, reg=None, log=True, norm_trace=False)`` + LDA)
   against neurodl's ``make_pipeline("csp-lda")`` (neurodl's own CSP, see
-  ``neurodl.decode.csp``, and the same sklearn LDA), on epochs 1-2 s after the
+  ``neurodl.decode.csp``, and the same sklearn LDA; told the rank the average
+  reference leaves, as ``neurodl decode eeg`` does) and ``CSPLDA()`` (the rank
+  estimated in every fit, as MNE's example does), on epochs 1-2 s after the
   cue: the median of ``--csp-repeats`` runs (15), the two taking turns in each
   repeat after one warm-up run each. Both must give 0.9333, and the fold scores
   must be identical (recorded as ``same_folds_as_mne``).
@@ -215,7 +217,7 @@ def bench_csp(repeats: int) -> dict[str, Any]:
     from sklearn.model_selection import ShuffleSplit, cross_val_score
     from sklearn.pipeline import Pipeline
 
-    from neurodl.decode.eeg import make_pipeline
+    from neurodl.decode.eeg import CSPLDA, make_pipeline
 
     mne.set_log_level("error")
     X, y, rank = load(1.0, 2.0)
@@ -232,6 +234,8 @@ def bench_csp(repeats: int) -> dict[str, Any]:
     contenders = {
         "MNE example (CSP+LDA)": mne_pipe,
         "neurodl csp-lda": lambda: make_pipeline("csp-lda", sfreq=160.0, rank=rank),
+        # the rank estimated in every fit, as MNE's example does
+        "neurodl CSPLDA(rank=None)": lambda: CSPLDA(),
     }
     folds_by: dict[str, list[float]] = {}
     for name, make in contenders.items():  # warm-up: imports, caches
