@@ -182,3 +182,80 @@ def test_training_accuracy_is_tracked_on_request():
         ValidationError, match="'track_accuracy' needs a classification"
     ):
         TrainConfig(loss="mse", track_accuracy=True)
+
+
+@pytest.mark.parametrize(
+    ("engine", "optimizer"),
+    [("explicit", "sgd"), ("explicit", "adam"), ("autograd", "momentum")],
+)
+def test_a_refused_step_changes_nothing(engine, optimizer):
+    # fit() reads a one-batch epoch's loss before updating, instead of copying the
+    # parameters every epoch to put them back on divergence: train_step(accept=)
+    # must leave weights and optimizer state alone when accept says no.
+    from neurodl.learning import make_optimizer
+    from neurodl.learning.trainer import train_step
+    from neurodl.networks import get_loss
+
+    x, labels = _data()
+    net = _net()
+    fn = get_loss("cross_entropy")
+    y = net._check_target(fn, x, labels)
+    weights = net.weights()
+    opt = make_optimizer(optimizer, weights, 0.01)
+    train_step(net, weights, x, y, fn, opt, None, engine)  # some optimizer state
+    before = _params(net)
+    state = {k: t.clone() for k, t in opt.state_tensors().items()}
+    seen = []
+    value = train_step(
+        net, weights, x, y, fn, opt, None, engine, accept=lambda v: seen.append(v)
+    )
+    assert seen == [value] and value.item() > 0
+    for a, b in zip(before, _params(net), strict=True):
+        assert torch.equal(a, b)
+    assert opt.state_scalars() == {} or opt.state_scalars()["steps"] == 1
+    for k, t in opt.state_tensors().items():
+        assert torch.equal(t, state[k]), k
+    total = torch.zeros((), dtype=torch.float64)
+    again = train_step(net, weights, x, y, fn, opt, total, engine)
+    assert again.item() == pytest.approx(value.item(), rel=1e-12)
+    assert total.item() == pytest.approx(value.item(), rel=1e-12)
+    moved = zip(before, _params(net), strict=True)
+    assert not all(torch.equal(a, b) for a, b in moved)
+
+
+def test_one_batch_history_holds_the_loss_before_each_update():
+    x, y = _data()
+    net = _net()
+    start = [p.detach().clone() for p in net.parameters()]
+    cfg = TrainConfig(loss="cross_entropy", lr=0.5, epochs=3)
+    h = fit(net, x, y, cfg)
+    replay = _net()
+    with torch.no_grad():
+        for p, p0 in zip(replay.parameters(), start, strict=True):
+            p.copy_(p0)
+    opt = torch.optim.SGD(replay.parameters(), lr=0.5)
+    for epoch in range(3):
+        loss = replay.loss(x, y, "cross_entropy")
+        assert h.loss[epoch] == pytest.approx(loss.item(), rel=1e-12)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b in zip(net.parameters(), replay.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_divergence_in_a_minibatch_epoch_puts_the_epoch_back():
+    x, y = _data()
+    x[:, 0] *= 1e150
+    net = FeedForward((4, 8, 3), "identity", "identity", seed=0, dtype=torch.float64)
+    cfg = TrainConfig(loss="mse", lr=10.0, epochs=50, batch_size=16, seed=1)
+    target = torch.nn.functional.one_hot(y, 3).double()
+    with pytest.raises(TrainingDivergedError) as err:
+        fit(net, x, target, cfg)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    epoch = err.value.epoch
+    again = FeedForward((4, 8, 3), "identity", "identity", seed=0, dtype=torch.float64)
+    if epoch > 1:  # the network is that of a run stopped after the last good epoch
+        fit(again, x, target, TrainConfig(**{**cfg.__dict__, "epochs": epoch - 1}))
+    for a, b in zip(net.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -202,3 +202,52 @@ def test_descend_equals_gradients_then_a_step(sizes):
     assert summed.item() == pytest.approx(value.item(), rel=1e-15)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "loss", "output"),
+    [
+        ((2, 3, 1), "bce", "identity"),
+        # 40 -> 8 narrows: dW is written through its transpose (the wide product)
+        ((40, 8, 3), "cross_entropy", "softmax"),
+        ((5, 4, 3), "mse", "tanh"),
+    ],
+)
+def test_write_grad_fills_the_same_grad_tensors_in_place(sizes, loss, output):
+    # The README's path, backprop(write_grad=True) then a torch.optim step, must not
+    # allocate gradients per call: it writes into the .grad tensors already there,
+    # which are also what it returns, and still equals autograd.
+    gen = torch.Generator().manual_seed(7)
+    net = FeedForward(sizes, "relu", output, seed=7, dtype=torch.float64)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    buffers, pointers = None, None
+    for _ in range(3):
+        x = torch.randn(6, sizes[0], generator=gen, dtype=torch.float64)
+        y = _targets(loss, 6, sizes[-1], gen)
+        auto = torch.autograd.grad(net.loss(x, y, loss), list(net.parameters()))
+        grads = net.backprop(x, y, loss, write_grad=True)
+        params = dict(net.named_parameters())
+        for (name, g), ref in zip(grads.items(), auto, strict=True):
+            assert g is params[name].grad, name
+            assert g.is_contiguous() and not g.requires_grad, name
+            assert (g - ref).abs().max().item() <= 1e-10, name
+        if buffers is None:
+            buffers = list(grads.values())
+            pointers = [g.data_ptr() for g in buffers]
+        assert all(a is b for a, b in zip(grads.values(), buffers, strict=True))
+        assert [g.data_ptr() for g in grads.values()] == pointers
+        opt.step()
+
+
+def test_write_grad_replaces_a_grad_it_cannot_reuse():
+    net = FeedForward((3, 4, 2), "tanh", "identity", seed=0, dtype=torch.float64)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    y = torch.randn(5, 2, dtype=torch.float64)
+    first = net.backprop(x, y, "mse", write_grad=True)
+    net.zero_grad()  # set_to_none: every .grad is None
+    W = net.layers[0].W
+    W.grad = torch.zeros(4, 3, dtype=torch.float64).T  # right shape, not contiguous
+    again = net.backprop(x, y, "mse", write_grad=True)
+    for name, p in net.named_parameters():
+        assert p.grad is again[name] and p.grad.is_contiguous()
+        torch.testing.assert_close(again[name], first[name], rtol=0, atol=0)

@@ -268,7 +268,18 @@ def fit(
     if progress is None:
         progress = _stderr_is_terminal()
     n_work = sum(p.numel() for p in params) * batch
-    snapshot = [p.clone() for p in params]
+    terms = fn.terms(n, y.shape[1])
+    # Divergence puts the network back to the end of the last finite epoch. An
+    # epoch of one batch reads its loss before updating (accept) and so never
+    # leaves it; minibatch epochs copy the parameters first.
+    one_batch = batch >= n
+    snapshot = None if one_batch else [p.clone() for p in params]
+    summed = [math.nan]  # the one batch's summed loss, read before the update
+
+    def accept(value: Tensor) -> bool:
+        summed[0] = value.item()
+        return math.isfinite(summed[0])
+
     with (
         use_threads(resolve_threads(threads, n_work)),
         _Progress(progress, description, cfg.epochs, history.epochs) as bar,
@@ -277,11 +288,16 @@ def fit(
             if history.stopped:
                 break
             t0 = time.perf_counter()
-            torch._foreach_copy_(snapshot, params)
-            total = _run_epoch(net, params, x, y, fn, opt, cfg, batch, gen)
-            epoch_loss = float(total) / fn.terms(n, y.shape[1])
+            if snapshot is None:
+                train_step(net, params, x, y, fn, opt, None, cfg.engine, accept=accept)
+                epoch_loss = summed[0] / terms
+            else:
+                torch._foreach_copy_(snapshot, params)
+                total = _run_epoch(net, params, x, y, fn, opt, cfg, batch, gen)
+                epoch_loss = float(total) / terms
             if not math.isfinite(epoch_loss):
-                torch._foreach_copy_(params, snapshot)
+                if snapshot is not None:
+                    torch._foreach_copy_(params, snapshot)
                 good = str(ckpt) if ckpt and ckpt.exists() else None
                 where = f" The last good checkpoint is {good!r}." if good else ""
                 raise TrainingDivergedError(
@@ -367,27 +383,40 @@ def train_step(
     y: Tensor,
     loss: Loss,
     opt: Optimizer,
-    total: Tensor,
+    total: Tensor | None = None,
     engine: str = "explicit",
-) -> None:
-    """Take one minibatch step and add the summed loss to ``total`` in place.
+    *,
+    accept: Callable[[Tensor], bool] | None = None,
+) -> Tensor:
+    """Take one minibatch step; return the loss summed over its terms (0-d tensor).
 
     ``weights`` are ``net.weights()`` (which ``opt`` updates); ``x`` and ``y`` must
-    be validated and shaped. This is the whole of the training loop's hot path
+    be validated and shaped. The summed loss is also added to ``total`` in place
+    when given. ``accept``: called with the summed loss before anything is
+    updated; the weights and the optimizer are left untouched unless it returns
+    True. This is the whole of the training loop's hot path
     (``benchmarks/backprop.py`` times exactly this function).
     """
     if engine == "explicit" and type(opt) is GradientDescent:
         # the article's rule, applied layer by layer without gradient tensors
-        total.add_(net.descend(x, y, loss, opt.lr, weights))
-    elif engine == "explicit":
-        value, grads = net.loss_and_grads(x, y, loss, reduction="sum", weights=weights)
-        opt.step(grads)
-        if value is not None:  # always: with_loss defaults to True
-            total.add_(value)
+        value = net.descend(x, y, loss, opt.lr, weights, accept=accept)
     else:
-        mean, grads = _autograd_step(net, x, y, loss)
-        opt.step(grads)
-        total.add_(mean, alpha=loss.terms(x.shape[0], y.shape[1]))
+        if engine == "explicit":
+            summed, grads = net.loss_and_grads(
+                x, y, loss, reduction="sum", weights=weights
+            )
+            assert summed is not None  # with_loss defaults to True
+            value = summed
+        else:
+            mean, grads = _autograd_step(net, x, y, loss)
+            # the sum in float64, as the epoch's total has always accumulated it
+            terms = loss.terms(x.shape[0], y.shape[1])
+            value = mean.to(torch.float64) * terms
+        if accept is None or accept(value):
+            opt.step(grads)
+    if total is not None:
+        total.add_(value)
+    return value
 
 
 def _autograd_step(
