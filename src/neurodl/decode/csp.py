@@ -53,10 +53,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from neurodl.decode.eeg import check_epochs
+from neurodl.decode.eeg import check_epochs, validate_fit_epochs
 from neurodl.errors import ValidationError
 
 __all__ = ["CSP"]
@@ -136,23 +135,7 @@ class CSP(TransformerMixin, BaseEstimator):
     def _fit(self, X: Any, y: Any) -> np.ndarray:
         """Fit; return the training power, shape (n_trials, n_components)."""
         self._check_params()
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            ensure_min_samples=2,
-            allow_nd=True,
-            ensure_all_finite=False,
-            dtype=np.float64,
-        )
-        check_classification_targets(y)
-        arr = check_epochs(X)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValidationError(
-                f"'y' must hold at least two classes for CSP; got only "
-                f"{self.classes_.tolist()}."
-            )
+        arr, y_idx = validate_fit_epochs(self, X, y, "for CSP")
         return self._fit_epochs(arr, y_idx)
 
     def _fit_epochs(self, arr: np.ndarray, y_idx: np.ndarray) -> np.ndarray:

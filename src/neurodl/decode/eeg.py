@@ -70,27 +70,40 @@ def check_epochs(X: Any, *, name: str = "X") -> np.ndarray:
     return arr
 
 
+def validate_fit_epochs(
+    est: BaseEstimator, X: Any, y: Any, purpose: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate training epochs and labels for ``est``; set its ``classes_``.
+
+    Returns the epochs as float64 ``(n_trials, n_channels, n_times)`` and each
+    trial's class index. ``purpose`` ends the message for fewer than two classes
+    (``"to train a classifier"``).
+    """
+    X, y = validate_data(
+        est,
+        X,
+        y,
+        ensure_min_samples=2,
+        allow_nd=True,
+        ensure_all_finite=False,
+        dtype=np.float64,
+    )
+    check_classification_targets(y)
+    arr = check_epochs(X)
+    est.classes_, y_idx = np.unique(y, return_inverse=True)
+    if est.classes_.size < 2:
+        raise ValidationError(
+            f"'y' must hold at least two classes {purpose}; got only "
+            f"{est.classes_.tolist()}."
+        )
+    return arr, y_idx
+
+
 class _EpochsClassifier(ClassifierMixin, BaseEstimator):
     """Shared input handling: validate (trials, channels, times), remember classes."""
 
     def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            ensure_min_samples=2,
-            allow_nd=True,
-            ensure_all_finite=False,
-            dtype=np.float64,
-        )
-        check_classification_targets(y)
-        arr = check_epochs(X)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValidationError(
-                f"'y' must hold at least two classes to train a classifier; got "
-                f"only {self.classes_.tolist()}."
-            )
+        arr, y_idx = validate_fit_epochs(self, X, y, "to train a classifier")
         self.n_times_ = arr.shape[2]
         return arr, y_idx
 
