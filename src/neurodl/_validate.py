@@ -90,3 +90,29 @@ def check_matrix(
             "features."
         )
     return x
+
+
+def check_device(name: str, device: Any) -> torch.device:
+    """Return ``device`` as a :class:`torch.device` that exists on this machine.
+
+    Raises
+    ------
+    ValidationError
+        If it is no device string torch knows (``'gpu9'``), or a CUDA device
+        this machine does not have.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"{name!r} must be a torch device such as 'cpu', 'cuda' or 'cuda:0'; "
+            f"got {device!r}."
+        ) from exc
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise ValidationError(
+                f"{name!r} must be a device this machine has; got {device!r}, but "
+                f"torch sees {count} CUDA device(s)."
+            )
+    return dev

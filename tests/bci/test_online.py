@@ -60,14 +60,14 @@ def decoder():
 
 
 def test_decoder_fits_and_predicts(decoder, eeg):
-    assert decoder.classes == ["feet", "hands"]
+    assert decoder.classes == ["both_feet", "both_fists"]
     assert decoder.sfreq == 160.0 and len(decoder.ch_names) == 64
     assert decoder.window_samples == 160 and decoder.filters.shape == (4, 64)
-    assert decoder.info["epochs"] == {"feet": 24, "hands": 21}
+    assert decoder.info["epochs"] == {"both_feet": 24, "both_fists": 21}
     assert decoder.info["cv_accuracy"] > 0.7  # well above chance (0.5)
     x = np.random.default_rng(0).normal(size=(3, 64, 160))
     assert decoder.predict(x).shape == (3,)
-    assert set(decoder.predict(x)) <= {"feet", "hands"}
+    assert set(decoder.predict(x)) <= {"both_feet", "both_fists"}
     with pytest.raises(ValidationError, match="n_channels = 64"):
         decoder.predict(np.zeros((1, 10, 160)))
 
@@ -78,8 +78,8 @@ def test_decoder_save_load_without_pickle(decoder, tmp_path):
     x = np.random.default_rng(1).normal(size=(5, 64, 160))
     np.testing.assert_array_equal(back.predict(x), decoder.predict(x))
     assert back.ch_names == decoder.ch_names and back.marker_classes == {
-        "T1": "hands",
-        "T2": "feet",
+        "T1": "both_fists",
+        "T2": "both_feet",
     }
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     with pytest.raises(ModelFileError):
@@ -91,6 +91,9 @@ def test_fit_needs_two_classes():
         np.random.default_rng(0).normal(size=(4, 2000)), 160.0, events=[(10, "T1")]
     )
     with pytest.raises(ValidationError, match="two epochs of each of two classes"):
+        fit_online_decoder([rec], marker_classes={"T1": "left", "T2": "right"})
+    # an array's markers mean nothing known: its classes must be named
+    with pytest.raises(ValidationError, match="'marker_classes' must be given"):
         fit_online_decoder([rec])
 
 
@@ -136,7 +139,7 @@ def test_trajectory_log_roundtrip(tmp_path, suffix):
 
 def test_runner_checks_the_command_map(decoder):
     with pytest.raises(ValidationError, match="no velocity command"):
-        OnlineRunner(decoder, commands={"hands": (0, 1)})
+        OnlineRunner(decoder, commands={"both_fists": (0, 1)})
 
 
 # -- live loopback ----------------------------------------------------------------
@@ -366,6 +369,6 @@ def test_no_stream_is_a_clear_error(decoder):
         run_online(decoder, name=unique("absent"), resolve_timeout=0.3, duration=1.0)
 
 
-def test_default_commands_document_hands_up_feet_down():
-    assert DEFAULT_COMMANDS["hands"] == (0.0, 1.0)
-    assert DEFAULT_COMMANDS["feet"] == (0.0, -1.0)
+def test_default_commands_document_fists_up_feet_down():
+    assert DEFAULT_COMMANDS["both_fists"] == (0.0, 1.0)
+    assert DEFAULT_COMMANDS["both_feet"] == (0.0, -1.0)

@@ -54,7 +54,9 @@ def test_bundled_recording():
 
 
 def test_bad_recording_inputs(tmp_path):
-    with pytest.raises(ValidationError, match="'run' must be one of 6, 10, 14"):
+    with pytest.raises(
+        ValidationError, match="'run' must be one of 4, 6, 8, 10, 12, 14"
+    ):
         load_recording(run=3)
     with pytest.raises(ValidationError, match="'data' must be 'eegmmidb'"):
         load_recording(data="other")

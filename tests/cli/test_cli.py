@@ -56,12 +56,12 @@ def test_demo_xor_seed_range(capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["demo", "xor", "--activation", "relu7"], "'activation' must be one of"),
-        (["demo", "xor", "--seeds", "9-3"], "'seeds' must have A <= B"),
-        (["demo", "xor", "--seeds", "a-b"], "'seeds' must look like 'A-B'"),
-        (["demo", "xor", "--lr", "-1"], "'lr' must be > 0; got -1.0"),
-        (["demo", "xor", "--engine", "magic"], "'engine' must be one of"),
-        (["train", "digits", "--epochs", "0"], "'epochs' must be >= 1"),
+        (["demo", "xor", "--activation", "relu7"], "'--activation' must be one of"),
+        (["demo", "xor", "--seeds", "9-3"], "'--seeds' must have A <= B"),
+        (["demo", "xor", "--seeds", "a-b"], "'--seeds' must look like 'A-B'"),
+        (["demo", "xor", "--lr", "-1"], "'--lr' must be > 0; got -1.0"),
+        (["demo", "xor", "--engine", "magic"], "'--engine' must be one of"),
+        (["train", "digits", "--epochs", "0"], "'--epochs' must be >= 1"),
     ],
 )
 def test_user_errors_print_one_line_and_exit_1(capsys, args, message):
@@ -100,7 +100,7 @@ def test_entry_point_runs_as_a_subprocess():
         check=False,
     )
     assert proc.returncode == 1
-    assert proc.stderr.startswith("neurodl: error: 'activation' must be one of")
+    assert proc.stderr.startswith("neurodl: error: '--activation' must be one of")
 
 
 def test_train_digits(capsys, tmp_path):

@@ -67,13 +67,13 @@ def test_decode_eeg_csp_lda_as_in_the_issue(capsys, tmp_path):
 
 def test_decode_eeg_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path):
     out_file = tmp_path / "res.json"
-    code, _, err = run(capsys, "decode", "eeg", "--runs", "4", "--out", str(out_file))
+    code, _, err = run(capsys, "decode", "eeg", "--runs", "5", "--out", str(out_file))
     assert code == 1
-    assert err.startswith("neurodl: error: 'runs' must be among the bundled runs")
+    assert err.startswith("neurodl: error: '--runs' must be among the bundled runs")
     assert len(err.strip().splitlines()) == 1
     assert not out_file.exists() and list(tmp_path.iterdir()) == []
     code, _, err = run(capsys, "decode", "eeg", "--pipeline", "svm")
-    assert code == 1 and "'pipeline' must be one of" in err
+    assert code == 1 and "'--pipeline' must be one of" in err
     code, _, err = run(capsys, "decode", "eeg", "--runs", "6", "x")
     assert code == 1 and "unexpected argument 'x'" in err
 

@@ -90,9 +90,9 @@ def test_figure_and_text_output(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--n", "2"], "'n' must be >= 5"),
+        (["--n", "2"], "'--n' must be >= 5"),
         (["--duration", "0.05"], "multiple of dt"),
-        (["--backend", "nest"], "'backend' must be one of"),
+        (["--backend", "nest"], "'--backend' must be one of"),
         (["--dtype", "float16"], "'--dtype' must be one of"),
     ],
 )

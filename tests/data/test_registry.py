@@ -21,7 +21,7 @@ def test_unknown_dataset_and_file_are_named():
     with pytest.raises(ValidationError, match=r"'dataset' must be one of .*got 'nope'"):
         dataset_file("nope", "x.edf")
     with pytest.raises(ValidationError, match="'filename' must be one of"):
-        dataset_file("eegmmidb", "S001R04.edf")
+        dataset_file("eegmmidb", "S001R05.edf")
 
 
 def test_damaged_file_fails_its_checksum(tmp_path, monkeypatch):

@@ -195,10 +195,18 @@ def test_m1_rebinned(m1):
 def test_missing_key_lists_the_file_keys(tmp_path):
     counts, target = _example()
     path = _npz(tmp_path, spk=counts, handVel=target)
-    with pytest.raises(ValidationError, match=r"'spikes' is not in .*'handVel', 'spk'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"'spikes_key' must name an array in .*got 'spikes', but the file has "
+        r"'handVel', 'spk'",
+    ):
         load_spikes(path, bin_s=0.05)
-    with pytest.raises(ValidationError, match="'vel' is not in"):
+    with pytest.raises(ValidationError, match=r"'target_key' must name .*got 'vel'"):
         load_spikes(path, spikes_key="spk", target_key="vel", bin_s=0.05)
+    with pytest.raises(ValidationError, match=r"'position_key' must name .*got 'p'"):
+        load_spikes(
+            path, spikes_key="spk", target_key="p", names={"target_key": "position_key"}
+        )
 
 
 def test_nan_in_spikes_says_how_many_and_where(tmp_path):

@@ -49,4 +49,4 @@ def test_cli_compare_rsa_bad_brain(capsys):
     with pytest.raises(SystemExit) as e:
         main(["compare", "rsa", "--brain", "haxby_slice"])
     assert e.value.code == 1
-    assert "'brain' must be 'rsa_92images'" in capsys.readouterr().err
+    assert "'--brain' must be 'rsa_92images'" in capsys.readouterr().err

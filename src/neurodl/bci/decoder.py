@@ -2,12 +2,14 @@
 
 :func:`fit_online_decoder` trains an :class:`OnlineDecoder` on recorded
 motor-imagery runs (by default the bundled PhysioNet eegmmidb runs 6, 10 and 14,
-epochs 1-2 s after each cue, both fists (T1, class ``"hands"``) against both feet
-(T2, class ``"feet"``)) through :class:`neurodl.decode.CSPLDA` (MNE's CSP and
-scikit-learn's LDA), keeping only arrays: it saves to and loads from safetensors
-(no pickle: a decoder file cannot run code). :class:`CausalFilter` applies a
-second-order-section IIR filter chunk by chunk, carrying its state, so the online
-signal equals the offline causal filtering the decoder was trained on.
+epochs 1-2 s after each cue, both fists (T1, class ``"both_fists"``) against both
+feet (T2, class ``"both_feet"``); runs 4, 8, 12 give ``"left_fist"`` against
+``"right_fist"``, each run's classes named from its task) through
+:class:`neurodl.decode.CSPLDA` (CSP log power and scikit-learn's LDA), keeping
+only arrays: it saves to and loads from safetensors (no pickle: a decoder file
+cannot run code). :class:`CausalFilter` applies a second-order-section IIR filter
+chunk by chunk, carrying its state, so the online signal equals the offline causal
+filtering the decoder was trained on.
 """
 
 from __future__ import annotations
@@ -24,15 +26,11 @@ from neurodl.bci.stream import Recording, channel_label, load_recording
 from neurodl.errors import ValidationError
 
 __all__ = [
-    "DEFAULT_MARKER_CLASSES",
     "CausalFilter",
     "OnlineDecoder",
     "fit_online_decoder",
     "load_online_decoder",
 ]
-
-DEFAULT_MARKER_CLASSES: dict[str, str] = {"T1": "hands", "T2": "feet"}
-"""eegmmidb runs 6, 10, 14: T1 cues both fists, T2 both feet (T0 is rest)."""
 
 _DECODER_KIND = "bci-online-decoder"
 
@@ -106,7 +104,8 @@ class OnlineDecoder:
     band : tuple of float
         Pass band, Hz.
     marker_classes : dict of str to str
-        Event marker -> class label, to score a live run (``{"T1": "hands", ...}``).
+        Event marker -> class label, to score a live run
+        (``{"T1": "both_fists", ...}``).
     info : dict
         How it was trained: runs, epochs per class, ``tmin``/``tmax`` and the
         cross-validated accuracy if computed.
@@ -298,7 +297,10 @@ def fit_online_decoder(
     runs : iterable of int
         Bundled runs to train on when ``recordings`` is None (6, 10, 14).
     marker_classes : mapping of str to str, optional
-        Event label -> class label (default :data:`DEFAULT_MARKER_CLASSES`).
+        Event label -> class label. Default: named from the eegmmidb runs'
+        task (:func:`neurodl.data.eeg.eegmmidb_events`): the bundled ``runs``,
+        or recordings read from files named ``S###R##.edf``; other recordings
+        must give it.
     band : tuple of float
         Pass band, Hz.
     order : int
@@ -326,9 +328,9 @@ def fit_online_decoder(
     """
     from scipy.signal import butter
 
+    from neurodl.data.eeg import eegmmidb_events, eegmmidb_file_events
     from neurodl.decode.eeg import CSPLDA
 
-    mc = dict(DEFAULT_MARKER_CLASSES if marker_classes is None else marker_classes)
     run_list = [int(r) for r in runs]
     recs = (
         [load_recording(run=r) for r in run_list]
@@ -337,6 +339,12 @@ def fit_online_decoder(
     )
     if not recs:
         raise ValidationError("give at least one recording to train on.")
+    if marker_classes is not None:
+        mc = dict(marker_classes)
+    elif recordings is None:
+        mc = eegmmidb_events(run_list)
+    else:
+        mc = eegmmidb_file_events([r.source for r in recs], name="marker_classes")
     sfreq = recs[0].sfreq
     for r in recs[1:]:
         if r.sfreq != sfreq:

@@ -11,8 +11,9 @@ The pieces:
   samples, stalls and reconnects in an :class:`OnlineSummary`.
 
 Class label -> velocity command (:data:`DEFAULT_COMMANDS`, workspace units per
-second before the cursor's gain): ``hands`` -> up ``(0, +1)``, ``feet`` -> down
-``(0, -1)``, ``left`` -> ``(-1, 0)``, ``right`` -> ``(+1, 0)``, ``rest`` -> still.
+second before the cursor's gain): ``both_fists`` -> up ``(0, +1)``, ``both_feet`` ->
+down ``(0, -1)``, ``left_fist`` (or ``left``) -> ``(-1, 0)``, ``right_fist`` (or
+``right``) -> ``(+1, 0)``, ``rest`` -> still.
 A regressor whose ``predict`` returns shape ``(1, 2)`` gives the velocity directly.
 
 Latency is end to end: from the LSL timestamp of the newest sample in the window,
@@ -73,13 +74,16 @@ __all__ = [
 ]
 
 DEFAULT_COMMANDS: dict[str, tuple[float, float]] = {
-    "hands": (0.0, 1.0),
-    "feet": (0.0, -1.0),
+    "both_fists": (0.0, 1.0),
+    "both_feet": (0.0, -1.0),
+    "left_fist": (-1.0, 0.0),
+    "right_fist": (1.0, 0.0),
     "left": (-1.0, 0.0),
     "right": (1.0, 0.0),
     "rest": (0.0, 0.0),
 }
-"""Velocity command ``(vx, vy)`` of each class label: hands up, feet down."""
+"""Velocity command ``(vx, vy)`` of each class label: both fists up, both feet
+down, left fist left, right fist right (the eegmmidb classes), rest still."""
 
 
 def _stats(values: Sequence[float]) -> dict[str, float | None]:
@@ -177,9 +181,23 @@ class OnlineSummary:
     stopped_by: str = "duration"
     events: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def warnings(self) -> dict[str, str]:
+        """Statistics undefined for this run (``None`` in :meth:`to_dict`), and why."""
+        if self.windows:
+            return {}
+        why = (
+            "no window was decoded (the stream ended or stalled before "
+            f"{self.window_samples} samples arrived): latency undefined"
+        )
+        return {key: why for key in ("latency_ms", "receive_ms", "decode_ms")}
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-ready dict."""
-        return asdict(self)
+        """Return the fields as a JSON-ready dict; ``warnings`` says what is None."""
+        out = asdict(self)
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -211,6 +229,7 @@ class OnlineSummary:
             )
         if self.trajectory:
             out.append(f"trajectory  {self.trajectory}")
+        out += [f"warning: {why}" for why in sorted(set(self.warnings.values()))]
         return out
 
 

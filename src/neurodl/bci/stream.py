@@ -236,7 +236,8 @@ def load_recording(
     data : str
         Bundled dataset; only ``"eegmmidb"`` (64-channel EEG at 160 Hz).
     run : int
-        Bundled run: 6, 10 or 14 (motor imagery, both fists T1 / both feet T2).
+        Bundled run: 4, 8 or 12 (imagined left fist T1 / right fist T2) or 6, 10
+        or 14 (imagined both fists T1 / both feet T2).
 
     Returns
     -------
@@ -263,7 +264,9 @@ def load_recording(
         path = dataset_file(data, f"S001R{run:02d}.edf")
     p = Path(path)
     if not p.is_file():
-        raise ValidationError(f"recording {str(p)!r} does not exist.")
+        raise ValidationError(
+            f"'path' must be an existing recording file; {str(p)!r} does not exist."
+        )
     if p.suffix.lower() == ".npz":
         return _load_npz(p)
     import mne
@@ -466,6 +469,8 @@ def replay(
         raise ValidationError(f"'duration' must be a number > 0; got {duration!r}.")
     if not name or not name.strip():
         raise ValidationError("'name' must be a non-empty stream name.")
+    if not stream_type or not stream_type.strip():
+        raise ValidationError("'stream_type' must be a non-empty content type.")
     rate = recording.sfreq * float(speed)
     n = recording.n_samples
     total = math.inf if loop else n

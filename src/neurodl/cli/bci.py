@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json
+from neurodl.cli._common import JSON, check_writable, cli_errors, echo_json
 from neurodl.errors import ValidationError
 
 app = typer.Typer(
@@ -55,9 +55,10 @@ def _status(quiet: bool, message: str) -> None:
 
 
 @app.command()
+@cli_errors(stream_type="--type")
 def replay(
     data: str = typer.Option("eegmmidb", help="Bundled dataset to replay."),
-    run: int = typer.Option(6, help="Bundled run: 6, 10 or 14."),
+    run: int = typer.Option(6, help="Bundled run: 4, 6, 8, 10, 12 or 14."),
     path: Path | None = typer.Option(
         None,
         "--path",
@@ -117,6 +118,7 @@ def replay(
 
 
 @app.command(name="run")
+@cli_errors(runs="--train-runs")
 def run_cmd(
     name: str = typer.Option(DEFAULT_NAME, help="Name of the LSL stream to decode."),
     stream_type: str | None = typer.Option(
@@ -164,8 +166,10 @@ def run_cmd(
 ) -> None:
     """Decode a live LSL stream into 2-D cursor commands; print latency and drops.
 
-    Class commands: hands -> up, feet -> down. The cursor holds still while the
-    stream is stalled, and the run reconnects when the stream comes back.
+    Class commands: both_fists -> up, both_feet -> down, left_fist -> left,
+    right_fist -> right (--train-runs 4,8,12 decodes left vs right). The cursor
+    holds still while the stream is stalled, and the run reconnects when the
+    stream comes back.
     """
     from neurodl.bci.decoder import fit_online_decoder, load_online_decoder
     from neurodl.bci.device import Cursor2D
@@ -173,9 +177,34 @@ def run_cmd(
 
     if decoder_path is not None and train_runs:
         raise ValidationError("give either --decoder or --train-runs, not both.")
-    for key, val in (("--step", step), ("--gain", gain)):
-        if not val > 0:
+    for key, val in (
+        ("--step", step),
+        ("--gain", gain),
+        ("--window", window),
+        ("--duration", duration),
+        ("--stall-timeout", stall_timeout),
+        ("--resolve-timeout", resolve_timeout),
+    ):
+        if val is not None and not val > 0:
             raise ValidationError(f"{key!r} must be > 0; got {val!r}.")
+    for key, text in (
+        ("--name", name),
+        ("--type", stream_type),
+        ("--control-name", control_name),
+    ):
+        if text is not None and not text.strip():
+            raise ValidationError(f"{key!r} must be a non-empty name; got {text!r}.")
+    if trajectory.suffix.lower() not in (".csv", ".npz"):
+        raise ValidationError(
+            f"'--trajectory' must end in .csv or .npz; got {str(trajectory)!r}."
+        )
+    check_writable("--trajectory", trajectory)
+    check_writable("--save-decoder", save_decoder)
+    if decoder_path is not None and not decoder_path.is_file():
+        raise ValidationError(
+            f"'--decoder' must be a decoder file saved with --save-decoder; "
+            f"{str(decoder_path)!r} does not exist."
+        )
     if decoder_path is not None:
         decoder = load_online_decoder(decoder_path)
         _status(quiet, f"loaded decoder {str(decoder_path)!r}")

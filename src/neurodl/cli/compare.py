@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json, write_json
+from neurodl.cli._common import (
+    JSON,
+    check_writable,
+    cli_errors,
+    echo_json,
+    echo_warnings,
+    write_json,
+)
 from neurodl.errors import ValidationError
 
 app = typer.Typer(help="Compare networks with brains: RSA layer by layer.")
@@ -18,6 +27,7 @@ def _group() -> None:
 
 
 @app.command()
+@cli_errors()
 def rsa(
     model: list[str] = typer.Option(
         ["digits", "random"],
@@ -38,13 +48,22 @@ def rsa(
     """RSA of each layer against human IT (4 subjects, noise ceiling) and monkey IT."""
     from neurodl.tasks.rsa92 import rsa_against_it
 
+    check_writable("--figure", figure)
+    check_writable("--out", out)
     if brain != "rsa_92images":
         raise ValidationError(
             f"'brain' must be 'rsa_92images' (the bundled 92-image IT RDMs); got "
             f"{brain!r}."
         )
     results = [rsa_against_it(m, seed=seed).to_dict() for m in model]
-    data = {"brain": brain, "method": "spearman", "models": results}
+    data: dict[str, Any] = {"brain": brain, "method": "spearman", "models": results}
+    warnings = {
+        f"models[{i}].{path}": why
+        for i, r in enumerate(results)
+        for path, why in r.pop("warnings", {}).items()
+    }
+    if warnings:
+        data["warnings"] = warnings
     if figure is not None:
         from neurodl.viz import save_rsa_layers
 
@@ -64,5 +83,10 @@ def rsa(
             r["monkey_it_spearman"],
             strict=True,
         ):
-            typer.echo(f"  {name:<10} human IT {h:+.3f}   monkey IT {mk:+.3f}")
+            typer.echo(f"  {name:<10} human IT {_r(h)}   monkey IT {_r(mk)}")
         typer.echo(f"  human noise ceiling {lo:.3f}-{hi:.3f}")
+    echo_warnings(data)
+
+
+def _r(value: float) -> str:
+    return "undefined" if math.isnan(value) else f"{value:+.3f}"

@@ -6,12 +6,13 @@ from typing import Any
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json
+from neurodl.cli._common import JSON, cli_errors, echo_json
 
 app = typer.Typer(help="Bundled recordings: what they are, licences, checksums.")
 
 
 @app.command(name="list")
+@cli_errors()
 def list_(
     verify: bool = typer.Option(
         False, "--verify", help="Also check every file's SHA-256 against the registry."

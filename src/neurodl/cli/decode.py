@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json, write_json
+from neurodl.cli._common import (
+    JSON,
+    check_writable,
+    cli_errors,
+    echo_json,
+    echo_warnings,
+    write_json,
+)
 from neurodl.errors import ValidationError
 
 app = typer.Typer(help="Decode recordings with honest cross-validation.")
@@ -29,8 +36,28 @@ def _runs(runs: list[int], extra: list[str]) -> list[int]:
     return out
 
 
+def _events(text: str) -> dict[str, str]:
+    """Parse ``--events 'T1=left,T2=right'`` into ``{"T1": "left", "T2": "right"}``."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = (s.strip() for s in item.partition("="))
+        if not sep or not key or not value:
+            raise ValidationError(
+                "'--events' must be ANNOTATION=CLASS pairs separated by commas, "
+                f"such as 'T1=left_hand,T2=right_hand'; got {text!r}."
+            )
+        out[key] = value
+    return out
+
+
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+)
+@cli_errors(
+    n_splits="--splits",
+    random_state="--seed",
+    min_trials_per_class="--runs",
+    n_permutations="--permutations",
 )
 def eeg(
     ctx: typer.Context,
@@ -56,14 +83,29 @@ def eeg(
     tmax: float = typer.Option(None, "--tmax", help="Epoch end, s after the cue."),
     l_freq: float = typer.Option(None, "--l-freq", help="High-pass edge, Hz."),
     h_freq: float = typer.Option(None, "--h-freq", help="Low-pass edge, Hz."),
+    events: str = typer.Option(
+        None,
+        "--events",
+        help="Annotation -> class, e.g. 'T1=left_hand,T2=right_hand' (default for "
+        "eegmmidb runs: named from the run's task).",
+    ),
+    rest: bool = typer.Option(
+        False, "--rest", help="Also decode rest (T0) as a class."
+    ),
     permutations: int = typer.Option(
         0, "--permutations", help="Also run a label-permutation test with N shuffles."
     ),
     out: Path = OUT_OPT,
     as_json: bool = JSON,
 ) -> None:
-    """Cross-validate an EEG decoder (defaults: MNE's motor-imagery example)."""
+    """Cross-validate an EEG decoder (defaults: MNE's motor-imagery example).
+
+    eegmmidb classes are named from the runs: left_fist/right_fist in runs 3, 4,
+    7, 8, 11, 12 and both_fists/both_feet in runs 5, 6, 9, 10, 13, 14.
+    """
     from neurodl.tasks.decoding import decode_eeg
+
+    check_writable("--out", out)
 
     res = decode_eeg(
         data,
@@ -78,6 +120,8 @@ def eeg(
         tmax=tmax,
         l_freq=l_freq,
         h_freq=h_freq,
+        events=None if events is None else _events(events),
+        rest=rest,
         permutations=permutations,
     )
     if out is not None:
@@ -86,6 +130,7 @@ def eeg(
         echo_json(res)
         return
     m = res["mean"]
+    echo_warnings(res)
     typer.echo(
         f"{pipeline} on {res['data']} subject {subject} runs {res['runs']}: "
         f"{res['n_trials']} trials {res['classes']}, {res['n_splits']} {cv} splits: "
@@ -102,6 +147,13 @@ def eeg(
 
 
 @app.command()
+@cli_errors(
+    path="--data",
+    rebin_s="--rebin",
+    bins_before="--history",
+    bins_after="--history",
+    random_state="--seed",
+)
 def spikes(
     data: str = typer.Option(
         "spikes_m1", "--data", help="Bundled dataset name or a .mat/.npz/.nwb file."
@@ -117,6 +169,12 @@ def spikes(
     ),
     position_key: str = typer.Option(
         None, "--position-key", help="Position variable (Kalman state), if any."
+    ),
+    bin_s: float = typer.Option(
+        None,
+        "--bin-s",
+        help="Bin width in s of a file with no time vector (or of an NWB file's "
+        "spike-time binning).",
     ),
     rebin: float = typer.Option(
         None, "--rebin", help="New bin width in s (a whole multiple of the file's)."
@@ -135,12 +193,16 @@ def spikes(
     """Decode behaviour from spike counts: time-ordered 70/15/15 split, test R²."""
     from neurodl.tasks.decoding import decode_spikes
 
+    check_writable("--figure", figure)
+    check_writable("--out", out)
+
     res = decode_spikes(
         data,
         decoder=decoder,
         spikes_key=spikes_key,
         target_key=target_key,
         position_key=position_key,
+        bin_s=bin_s,
         rebin_s=rebin,
         bins_before=history,
         bins_after=history,
@@ -172,3 +234,4 @@ def spikes(
         f"validation R² {summary['validation']['r2']:.4f}; chosen on validation: "
         f"{summary['chosen_on_validation']}; {summary['seconds']:.1f} s"
     )
+    echo_warnings(summary)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from neurodl.cli._common import JSON, QUIET, echo_json, parse_range, show_progress
+from neurodl.cli._common import (
+    JSON,
+    QUIET,
+    cli_errors,
+    echo_json,
+    parse_range,
+    show_progress,
+)
 
 app = typer.Typer(help="Worked examples.", no_args_is_help=True)
 
 
 @app.command()
+@cli_errors()
 def xor(
     activation: str = typer.Option("relu", help="Hidden activation."),
     hidden: int = typer.Option(3, help="Number of hidden units."),

@@ -20,7 +20,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
-from neurodl.cli._common import JSON, echo_json, write_json
+from neurodl.cli._common import JSON, check_writable, cli_errors, echo_json, write_json
 from neurodl.errors import DataFileError, ValidationError
 
 app = typer.Typer(help="fMRI: decode volumes with leave-one-run-out CV.")
@@ -99,6 +99,7 @@ def _imaging() -> None:
 
 
 @app.command(cls=_MultiValueCommand)
+@cli_errors(random_state="--seed", n_permutations="--permutations")
 def decode(
     data: list[str] | None = typer.Option(
         None,
@@ -151,6 +152,9 @@ def decode(
     from neurodl.imaging.mvpa import check_runs, select_task
     from neurodl.imaging.runs import load_runs
 
+    check_writable("--out", out)
+    if seed < 0:
+        raise ValidationError(f"'--seed' must be >= 0; got {seed}.")
     values = list(data or [BUNDLED])
     bundled = values == [BUNDLED] and not Path(BUNDLED).exists()
     spec = _task(task, "8way" if bundled else "all")

@@ -11,7 +11,13 @@ import math
 
 import typer
 
-from neurodl.cli._common import JSON, echo_json
+from neurodl.cli._common import (
+    JSON,
+    cli_errors,
+    echo_json,
+    echo_warnings,
+    options_in_errors,
+)
 from neurodl.errors import ValidationError
 
 app = typer.Typer(
@@ -62,13 +68,14 @@ def parse_settings(items: list[str], valid: list[str], model: str) -> dict[str, 
             value = math.nan
         if not math.isfinite(value):
             raise ValidationError(
-                f"{name!r} (--set) must be a finite number; got {text.strip()!r}."
+                f"'--set {name}' must be a finite number; got {text.strip()!r}."
             )
         out[name] = value
     return out
 
 
 @app.command()
+@cli_errors()
 def neuron(
     model: str = typer.Argument(..., help="Model: lif, alif, izhikevich, hh or adex."),
     current: float | None = typer.Option(
@@ -99,7 +106,8 @@ def neuron(
     names = [f.name for f in dataclasses.fields(spec.params_type)]
     overrides = parse_settings(settings or [], names, model)
     i = DEFAULT_CURRENT[model] if current is None else current
-    run = simulate_neuron(model, i, duration, dt, method, overrides)
+    with options_in_errors({k: f"--set {k}" for k in overrides}):
+        run = simulate_neuron(model, i, duration, dt, method, overrides)
     if as_json:
         echo_json(run.to_dict())
         return
@@ -114,9 +122,13 @@ def neuron(
         ("time", f"{run.duration:g} ms at dt = {run.dt:g} ms"),
         ("spikes", str(run.n_spikes)),
         ("rate", f"{run.rate_hz:.4g} Hz (count / duration)"),
-        ("ISI rate", "-" if math.isnan(isi) else f"{isi:.6g} Hz (1 / mean ISI)"),
+        (
+            "ISI rate",
+            "undefined" if math.isnan(isi) else f"{isi:.6g} Hz (1 / mean ISI)",
+        ),
         ("spike times", f"{shown} ms" if times else "-"),
         ("parameters", ", ".join(f"{k}={v:g}" for k, v in run.params.items())),
     ]
     for key, value in rows:
         typer.echo(f"{key:<12} {value}")
+    echo_warnings(run.to_dict())

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, QUIET, echo_json, show_progress
+from neurodl.cli._common import (
+    JSON,
+    QUIET,
+    check_writable,
+    cli_errors,
+    echo_json,
+    echo_warnings,
+    show_progress,
+)
 
 N_OPT = typer.Option(4000, "--n", help="Number of neurons (80% excitatory).")
 DURATION_OPT = typer.Option(1000.0, "--duration", help="Simulated time in ms.")
@@ -39,6 +48,7 @@ def _run(
     from neurodl.simulate.benchmarks import run_reference
 
     check_option("--dtype", dtype, ("float64", "float32"))
+    check_writable("--figure", figure)
     run = run_reference(
         model,
         n,
@@ -65,16 +75,19 @@ def _run(
     if as_json:
         echo_json(out)
         return
+    cv = "undefined" if math.isnan(run.cv_isi) else f"{run.cv_isi:.3f}"
     typer.echo(
         f"{model.upper()} N={n} ({run.n_synapses} synapses), {duration:g} ms, "
         f"seed {seed}, {run.backend}: {run.n_spikes} spikes, rate "
-        f"{run.rate_hz:.3f} Hz, ISI CV {run.cv_isi:.3f}; setup "
+        f"{run.rate_hz:.3f} Hz, ISI CV {cv}; setup "
         f"{run.setup_seconds:.3f} s, run {run.run_seconds:.3f} s"
     )
+    echo_warnings(out)
     if figure is not None:
         typer.echo(f"figure: {figure}")
 
 
+@cli_errors()
 def cuba(
     n: int = N_OPT,
     duration: float = DURATION_OPT,
@@ -90,6 +103,7 @@ def cuba(
     _run("cuba", n, duration, seed, backend, dtype, device, figure, as_json, quiet)
 
 
+@cli_errors()
 def coba(
     n: int = N_OPT,
     duration: float = DURATION_OPT,

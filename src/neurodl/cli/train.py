@@ -6,12 +6,20 @@ from pathlib import Path
 
 import typer
 
-from neurodl.cli._common import JSON, QUIET, echo_json, show_progress
+from neurodl.cli._common import (
+    JSON,
+    QUIET,
+    check_writable,
+    cli_errors,
+    echo_json,
+    show_progress,
+)
 
 app = typer.Typer(help="Train a network on a bundled dataset.", no_args_is_help=True)
 
 
 @app.command()
+@cli_errors(checkpoint_dir="--out")
 def digits(
     hidden: int = typer.Option(64, help="Hidden units."),
     activation: str = typer.Option("relu", help="Hidden activation."),
@@ -41,6 +49,8 @@ def digits(
 ) -> None:
     """Train on the 8x8 digits, test on a held-out stratified split, save the model."""
     from neurodl.networks.io import save
+
+    check_writable("--out", out, folder=True)
     from neurodl.tasks.digits import DigitsConfig, train_digits
     from neurodl.viz import save_learning_curve
 

@@ -8,7 +8,9 @@ nothing is downloaded at run time. EEG comes in through MNE
 from neurodl.data.datasets import Split as Split
 from neurodl.data.datasets import load_digits as load_digits
 from neurodl.data.datasets import xor as xor
+from neurodl.data.eeg import EEGMMIDB_RUNS as EEGMMIDB_RUNS
 from neurodl.data.eeg import EEGEpochs as EEGEpochs
+from neurodl.data.eeg import eegmmidb_events as eegmmidb_events
 from neurodl.data.eeg import load_eeg as load_eeg
 from neurodl.data.registry import DATASETS as DATASETS
 from neurodl.data.registry import DatasetInfo as DatasetInfo
@@ -18,11 +20,13 @@ from neurodl.data.spikes import load_spikes as load_spikes
 
 __all__ = [
     "DATASETS",
+    "EEGMMIDB_RUNS",
     "DatasetInfo",
     "EEGEpochs",
     "SpikeData",
     "Split",
     "dataset_file",
+    "eegmmidb_events",
     "load_digits",
     "load_eeg",
     "load_spikes",

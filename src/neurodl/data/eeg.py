@@ -4,14 +4,16 @@
 checks them, concatenates the runs, re-references, band-pass filters and cuts epochs
 around the events, returning arrays ready for a decoder together with the run of
 each trial (for grouped cross-validation). The defaults are those of MNE's CSP
-motor-imagery example (eegmmidb subject 1, runs 6, 10, 14: hands vs feet, 7-30 Hz,
-1-2 s after the cue), so ``load_eeg()`` gives exactly the data that example
-classifies.
+motor-imagery example (eegmmidb subject 1, runs 6, 10, 14: imagined both fists vs
+both feet, 7-30 Hz, 1-2 s after the cue), so ``load_eeg()`` gives exactly the data
+that example classifies. Classes of eegmmidb runs are named from each run's task
+(:data:`EEGMMIDB_RUNS`), never from a fixed table.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +25,82 @@ from neurodl._validate import check_positive
 from neurodl.data.registry import DATASETS, dataset_file
 from neurodl.errors import DataFileError, NonFiniteError, ValidationError
 
-__all__ = ["EEG_EXTENSIONS", "EEGEpochs", "check_edf_size", "load_eeg"]
+__all__ = [
+    "EEGMMIDB_RUNS",
+    "EEG_EXTENSIONS",
+    "EEGEpochs",
+    "check_edf_size",
+    "eegmmidb_events",
+    "eegmmidb_file_events",
+    "load_eeg",
+]
 
 EEG_EXTENSIONS = (".edf", ".bdf", ".gdf", ".fif", ".fif.gz", ".vhdr")
 """File types :func:`load_eeg` reads (BrainVision through its ``.vhdr`` header)."""
 
-EEGMMIDB_EVENTS = {"T1": "hands", "T2": "feet"}
-"""Annotation codes of eegmmidb runs 6, 10, 14 and the class each one means."""
+_FISTS = {"T1": "left_fist", "T2": "right_fist"}
+_FISTS_FEET = {"T1": "both_fists", "T2": "both_feet"}
+EEGMMIDB_RUNS: dict[int, tuple[str, dict[str, str]]] = {
+    **{r: ("executed left fist vs right fist", _FISTS) for r in (3, 7, 11)},
+    **{r: ("imagined left fist vs right fist", _FISTS) for r in (4, 8, 12)},
+    **{r: ("executed both fists vs both feet", _FISTS_FEET) for r in (5, 9, 13)},
+    **{r: ("imagined both fists vs both feet", _FISTS_FEET) for r in (6, 10, 14)},
+}
+"""eegmmidb task runs: what each one holds and the class each annotation means.
+
+From PhysioNet's description of the dataset (and MNE's ``eegbci`` docs): in runs
+3, 4, 7, 8, 11, 12 T1 cues the left fist and T2 the right fist; in runs 5, 6, 9, 10,
+13, 14 T1 cues both fists and T2 both feet; 3/7/11 and 5/9/13 are executed
+movements, 4/8/12 and 6/10/14 imagined ones. T0 is rest everywhere. Runs 1 and 2
+are eyes-open and eyes-closed baselines with no cues.
+"""
+
+EEGMMIDB_REST = "rest"
+"""Class name of T0 (rest) when it is asked for."""
+
+_PHYSIONET_NAME = re.compile(r"S(\d{3})R(\d{2})\.edf", re.IGNORECASE)
+
+
+def eegmmidb_events(runs: Sequence[int], *, rest: bool = False) -> dict[str, str]:
+    """Annotation -> class name for eegmmidb ``runs``, named from the run's task.
+
+    Runs of one contrast may be mixed (executed with imagined); runs of the two
+    contrasts may not, since T1 and T2 mean different movements in each. Rest
+    (T0) is a class only with ``rest=True``.
+
+    >>> eegmmidb_events([4, 8, 12])
+    {'T1': 'left_fist', 'T2': 'right_fist'}
+    >>> eegmmidb_events([6], rest=True)
+    {'T1': 'both_fists', 'T2': 'both_feet', 'T0': 'rest'}
+
+    Raises
+    ------
+    ValidationError
+        A run outside 3-14 (1 and 2 are baselines without cues), or runs of both
+        contrasts.
+    """
+    runs = [int(r) for r in runs]
+    unknown = [r for r in runs if r not in EEGMMIDB_RUNS]
+    if unknown:
+        raise ValidationError(
+            f"'runs' must be eegmmidb task runs 3-14; got {unknown} (runs 1 and 2 "
+            "are eyes-open/eyes-closed baselines with no cues, and there are 14 "
+            "runs)."
+        )
+    kinds = {id(EEGMMIDB_RUNS[r][1]) for r in runs}
+    if len(kinds) > 1:
+        lr = [r for r in runs if EEGMMIDB_RUNS[r][1] is _FISTS]
+        ff = [r for r in runs if EEGMMIDB_RUNS[r][1] is _FISTS_FEET]
+        raise ValidationError(
+            f"'runs' mixes the two eegmmidb tasks, whose T1/T2 cue different "
+            f"movements: runs {lr} hold left_fist vs right_fist (runs 3, 4, 7, 8, "
+            f"11, 12) and runs {ff} hold both_fists vs both_feet (runs 5, 6, 9, 10, "
+            "13, 14); decode one task at a time."
+        )
+    events = dict(EEGMMIDB_RUNS[runs[0]][1]) if runs else {}
+    if rest:
+        events["T0"] = EEGMMIDB_REST
+    return events
 
 
 @dataclass(frozen=True)
@@ -165,14 +236,19 @@ def _resolve_files(
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():
-            files = [path / f"S{subject:03d}R{r:02d}.edf" for r in runs]
-            absent = [str(f) for f in files if not f.is_file()]
-            if absent:
-                raise DataFileError(
-                    f"'data' folder {str(path)!r} lacks the files of subject "
-                    f"{subject}, runs {list(runs)}: {absent}."
-                )
-            return files
+            # the subject's files in the folder itself, or in its S### subfolder
+            # (PhysioNet's own layout, and MNE's eegbci download)
+            names = [f"S{subject:03d}R{r:02d}.edf" for r in runs]
+            for folder in (path, path / f"S{subject:03d}"):
+                files = [folder / n for n in names]
+                if all(f.is_file() for f in files):
+                    return files
+            absent = [n for n in names if not (path / n).is_file()]
+            raise DataFileError(
+                f"'data' folder {str(path)!r} lacks the files of subject "
+                f"{subject}, runs {list(runs)}: {absent} (looked in the folder and "
+                f"in its S{subject:03d} subfolder)."
+            )
         paths = [path]
     else:
         paths = [Path(p) for p in source]
@@ -180,7 +256,10 @@ def _resolve_files(
         raise ValidationError("'data' must name at least one file; got none.")
     for p in paths:
         if not p.is_file():
-            raise DataFileError(f"EEG file {str(p)!r} does not exist.")
+            raise DataFileError(
+                f"'data' must be a bundled dataset, a folder or EEG files; EEG file "
+                f"{str(p)!r} does not exist."
+            )
         if not str(p).lower().endswith(EEG_EXTENSIONS):
             raise ValidationError(
                 f"EEG file {str(p)!r} must end in one of "
@@ -206,6 +285,7 @@ def load_eeg(
     subject: int = 1,
     runs: Sequence[int] = (6, 10, 14),
     events: Mapping[str, str] | None = None,
+    rest: bool = False,
     picks: Sequence[str] | None = None,
     l_freq: float | None = 7.0,
     h_freq: float | None = 30.0,
@@ -225,8 +305,13 @@ def load_eeg(
     subject, runs : int, sequence of int
         Which PhysioNet files to take from a dataset or folder.
     events : mapping, optional
-        Annotation description -> class name; default ``{"T1": "hands", "T2":
-        "feet"}`` (eegmmidb runs 6, 10, 14). Other annotations are ignored.
+        Annotation description -> class name. Default for eegmmidb runs (the
+        bundled dataset, or files named ``S###R##.edf``): named from the runs'
+        task by :func:`eegmmidb_events` (``left_fist``/``right_fist`` for runs 3,
+        4, 7, 8, 11, 12; ``both_fists``/``both_feet`` for 5, 6, 9, 10, 13, 14);
+        other recordings must give it. Other annotations are ignored.
+    rest : bool
+        Also make rest (T0) a class, ``"rest"``, in eegmmidb runs.
     picks : sequence of str, optional
         Channel names to keep (default: every EEG channel).
     l_freq, h_freq : float or None
@@ -254,11 +339,10 @@ def load_eeg(
     """
     import mne
 
-    events = dict(EEGMMIDB_EVENTS if events is None else events)
-    if len(set(events.values())) < 2:
-        raise ValidationError(
-            f"'events' must map annotations to at least two classes; got {events}."
-        )
+    if events is not None:
+        events = dict(events)
+        if rest:
+            events.setdefault("T0", EEGMMIDB_REST)
     if tmax <= tmin:
         raise ValidationError(
             f"'tmax' must be > 'tmin'; got tmin={tmin!r}, tmax={tmax!r}."
@@ -275,6 +359,12 @@ def load_eeg(
             f"h_freq={h_freq!r}."
         )
     files = _resolve_files(data, subject, runs)
+    if events is None:
+        events = eegmmidb_file_events(files, rest=rest)
+    if len(set(events.values())) < 2:
+        raise ValidationError(
+            f"'events' must map annotations to at least two classes; got {events}."
+        )
     raws = [_read_raw(f) for f in files]
     rates = {float(r.info["sfreq"]) for r in raws}
     if len(rates) > 1:
@@ -398,8 +488,39 @@ def load_eeg(
                 c: int(n) for c, n in zip(classes, counts, strict=True)
             },
             "events": events,
+            "tasks": {
+                f.name: EEGMMIDB_RUNS[int(m.group(2))][0]
+                for f in files
+                if (m := _PHYSIONET_NAME.fullmatch(f.name))
+                and int(m.group(2)) in EEGMMIDB_RUNS
+            },
         },
     )
+
+
+def eegmmidb_file_events(
+    files: Sequence[str | os.PathLike[str]], *, rest: bool = False, name: str = "events"
+) -> dict[str, str]:
+    """Annotation -> class name of eegmmidb files, from the run in each file name.
+
+    ``S001R04.edf`` is run 4 (see :func:`eegmmidb_events`). A file not named
+    that way has no known classes: the error asks for ``name`` (the parameter
+    that gives them) instead of guessing.
+
+    >>> eegmmidb_file_events(["S002R06.edf", "data/S002R10.edf"])
+    {'T1': 'both_fists', 'T2': 'both_feet'}
+    """
+    names = [Path(f).name for f in files]
+    matches = [_PHYSIONET_NAME.fullmatch(n) for n in names]
+    if not all(matches):
+        other = [n for n, m in zip(names, matches, strict=True) if not m]
+        raise ValidationError(
+            f"{name!r} must be given (annotation -> class name, e.g. "
+            "{'T1': 'left_hand', 'T2': 'right_hand'}) for recordings that are not "
+            f"eegmmidb runs named S###R##.edf; got {other}. Class names are only "
+            "known for eegmmidb, where each run's task names them."
+        )
+    return eegmmidb_events([int(m.group(2)) for m in matches if m], rest=rest)
 
 
 def _run_number(path: Path, index: int) -> int:

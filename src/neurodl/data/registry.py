@@ -65,16 +65,24 @@ DATASETS: dict[str, DatasetInfo] = {
     for d in (
         DatasetInfo(
             name="eegmmidb",
-            title="PhysioNet EEG Motor Movement/Imagery, subject S001, runs 6, 10, 14",
+            title=(
+                "PhysioNet EEG Motor Movement/Imagery, subject S001, runs 4, 6, 8, 10, "
+                "12, 14"
+            ),
             kind="eeg",
             description=(
-                "64-channel EEG at 160 Hz (BCI2000, EDF+ with T0/T1/T2 annotations): "
-                "imagined opening and closing of both fists (T1) or both feet (T2), "
-                "15 trials per run; the runs of MNE's CSP motor-imagery example."
+                "64-channel EEG at 160 Hz (BCI2000, EDF+ with T0/T1/T2 annotations), "
+                "15 cues per run. Runs 4, 8, 12: imagined opening and closing of the "
+                "left fist (T1) or the right fist (T2); runs 6, 10, 14: imagined "
+                "opening and closing of both fists (T1) or both feet (T2), the runs "
+                "of MNE's CSP motor-imagery example. T0 is rest."
             ),
             files={
+                "S001R04.edf": "3d161f88e1c00632585287d2ce584c2bc0f08862438eb255ea8723e00fac693d",  # noqa: E501
                 "S001R06.edf": "5369364f2c4e81ca141679d6dd2ba6ece61c7eb53d7fae31241b308876e1b6b3",  # noqa: E501
+                "S001R08.edf": "358fb5189220725141968ae285fbe9e3f36210b834ffba71d940af308e3aca68",  # noqa: E501
                 "S001R10.edf": "20de1c7746c2349d16bda5e9f1b0ac7b7ad1581102a2e30dd2ac422696f62fb1",  # noqa: E501
+                "S001R12.edf": "2b281c9b687b4c4176e83251d74743721f2d6ebd76656a972a3b9c44d9d88cd5",  # noqa: E501
                 "S001R14.edf": "2110c48e3106898e3dbca47e39b330637afd3d3b8bc2da3ba1e44f4ac1118137",  # noqa: E501
             },
             licence="ODC-By 1.0 (Open Data Commons Attribution License)",
@@ -87,7 +95,7 @@ DATASETS: dict[str, DatasetInfo] = {
             source=(
                 "https://physionet.org/content/eegmmidb/1.0.0/ (doi:10.13026/C28G6P)"
             ),
-            extra={"subject": "1", "runs": "6 10 14", "sfreq_hz": "160"},
+            extra={"subject": "1", "runs": "4 6 8 10 12 14", "sfreq_hz": "160"},
         ),
         DatasetInfo(
             name="spikes_m1",

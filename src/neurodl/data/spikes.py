@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,10 +177,11 @@ def _resolve(
 
 
 def _read_arrays(
-    path: Path, keys: list[str], optional: str | None = None
+    path: Path, keys: Mapping[str, str], optional: str | None = None
 ) -> tuple[dict[str, np.ndarray], str]:
     """Read the named arrays from a .mat (v5 or v7.3) or .npz file.
 
+    ``keys`` maps each array's name to the parameter that gave it (for messages).
     Key ``optional`` (one of ``keys``) is read only when the file has it.
     """
     suffix = path.suffix.lower()
@@ -189,16 +190,16 @@ def _read_arrays(
             # open the file here: np.load leaks its handle when the archive is bad
             with path.open("rb") as fh, np.load(fh, allow_pickle=False) as f:
                 available = sorted(f.files)
-                keys = _check_keys(path, keys, available, optional)
-                return {k: np.asarray(f[k]) for k in keys}, "npz"
+                found = _check_keys(path, keys, available, optional)
+                return {k: np.asarray(f[k]) for k in found}, "npz"
         import h5py
 
         if h5py.is_hdf5(path):
             with h5py.File(path, "r") as f:
                 available = sorted(k for k in f if not k.startswith("#"))
-                keys = _check_keys(path, keys, available, optional)
+                found = _check_keys(path, keys, available, optional)
                 out = {}
-                for k in keys:
+                for k in found:
                     obj = f[k]
                     if not isinstance(obj, h5py.Dataset):
                         raise ValidationError(
@@ -211,8 +212,8 @@ def _read_arrays(
 
         mat = scipy.io.loadmat(str(path))
         available = sorted(k for k in mat if not k.startswith("__"))
-        keys = _check_keys(path, keys, available, optional)
-        return {k: np.asarray(mat[k]) for k in keys}, "mat"
+        found = _check_keys(path, keys, available, optional)
+        return {k: np.asarray(mat[k]) for k in found}, "mat"
     except ValidationError:
         raise
     except Exception as err:  # the readers raise many types; name the file
@@ -223,15 +224,14 @@ def _read_arrays(
 
 
 def _check_keys(
-    path: Path, keys: list[str], available: list[str], optional: str | None
+    path: Path, keys: Mapping[str, str], available: list[str], optional: str | None
 ) -> list[str]:
-    """Return the keys to read; raise naming the file's keys if one is missing."""
-    for k in keys:
+    """Return the keys to read; raise naming the parameter and the file's keys."""
+    for k, param in keys.items():
         if k not in available and k != optional:
             raise ValidationError(
-                f"key {k!r} is not in {path}; the file has "
-                f"{', '.join(map(repr, available)) or 'no arrays'}. Pass "
-                "'spikes_key', 'target_key' or 'time_key' naming one of them."
+                f"{param!r} must name an array in {path}; got {k!r}, but the file "
+                f"has {', '.join(map(repr, available)) or 'no arrays'}."
             )
     return [k for k in keys if k in available]
 
@@ -481,6 +481,7 @@ def load_spikes(
     bin_s: float | None = None,
     rebin_s: float | None = None,
     target_dims: Sequence[int] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> SpikeData:
     """Load binned spike counts and a behavioural target, time axis first.
 
@@ -514,6 +515,10 @@ def load_spikes(
         Target columns to keep (after joining several targets), for example
         ``(0, 1)`` for x and y of the M1 hand velocity, whose third row (z) is
         constant zero. None: keep all.
+    names : mapping of str to str, optional
+        How to name ``spikes_key`` and ``target_key`` in error messages, for a
+        caller that passes its own parameter on as one of them (``{"target_key":
+        "position_key"}``).
 
     Returns
     -------
@@ -575,9 +580,13 @@ def load_spikes(
         fmt = "nwb"
         _check_finite("spike counts from the units table", counts, file)
     else:
-        keys = [s_key, *t_keys]
+        said = {"spikes_key": "spikes_key", "target_key": "target_key"} | dict(
+            names or {}
+        )
+        keys = {k: said["target_key"] for k in t_keys}
+        keys = {s_key: said["spikes_key"], **keys}
         if time_key is not None:
-            keys.append(time_key)
+            keys.setdefault(time_key, "time_key")
         # the time vector is optional: read only if the file has it
         arrays, fmt = _read_arrays(file, keys, optional=time_key)
         spikes = _numeric(f"spikes {s_key!r}", arrays[s_key], file)
@@ -627,7 +636,8 @@ def load_spikes(
             if bin_s is not None and abs(bin_s - from_time) > 0.01 * from_time:
                 raise ValidationError(
                     f"'bin_s' must agree with the time vector {time_key!r} of {file} "
-                    f"(steps of {from_time:g} s); got {bin_s!r}. Pass bin_s=None."
+                    f"(steps of {from_time:g} s); got {bin_s!r}. Leave 'bin_s' unset "
+                    "to take the time vector's."
                 )
             bin_s = from_time
         if bin_s is None:

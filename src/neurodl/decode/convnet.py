@@ -348,7 +348,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
     The presets are meant for motor imagery at 160 Hz on epochs 0 s to 4 s after
     the cue (641 samples) of 7-30 Hz band-passed, average-referenced EEG
     (``load_eeg(tmin=0.0, tmax=4.0)``). On PhysioNet eegmmidb subject S001
-    (imagined hands vs feet, 45 trials) with the folds of MNE's CSP example
+    (imagined both fists vs both feet, 45 trials) with the folds of MNE's CSP example
     (``ShuffleSplit(10, test_size=0.2, random_state=42)``, 36 training trials) the
     shallow preset scores 0.98-1.00 (seeds 0-4) in about 16 s of one CPU thread
     for the ten folds, training included; on MNE's own window (1-2 s) 0.91.

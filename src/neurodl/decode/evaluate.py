@@ -73,6 +73,11 @@ def regression_scores(y_true: Any, y_pred: Any) -> dict[str, Any]:
 
     R² is ``1 - SS_res / SS_tot`` of each column (scikit-learn's ``r2_score`` with
     ``multioutput="raw_values"``); the ``r2`` and ``corr`` entries average the columns.
+
+    A column whose true values are constant has no R² (``SS_tot = 0``) and no
+    correlation; one whose predictions are constant has no correlation. Those are
+    NaN, not a stand-in such as scikit-learn's 0 or 1, and ``warnings`` (present
+    only then) maps each undefined entry to the reason.
     """
     from sklearn.metrics import r2_score
 
@@ -86,21 +91,43 @@ def regression_scores(y_true: Any, y_pred: Any) -> dict[str, Any]:
         raise ShapeError(
             f"'y_pred' must have the shape of 'y_true' {t.shape}; got {p.shape}."
         )
-    r2 = np.asarray(r2_score(t, p, multioutput="raw_values"), dtype=np.float64)
+    varies_t, varies_p = t.std(axis=0) > 0, p.std(axis=0) > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.asarray(
+            r2_score(t, p, multioutput="raw_values", force_finite=False),
+            dtype=np.float64,
+        )
+    r2[~varies_t] = np.nan
     corr = np.array(
         [
             float(np.corrcoef(t[:, j], p[:, j])[0, 1])
-            if t[:, j].std() > 0 and p[:, j].std() > 0
-            else 0.0
+            if varies_t[j] and varies_p[j]
+            else np.nan
             for j in range(t.shape[1])
         ]
     )
-    return {
+    out: dict[str, Any] = {
         "r2": float(r2.mean()),
         "corr": float(corr.mean()),
         "r2_per_output": r2.tolist(),
         "corr_per_output": corr.tolist(),
     }
+    warnings: dict[str, str] = {}
+    for j in range(t.shape[1]):
+        if not varies_t[j]:
+            why = f"the true values of output {j} are constant: R² undefined"
+            warnings[f"r2_per_output[{j}]"] = why
+            warnings[f"corr_per_output[{j}]"] = why.replace("R²", "correlation")
+        elif not varies_p[j]:
+            warnings[f"corr_per_output[{j}]"] = (
+                f"the predictions of output {j} are constant: correlation undefined"
+            )
+    for key in ("r2", "corr"):
+        if np.isnan(out[key]):
+            warnings[key] = f"mean over outputs, undefined where one output's {key} is"
+    if warnings:
+        out["warnings"] = warnings
+    return out
 
 
 def chance_level(y: Any) -> float:

@@ -217,10 +217,20 @@ class NeuronRun:
         """``1000 / mean(ISI)``, Hz (NaN below two spikes). See `isi_rate`."""
         return isi_rate(self.spike_times_ms)
 
+    @property
+    def warnings(self) -> dict[str, str]:
+        """Statistics undefined for this run, and why (empty when all are defined)."""
+        if math.isnan(self.isi_rate_hz):
+            return {
+                "isi_rate_hz": f"{self.n_spikes} spike(s), fewer than two: no "
+                "inter-spike interval, ISI rate undefined"
+            }
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (NaN becomes None; the trace is left out)."""
+        """Return a JSON-ready summary (no trace); ``warnings`` says what is None."""
         isi = self.isi_rate_hz
-        return {
+        out = {
             "model": self.model,
             "method": self.method,
             "current": self.current,
@@ -233,6 +243,9 @@ class NeuronRun:
             "spike_times_ms": self.spike_times_ms.tolist(),
             "params": self.params,
         }
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
 
 def simulate_neuron(

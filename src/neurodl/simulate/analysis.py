@@ -7,7 +7,13 @@ import numpy as np
 from neurodl._validate import check_int, check_positive
 from neurodl.errors import ShapeError
 
-__all__ = ["cv_isi", "firing_rate", "population_rate"]
+__all__ = ["CV_ISI_UNDEFINED", "cv_isi", "firing_rate", "population_rate"]
+
+CV_ISI_UNDEFINED = (
+    "no neuron fired at least {min_spikes} times ({intervals} inter-spike "
+    "intervals): ISI CV undefined"
+)
+"""Why :func:`cv_isi` is NaN; format with ``min_spikes`` and ``intervals``."""
 
 
 def _check_spikes(times: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -49,7 +55,7 @@ def cv_isi(
     Returns
     -------
     float
-        NaN when no neuron has enough spikes.
+        NaN when no neuron has enough spikes (:data:`CV_ISI_UNDEFINED` says why).
     """
     t, i = _check_spikes(times, indices)
     check_int("n", n, minimum=1)

@@ -18,6 +18,7 @@ neuron), dt 0.1 ms, ``v_th = -50 mV``, ``v_reset = -60 mV``, ``t_ref = 5 ms``,
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ import torch
 
 from neurodl._validate import check_int, check_option, check_positive
 from neurodl.neurons.lif import LIFParams
-from neurodl.simulate.analysis import cv_isi, firing_rate
+from neurodl.simulate.analysis import CV_ISI_UNDEFINED, cv_isi, firing_rate
 from neurodl.simulate.connectivity import FixedProbability
 from neurodl.simulate.network import (
     ConductanceSynapse,
@@ -155,9 +156,16 @@ class NetworkRun:
     times_ms: np.ndarray = field(repr=False)
     indices: np.ndarray = field(repr=False)
 
+    @property
+    def warnings(self) -> dict[str, str]:
+        """Statistics undefined for this run, and why (empty when all are defined)."""
+        if math.isnan(self.cv_isi):
+            return {"cv_isi": CV_ISI_UNDEFINED.format(min_spikes=3, intervals=2)}
+        return {}
+
     def summary(self) -> dict[str, Any]:
-        """JSON-ready dict (no spike arrays)."""
-        return {
+        """JSON-ready dict (no spike arrays); ``warnings`` says what is undefined."""
+        out = {
             "model": self.model,
             "n": self.n,
             "seed": self.seed,
@@ -170,6 +178,9 @@ class NetworkRun:
             "setup_seconds": self.setup_seconds,
             "run_seconds": self.run_seconds,
         }
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
 
 def run_reference(

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neurodl._validate import check_int, check_option, check_positive
+from neurodl._validate import check_device, check_int, check_option, check_positive
 from neurodl.errors import ShapeError, ValidationError
 from neurodl.neurons.lif import LIFParams
 from neurodl.neurons.surrogate import Surrogate, get_surrogate
@@ -151,7 +151,7 @@ class Network:
         self.seed = check_int("seed", seed, minimum=0)
         check_option("dtype", dtype, (torch.float32, torch.float64))
         self.dtype = dtype
-        self.device = torch.device(device)
+        self.device = check_device("device", device)
         self.backend = check_option("backend", backend, BACKENDS)
         self.batch = check_int("batch", batch, minimum=1)
         self.surrogate = (

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from neurodl._validate import check_option
+from neurodl._validate import check_int, check_option
+from neurodl.errors import ValidationError
 
 __all__ = [
     "EEG_WINDOWS",
@@ -56,19 +57,26 @@ def decode_eeg(
     l_freq: float | None = None,
     h_freq: float | None = None,
     picks: Sequence[str] | None = None,
+    events: Mapping[str, str] | None = None,
+    rest: bool = False,
     permutations: int = 0,
 ) -> dict[str, Any]:
     """Load EEG epochs, cross-validate one pipeline, return a JSON-ready summary.
 
     Window and band default to the pipeline's (:data:`EEG_WINDOWS`); ``cv`` is one
     of :func:`neurodl.decode.make_cv`'s names (``"shuffle"``: MNE's example
-    protocol, ShuffleSplit(10, 0.2, random_state=42)).
+    protocol, ShuffleSplit(10, 0.2, random_state=42)). Class names come from
+    the eegmmidb runs' task, or from ``events`` (see
+    :func:`neurodl.data.eeg.load_eeg`); ``rest`` adds rest (T0) as a class.
     """
     from neurodl.data.eeg import load_eeg
     from neurodl.decode.eeg import EEG_PIPELINES, make_pipeline
     from neurodl.decode.evaluate import cross_validate, permutation_test
 
     check_option("pipeline", pipeline, EEG_PIPELINES)
+    check_int("random_state", random_state, minimum=0)
+    check_int("permutations", permutations, minimum=0)
+    check_n_jobs(n_jobs)
     d_tmin, d_tmax, d_lo, d_hi = EEG_WINDOWS[pipeline]
     t0 = time.perf_counter()
     epochs = load_eeg(
@@ -76,6 +84,8 @@ def decode_eeg(
         subject=subject,
         runs=runs,
         picks=picks,
+        events=events,
+        rest=rest,
         tmin=d_tmin if tmin is None else tmin,
         tmax=d_tmax if tmax is None else tmax,
         l_freq=d_lo if l_freq is None else l_freq,
@@ -107,6 +117,8 @@ def decode_eeg(
         "window_s": [epochs.tmin, epochs.tmax],
         "band_hz": epochs.info["band_hz"],
         "classes": list(epochs.classes),
+        "events": epochs.info["events"],
+        "tasks": sorted(set(epochs.info["tasks"].values())),
         "trials_per_class": epochs.info["trials_per_class"],
         "load_seconds": round(load_seconds, 3),
         **res.to_dict(),
@@ -152,6 +164,7 @@ def decode_spikes(
     target_key: str | None = None,
     position_key: str | None = None,
     target_dims: Sequence[int] | None = None,
+    bin_s: float | None = None,
     rebin_s: float | None = None,
     bins_before: int = 6,
     bins_after: int = 6,
@@ -176,6 +189,10 @@ def decode_spikes(
     ``position_key`` is known, else the target and its derivative; it sees the
     current bin), ``"gru"`` / ``"lstm"`` (a recurrent network over the history
     window; ``device`` is its torch device).
+
+    ``bin_s`` is the bin width in seconds of a file with no time vector (a file
+    with one takes its steps; an NWB file's spike times are binned at it), as in
+    :func:`neurodl.data.load_spikes`.
     """
     from neurodl.data.registry import DATASETS
     from neurodl.data.spikes import load_spikes
@@ -189,6 +206,10 @@ def decode_spikes(
     from neurodl.decode.evaluate import regression_scores
 
     check_option("decoder", decoder, SPIKE_DECODERS)
+    check_int("random_state", random_state, minimum=0)
+    check_int("epochs", epochs, minimum=1)
+    check_int("bins_before", bins_before, minimum=0)
+    check_int("bins_after", bins_after, minimum=0)
     extra = DATASETS[data].extra if isinstance(data, str) and data in DATASETS else {}
     if target_dims is None and "target_dims" in extra and target_key is None:
         target_dims = [int(d) for d in extra["target_dims"].split()]
@@ -199,6 +220,7 @@ def decode_spikes(
         data,
         spikes_key=spikes_key,
         target_key=target_key,
+        bin_s=bin_s,
         rebin_s=rebin_s,
         target_dims=target_dims,
     )
@@ -215,6 +237,8 @@ def decode_spikes(
                 data,
                 spikes_key=spikes_key,
                 target_key=position_key,
+                names={"target_key": "position_key"},
+                bin_s=bin_s,
                 rebin_s=rebin_s,
                 target_dims=target_dims,
             )
@@ -233,7 +257,7 @@ def decode_spikes(
         for lag in (-2, -1, 0):
             for c in (1.0, 2.0):
                 m = KalmanDecoder(C=c, lag=lag).fit(X[tr], kin[tr])
-                r2 = regression_scores(kin[va, out], m.predict(X[va])[:, out])["r2"]
+                r2 = _selection_r2(kin[va, out], m.predict(X[va])[:, out])
                 if best is None or r2 > best[0]:
                     best = (r2, m, {"lag": lag, "C": c})
         assert best is not None
@@ -252,7 +276,7 @@ def decode_spikes(
             best_w: tuple[float, Any, float] | None = None
             for alpha in (0.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0):
                 m = WienerFilter(alpha=alpha).fit(flat[tr], y[tr])
-                r2 = regression_scores(y[va], m.predict(flat[va]))["r2"]
+                r2 = _selection_r2(y[va], m.predict(flat[va]))
                 if best_w is None or r2 > best_w[0]:
                     best_w = (r2, m, alpha)
             assert best_w is not None
@@ -294,10 +318,17 @@ def decode_spikes(
         "split": list(fractions),
         "n_train_val_test": [len(tr), len(va), len(te)],
         "chosen_on_validation": chosen,
-        "validation": {k: _round(v) for k, v in val.items()},
-        "test": {k: _round(v) for k, v in test.items()},
+        "validation": {k: _round(v) for k, v in val.items() if k != "warnings"},
+        "test": {k: _round(v) for k, v in test.items() if k != "warnings"},
         "seconds": round(seconds, 3),
     }
+    warnings = {
+        f"{part}.{key}": why
+        for part, scores in (("validation", val), ("test", test))
+        for key, why in scores.get("warnings", {}).items()
+    }
+    if warnings:
+        summary["warnings"] = warnings
     return SpikeDecoding(
         summary=summary,
         y_test=y[te],
@@ -305,6 +336,30 @@ def decode_spikes(
         bin_s=spikes.bin_s,
         target_names=tuple(spikes.target_names),
     )
+
+
+def check_n_jobs(n_jobs: int | None) -> int | None:
+    """Return ``n_jobs`` if joblib can take it: None, >= 1, or < 0 (all but some)."""
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int)):
+        raise ValidationError(f"'n_jobs' must be an integer or None; got {n_jobs!r}.")
+    if n_jobs == 0:
+        raise ValidationError(
+            "'n_jobs' must be >= 1 (that many processes) or negative (-1: every "
+            "core); got 0."
+        )
+    return n_jobs
+
+
+def _selection_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Return the validation R² that chooses hyperparameters.
+
+    It is the mean over the outputs whose R² is defined (a constant output has
+    none), -inf if none is.
+    """
+    from neurodl.decode.evaluate import regression_scores
+
+    per = np.asarray(regression_scores(y_true, y_pred)["r2_per_output"])
+    return float(np.nanmean(per)) if np.isfinite(per).any() else -np.inf
 
 
 def _zscore(a: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,12 +77,19 @@ def make_model(name: str | os.PathLike[str], *, seed: int = 0) -> tuple[Any, str
     """
     import torch
 
-    from neurodl._validate import check_option
+    from neurodl._validate import check_int, check_option
     from neurodl.errors import ValidationError
     from neurodl.networks import FeedForward
 
+    check_int("seed", seed, minimum=0)
     if not isinstance(name, str) or name not in RSA_MODELS:
         from neurodl.networks.io import load
+
+        if not Path(name).is_file():
+            raise ValidationError(
+                f"'model' must be one of {', '.join(map(repr, RSA_MODELS))} or a "
+                f"neurodl model file; got {str(name)!r} (no such file)."
+            )
 
         net = load(name)
         if net.sizes[0] != 64:
@@ -133,6 +141,8 @@ class LayerRSA:
     ceiling_lower: float
     ceiling_upper: float
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)
+    """Undefined values (NaN) -> why, keyed by their path in :meth:`to_dict`."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready values."""
@@ -150,6 +160,7 @@ class LayerRSA:
                 round(self.ceiling_upper, 6),
             ],
             **self.extra,
+            **({"warnings": dict(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -182,14 +193,35 @@ def rsa_against_it(
     x = torch.tensor(data["stimuli"], dtype=next(net.parameters()).dtype)
     acts = layer_activations(net, x, layer_names)
     names = ["input", *layer_names]
-    rdms = [condensed(rdm(data["stimuli"], "correlation"))] + [
-        condensed(rdm(acts[n], "correlation")) for n in layer_names
+    patterns = [np.asarray(data["stimuli"])] + [
+        np.asarray(acts[n], dtype=np.float64) for n in layer_names
     ]
-    per_subject = [
-        [float(compare_rdms(r, s, "spearman")) for s in data["human_subjects"]]
-        for r in rdms
-    ]
-    monkey = [float(compare_rdms(r, data["monkey_it"], "spearman")) for r in rdms]
+    n_subjects = len(data["human_subjects"])
+    per_subject: list[list[float]] = []
+    monkey: list[float] = []
+    warnings: dict[str, str] = {}
+    for i, (name, pat) in enumerate(zip(names, patterns, strict=True)):
+        flat = pat.reshape(len(pat), -1)
+        constant = int(np.sum(flat.std(axis=1) == 0))
+        if constant:
+            # a correlation distance needs a pattern that varies across units
+            why = (
+                f"layer {name!r} responds with a constant pattern (every unit alike, "
+                f"e.g. all ReLUs silent) to {constant} of {len(flat)} images: its "
+                "correlation RDM, so its RSA, is undefined"
+            )
+            per_subject.append([float("nan")] * n_subjects)
+            monkey.append(float("nan"))
+            for key in ("human_it_spearman_mean", "monkey_it_spearman"):
+                warnings[f"{key}[{i}]"] = why
+            for s in range(n_subjects):
+                warnings[f"human_it_spearman_per_subject[{i}][{s}]"] = why
+            continue
+        r = condensed(rdm(pat, "correlation"))
+        per_subject.append(
+            [float(compare_rdms(r, s, "spearman")) for s in data["human_subjects"]]
+        )
+        monkey.append(float(compare_rdms(r, data["monkey_it"], "spearman")))
     lower, upper = noise_ceiling(data["human_subjects"], "spearman")
     return LayerRSA(
         model=str(model),
@@ -201,4 +233,5 @@ def rsa_against_it(
         ceiling_lower=float(lower),
         ceiling_upper=float(upper),
         extra={"subjects": data["human_names"]},
+        warnings=warnings,
     )

@@ -8,7 +8,6 @@ capabilities add a chapter to :data:`CHAPTERS`.
 from __future__ import annotations
 
 import html
-import json
 import os
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from neurodl import __version__
+from neurodl._json import json_text
 
 __all__ = ["CHAPTERS", "Chapter", "Table", "run_tour"]
 
@@ -185,7 +185,7 @@ def decoding_chapter(out: Path, progress: bool) -> Chapter:
     csp = eeg["csp-lda"]["mean"]["accuracy"]
     text = (
         "EEG motor imagery (PhysioNet eegmmidb, subject 1, runs 6, 10, 14: imagined "
-        "hands vs feet, 45 trials) cross-validated as MNE's example does "
+        "both fists vs both feet, 45 trials) cross-validated as MNE's example does "
         "(ShuffleSplit 10 x 20%, every fitted step inside the fold): CSP + LDA "
         f"scores {csp:.4f}, as MNE's own pipeline. Monkey M1 hand velocity "
         "(Stevenson et al. 2011, 171 units, 50 ms bins, 13-bin history, time-ordered "
@@ -348,7 +348,7 @@ def run_tour(out: str | os.PathLike[str], *, progress: bool = False) -> list[Cha
             for ch in chapters
         },
     }
-    _write_text(out / "results.json", json.dumps(results, indent=2, allow_nan=False))
+    _write_text(out / "results.json", json_text(results))
     _write_text(out / "index.html", _html(chapters))
     return chapters
 

@@ -1,0 +1,252 @@
+"""Every option of every command, given a bad value, is named in the error.
+
+The user typed ``--bin-s``, not the Python parameter ``bin_s``: an error raised on
+behalf of a command names the option as typed, says the rule and the value, on one
+line, without a traceback, and leaves no ``--out`` file behind. The walk is over
+the commands the CLI really has, so a new option without a bad-value case here
+fails :func:`test_every_option_has_a_case`.
+"""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from neurodl.cli import main
+from neurodl.cli.main import app
+from neurodl.data.registry import dataset_file
+
+FLAGS = {"--json", "--quiet", "--verify", "--resume", "--loop", "--markers", "--rest"}
+"""Switches: they take no value, so no value of theirs can be bad."""
+
+# placeholders filled per test: an existing file, an existing folder, a missing path
+FILE, DIR, MISSING = "{file}", "{dir}", "{missing}"
+
+
+def _haxby(name: str) -> str:
+    return str(dataset_file("haxby_slice", name))
+
+
+IMAGING_FILES = [
+    "--data",
+    _haxby("bold.nii.gz"),
+    "--mask",
+    _haxby("mask.nii.gz"),
+    "--labels",
+    _haxby("attributes_literal.txt"),
+]
+
+# command -> (arguments every case starts from, {option: bad value(s)})
+CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
+    "tour": ([], {"--out": [FILE]}),
+    "bci replay": (
+        ["--duration", "0.2", "--quiet"],
+        {
+            "--data": ["nope"],
+            "--run": ["99"],
+            "--path": [MISSING],
+            "--name": [""],
+            "--type": [""],
+            "--chunk": ["0"],
+            "--speed": ["0"],
+            "--duration": ["-1"],
+        },
+    ),
+    "bci run": (
+        ["--duration", "0.2", "--resolve-timeout", "0.2", "--quiet"],
+        {
+            "--name": [""],
+            "--type": [""],
+            "--train-runs": ["x"],
+            "--decoder": [MISSING],
+            "--save-decoder": [DIR],
+            "--window": ["0"],
+            "--step": ["0"],
+            "--duration": ["-1"],
+            "--stall-timeout": ["0"],
+            "--resolve-timeout": ["0"],
+            "--trajectory": [DIR + "/trajectory.txt"],
+            "--control-name": [""],
+            "--gain": ["0"],
+        },
+    ),
+    "compare rsa": (
+        [],
+        {
+            "--model": ["nope"],
+            "--brain": ["nope"],
+            "--seed": ["-1"],
+            "--figure": [DIR],
+            "--out": [DIR],
+        },
+    ),
+    "data list": ([], {}),
+    "decode eeg": (
+        [],
+        {
+            "--data": [MISSING],
+            "--subject": ["0"],
+            "--runs": ["5"],
+            "--pipeline": ["svm"],
+            "--cv": ["loo"],
+            "--splits": ["0"],
+            "--seed": ["-1"],
+            "--n-jobs": ["0"],
+            "--tmin": ["3"],
+            "--tmax": ["0.5"],
+            "--l-freq": ["40"],
+            "--h-freq": ["100"],
+            "--events": ["T1"],
+            "--permutations": ["-1"],
+            "--out": [DIR],
+        },
+    ),
+    "decode spikes": (
+        [],
+        {
+            "--data": [MISSING],
+            "--decoder": ["svm"],
+            "--spikes-key": ["nope"],
+            "--target-key": ["nope"],
+            "--position-key": ["nope", "--decoder", "kalman"],
+            "--bin-s": ["-1"],
+            "--rebin": ["0.07"],
+            "--history": ["-1"],
+            "--seed": ["-1"],
+            "--epochs": ["0"],
+            "--figure": [DIR],
+            "--out": [DIR],
+        },
+    ),
+    "demo xor": (
+        ["--quiet"],
+        {
+            "--activation": ["relu7"],
+            "--hidden": ["0"],
+            "--seed": ["-1"],
+            "--seeds": ["9-3"],
+            "--engine": ["magic"],
+            "--lr": ["-1"],
+            "--epochs": ["0"],
+            "--restarts": ["-1"],
+        },
+    ),
+    "imaging decode": (
+        IMAGING_FILES,
+        {
+            "--data": [MISSING],
+            "--mask": [MISSING],
+            "--labels": [MISSING],
+            "--events": [FILE],
+            "--task": ["nope"],
+            "--tr": ["0"],
+            "--permutations": ["-1"],
+            "--seed": ["-1"],
+            "--out": [DIR],
+        },
+    ),
+    "train digits": (
+        ["--quiet"],
+        {
+            "--hidden": ["0"],
+            "--activation": ["relu7"],
+            "--engine": ["magic"],
+            "--optimizer": ["lbfgs"],
+            "--lr": ["0"],
+            "--epochs": ["0"],
+            "--batch-size": ["0"],
+            "--seed": ["-1"],
+            "--out": [FILE],
+            "--checkpoint-every": ["-1"],
+        },
+    ),
+    "simulate neuron": (
+        ["lif"],
+        {
+            "MODEL": [],
+            "--current": ["nan"],
+            "--duration": ["0"],
+            "--dt": ["-1"],
+            "--method": ["rk9"],
+            "--set": ["tau_mem=-1"],
+        },
+    ),
+    **{
+        f"simulate {net}": (
+            ["--n", "100", "--duration", "5"],
+            {
+                "--n": ["2"],
+                "--duration": ["0.05"],
+                "--seed": ["-1"],
+                "--backend": ["nest"],
+                "--dtype": ["float16"],
+                "--device": ["gpu9"],
+                "--figure": [DIR],
+            },
+        )
+        for net in ("cuba", "coba")
+    },
+}
+
+
+def _commands() -> dict[str, list[str]]:
+    """Every leaf command of the CLI and the names its parameters are typed as."""
+    out: dict[str, list[str]] = {}
+
+    def walk(cmd, path):
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*path, name])
+            return
+        names = []
+        for p in cmd.params:
+            opts = [o for o in p.opts if o.startswith("--")]
+            names.append(opts[0] if opts else p.name.upper())
+        out[" ".join(path)] = names
+
+    walk(typer.main.get_command(app), [])
+    return out
+
+
+def test_every_option_has_a_case():
+    for command, options in _commands().items():
+        assert command in CASES, f"no bad-value cases for 'neurodl {command}'"
+        valued = {o for o in options if o not in FLAGS}
+        assert valued == set(CASES[command][1]), command
+
+
+def _run(capsys, args):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return info.value.code, captured.err
+
+
+PARAMS = [
+    pytest.param(command, option, id=f"{command} {option}")
+    for command, (_, bad) in CASES.items()
+    for option in bad
+]
+
+
+@pytest.mark.parametrize(("command", "option"), PARAMS)
+def test_bad_value_names_the_option(capsys, tmp_path, command, option):
+    base, bad = CASES[command]
+    a_file = tmp_path / "a_file.txt"
+    a_file.write_text("not what the option wants\n")
+    (tmp_path / "a_dir").mkdir()
+    fill = {FILE: str(a_file), DIR: str(tmp_path / "a_dir"), MISSING: "/nope/x.bin"}
+    values = [fill.get(v, v).replace(DIR, str(tmp_path / "a_dir")) for v in bad[option]]
+    if option == "MODEL":
+        args = [*command.split(), "qif", *base[1:]]
+    else:
+        args = [*command.split(), *base, option, *values]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, err = _run(capsys, args)
+    assert code in (1, 2), err
+    assert f"'{option}" in err, err
+    assert "Traceback" not in err
+    if code == 1:
+        assert err.startswith("neurodl: error: ") and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
