@@ -389,14 +389,25 @@ class FeedForward(nn.Module):
     def _trace(self, x: Tensor, weights: Sequence[Tensor] | None = None) -> Trace:
         """Forward pass keeping ``z`` and ``a``; ``weights`` as :meth:`weights`."""
         w = self.parameters_list() if weights is None else weights
+        zs, acts = self._forward(x, w)
+        return Trace(x, zs, acts[1:])
+
+    def _forward(
+        self, x: Tensor, w: Sequence[Tensor]
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """Return ``([z_1, ..., z_L], [a_0 = x, a_1, ..., a_L])`` for weights ``w``.
+
+        :meth:`_trace` without the named tuple, for the per-step paths; ``a``
+        starts at the input, so ``acts[l]`` is the input of layer ``l + 1``.
+        """
         zs: list[Tensor] = []
-        acts: list[Tensor] = []
+        acts = [x]
         a = x
         for layer, W, b in zip(self.dense, w[0::2], w[1::2], strict=True):
             z, a = Dense.forward_rule(a, W, b, layer.activation)
             zs.append(z)
             acts.append(a)
-        return Trace(x, zs, acts)
+        return zs, acts
 
     def parameters_list(self) -> list[Tensor]:
         """Return ``[W_1, b_1, W_2, b_2, ...]``, the order of ``parameters()``."""
@@ -531,8 +542,8 @@ class FeedForward(nn.Module):
         returns True (the trainer refuses a non-finite loss this way).
         """
         layers = self.dense
-        t = self._trace(x, weights)
-        z_out, a_out = t.z[-1], t.a[-1]
+        zs, acts = self._forward(x, weights)
+        z_out, a_out = zs[-1], acts[-1]
         value = loss.value(z_out, a_out, y, "sum")
         if accept is not None and not accept(value):
             return value  # nothing updated
@@ -541,9 +552,9 @@ class FeedForward(nn.Module):
         delta = loss.delta(z_out, a_out, y, layers[-1].activation, scaled=False)
         step = lr * loss.mean_factor(z_out)
         for i in range(len(layers) - 1, 0, -1):
-            a_prev, W = t.a[i - 1], weights[2 * i]
+            a_prev, W = acts[i], weights[2 * i]
             below = Dense.delta_rule(
-                delta, W, t.z[i - 1], a_prev, layers[i - 1].activation
+                delta, W, zs[i - 1], a_prev, layers[i - 1].activation
             )
             Dense.descent_rule(
                 W, weights[2 * i + 1], a_prev, delta, step, layers[i].wide
@@ -573,15 +584,15 @@ class FeedForward(nn.Module):
         write the gradients into (see :meth:`Dense.gradient_rule`).
         """
         w = self.weights() if weights is None else weights
-        t = self._trace(x, w)
+        zs, acts = self._forward(x, w)
         layers = self.dense
         n = len(layers)
-        z_out, a_out = t.z[-1], t.a[-1]
+        z_out, a_out = zs[-1], acts[-1]
         value = loss.value(z_out, a_out, y, reduction) if with_loss else None
         delta = loss.delta(z_out, a_out, y, layers[-1].activation)
         grads: list[Tensor] = [delta] * (2 * n)
         for i in range(n - 1, -1, -1):
-            a_prev = t.a[i - 1] if i > 0 else x
+            a_prev = acts[i]
             grads[2 * i], grads[2 * i + 1] = Dense.gradient_rule(
                 a_prev,
                 delta,
@@ -590,6 +601,6 @@ class FeedForward(nn.Module):
             )
             if i > 0:
                 delta = Dense.delta_rule(
-                    delta, w[2 * i], t.z[i - 1], a_prev, layers[i - 1].activation
+                    delta, w[2 * i], zs[i - 1], a_prev, layers[i - 1].activation
                 )
         return value, grads

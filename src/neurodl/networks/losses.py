@@ -149,6 +149,8 @@ def get_loss(name: str | Loss) -> Loss:
     """Return the loss called ``name``; the error lists the allowed names."""
     if isinstance(name, Loss):
         return name
+    if isinstance(name, str) and name in LOSSES:
+        return LOSSES[name]
     return LOSSES[check_option("loss", name, LOSSES)]
 
 
