@@ -45,10 +45,12 @@ How
 Everything runs on one thread (``OMP_NUM_THREADS=1`` is set before torch is imported,
 and ``torch.set_num_threads(1)``). After a warm-up, the number of steps per block is
 calibrated so that one block lasts about ``--block-seconds``. Each repeat then times
-one block of each contender, interleaved (the order alternates between repeats) so
-that machine noise hits all of them, and restores the initial weights first so every
-repeat does the same work. The table gives, per pair, the median steps/s of each
-side over the repeats and the ratio of the medians against the issue's targets:
+one block of each contender, interleaved (the order alternates between repeats and
+keeps the two sides of every pair next to each other) so that machine noise hits all
+of them, and restores the initial weights first so every repeat does the same work.
+The table gives, per pair, the median steps/s of each side over the repeats, the
+ratio of the medians (the figure held against the target) and the median, lowest
+and highest ratio within single repeats, against the issue's targets:
 train_step >= 3x on XOR, >= 1.5x on digits, >= 0.9x (within 10 %) on the large
 network; backprop + torch.optim >= 1.5x on XOR, >= 1.2x on digits; fit >= 3x on
 XOR, >= 1.5x on digits.
@@ -163,8 +165,10 @@ class Comparison:
         Engine names (keys of :attr:`Result.steps_per_s`).
     ratio : float
         ``median contender / median baseline`` (steps/s).
-    paired_ratio_min, paired_ratio_max : float
-        Range of the ratio within single repeats.
+    paired_ratio_min, paired_ratio_median, paired_ratio_max : float
+        The ratio within single repeats (the two blocks run next to each other):
+        lowest, median, highest. The median is steadier than ``ratio`` when the
+        machine's load drifts during the run.
     target : float or None
     passed : bool or None
         ``ratio >= target``; None without a target.
@@ -175,6 +179,7 @@ class Comparison:
     baseline: str
     ratio: float
     paired_ratio_min: float
+    paired_ratio_median: float
     paired_ratio_max: float
     target: float | None
     passed: bool | None
@@ -545,6 +550,7 @@ def run_case(
                 baseline=theirs,
                 ratio=ratio,
                 paired_ratio_min=min(paired),
+                paired_ratio_median=statistics.median(paired),
                 paired_ratio_max=max(paired),
                 target=target,
                 passed=None if target is None else ratio >= target,
@@ -607,7 +613,7 @@ def format_table(results: list[Result]) -> str:
     """Return the results as a Markdown table, one row per case and pair."""
     rows = [
         "| network | batch | neurodl | neurodl steps/s | PyTorch loop steps/s "
-        "| neurodl/PyTorch | paired min-max | target | result |",
+        "| neurodl/PyTorch | paired median (min-max) | target | result |",
         "|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for res in results:
@@ -620,7 +626,8 @@ def format_table(results: list[Result]) -> str:
                 f"| {c.name} {sizes} | {c.batch} | {cmp.label} "
                 f"| {_rate(med[cmp.contender])} | {_rate(med[cmp.baseline])} "
                 f"| {cmp.ratio:.3f}x "
-                f"| {cmp.paired_ratio_min:.3f}-{cmp.paired_ratio_max:.3f} "
+                f"| {cmp.paired_ratio_median:.3f}x "
+                f"({cmp.paired_ratio_min:.2f}-{cmp.paired_ratio_max:.2f}) "
                 f"| {target} | {verdict} |"
             )
     return "\n".join(rows)
