@@ -153,8 +153,6 @@ def decode(
     from neurodl.imaging.runs import load_runs
 
     check_writable("--out", out)
-    if seed < 0:
-        raise ValidationError(f"'--seed' must be >= 0; got {seed}.")
     values = list(data or [BUNDLED])
     bundled = values == [BUNDLED] and not Path(BUNDLED).exists()
     spec = _task(task, "8way" if bundled else "all")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from neurodl._validate import check_int
 from neurodl.errors import NonFiniteError, ShapeError, ValidationError
 
 __all__ = [
@@ -258,10 +259,8 @@ def decode_volumes(
         raise NonFiniteError(
             f"'X' holds {int((~np.isfinite(X)).sum())} NaN or infinite values."
         )
-    if isinstance(permutations, bool) or not isinstance(permutations, int):
-        raise ValidationError(f"'permutations' must be an int; got {permutations!r}.")
-    if permutations < 0:
-        raise ValidationError(f"'permutations' must be >= 0; got {permutations}.")
+    check_int("permutations", permutations, minimum=0)
+    check_int("random_state", random_state, minimum=0)
     kept = select_task(labels, task)
     if standardize:
         X = standardize_runs(X, runs, detrend=detrend)
