@@ -70,22 +70,22 @@ def test_silent_neuron_has_no_isi_rate(capsys):
 
 @pytest.fixture(scope="module")
 def constant_target(tmp_path_factory):
-    """The bundled M1 units (first 4000 bins) against a y velocity held at 0."""
+    """The bundled M1 units (first 2500 bins) against a y velocity held at 0."""
     from scipy.io import loadmat, savemat
 
     from neurodl.data.registry import dataset_file
 
     m = loadmat(dataset_file("spikes_m1", "m1_stevenson_2011.mat"))
-    vel = m["handVel"][:2, :4000].copy()
+    vel = m["handVel"][:2, :2500].copy()
     vel[1] = 0.0
     path = tmp_path_factory.mktemp("spikes") / "still_y.mat"
-    savemat(path, {"spikes": m["spikes"][:, :4000], "vel": vel})  # no time vector
+    savemat(path, {"spikes": m["spikes"][:, :2500], "vel": vel})  # no time vector
     return path
 
 
 def test_constant_target_has_no_r2(capsys, tmp_path, constant_target):
     args = ["decode", "spikes", "--data", str(constant_target), "--bin-s", "0.05"]
-    args += ["--spikes-key", "spikes", "--target-key", "vel"]
+    args += ["--spikes-key", "spikes", "--target-key", "vel", "--history", "2"]
     out_file = tmp_path / "res.json"
     code, out, err = run(capsys, *args, "--json", "--out", str(out_file))
     assert code == 0, err
