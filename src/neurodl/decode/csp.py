@@ -53,9 +53,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from neurodl.decode.eeg import check_epochs, validate_fit_epochs
+from neurodl.decode.eeg import validate_epochs, validate_fit_epochs
 from neurodl.errors import ValidationError
 
 __all__ = ["CSP"]
@@ -202,16 +201,7 @@ class CSP(TransformerMixin, BaseEstimator):
         return np.asarray((power - self.mean_) / self.std_)
 
     def _validate_transform(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            allow_nd=True,
-            ensure_all_finite=False,
-            dtype=np.float64,
-        )
-        return check_epochs(X)
+        return validate_epochs(self, X)
 
     def transform(self, X: Any) -> np.ndarray:
         """Log power (or z-scored power) of each component, (n_trials, n_components)."""

@@ -99,6 +99,15 @@ def validate_fit_epochs(
     return arr, y_idx
 
 
+def validate_epochs(est: BaseEstimator, X: Any) -> np.ndarray:
+    """Validate epochs for a fitted ``est`` (same channels and times as in fit)."""
+    check_is_fitted(est)
+    X = validate_data(
+        est, X, reset=False, allow_nd=True, ensure_all_finite=False, dtype=np.float64
+    )
+    return check_epochs(X)
+
+
 class _EpochsClassifier(ClassifierMixin, BaseEstimator):
     """Shared input handling: validate (trials, channels, times), remember classes."""
 
@@ -108,16 +117,7 @@ class _EpochsClassifier(ClassifierMixin, BaseEstimator):
         return arr, y_idx
 
     def _validate_predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            reset=False,
-            allow_nd=True,
-            ensure_all_finite=False,
-            dtype=np.float64,
-        )
-        return check_epochs(X)
+        return validate_epochs(self, X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict the class of each trial."""
