@@ -116,3 +116,15 @@ def check_device(name: str, device: Any) -> torch.device:
                 f"torch sees {count} CUDA device(s)."
             )
     return dev
+
+
+def check_n_jobs(n_jobs: int | None) -> int | None:
+    """Return ``n_jobs`` if joblib can take it: None, >= 1, or < 0 (all but some)."""
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int)):
+        raise ValidationError(f"'n_jobs' must be an integer or None; got {n_jobs!r}.")
+    if n_jobs == 0:
+        raise ValidationError(
+            "'n_jobs' must be >= 1 (that many processes) or negative (-1: every "
+            "core); got 0."
+        )
+    return n_jobs

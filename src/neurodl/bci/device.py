@@ -21,7 +21,13 @@ import numpy as np
 
 from neurodl.errors import ValidationError
 
-__all__ = ["TRAJECTORY_COLUMNS", "Cursor2D", "TrajectoryLog", "read_trajectory"]
+__all__ = [
+    "TRAJECTORY_COLUMNS",
+    "Cursor2D",
+    "TrajectoryLog",
+    "read_trajectory",
+    "trajectory_format",
+]
 
 TRAJECTORY_COLUMNS = (
     "time",
@@ -127,6 +133,22 @@ class Cursor2D:
         self.velocity = np.zeros(2)
 
 
+def trajectory_format(path: str | os.PathLike[str], name: str = "path") -> str:
+    """Return the trajectory file format of ``path`` (``"csv"`` or ``"npz"``).
+
+    Raises
+    ------
+    ValidationError
+        If the suffix is neither, naming the parameter ``name``.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".npz"):
+        raise ValidationError(
+            f"{name!r} (a trajectory file) must end in .csv or .npz; got {str(path)!r}."
+        )
+    return suffix[1:]
+
+
 class TrajectoryLog:
     """Rows of a cursor trajectory, written atomically to CSV or NPZ.
 
@@ -145,16 +167,11 @@ class TrajectoryLog:
 
     def __init__(self, path: str | os.PathLike[str], flush_every: float = 1.0):
         self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in (".csv", ".npz"):
-            raise ValidationError(
-                f"trajectory file must end in .csv or .npz; got {str(self.path)!r}."
-            )
+        self.format = trajectory_format(self.path)
         if not (math.isfinite(flush_every) and flush_every >= 0):
             raise ValidationError(
                 f"'flush_every' must be a finite number >= 0; got {flush_every!r}."
             )
-        self.format = suffix[1:]
         self.flush_every = float(flush_every)
         self._rows: list[tuple[float, float, float, float, float, float, float]] = []
         self._labels: list[str] = []

@@ -53,26 +53,17 @@ def write_json(path: Path, data: dict[str, Any], *, option: str = "--out") -> No
     A failure leaves no half-written file: the temporary file is removed and any
     previous ``path`` stays as it was. NaN and infinity are written as ``null``
     (:func:`neurodl._json.json_ready`). A path that cannot be written is a
-    :class:`ValidationError` naming ``option``, the command-line option that gave it.
+    :class:`ValidationError` naming ``option``, the command-line option that gave it
+    (:func:`check_writable`).
     """
     text = json_text(data) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise ValidationError(
-            f"{option!r} must be a file path that can be written; got {str(path)!r} "
-            f"({exc.strerror or exc})."
-        ) from exc
+    check_writable(option, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
-    except IsADirectoryError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ValidationError(
-            f"{option!r} must be a file path, not a folder; got {str(path)!r}."
-        ) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -172,7 +172,7 @@ def run_cmd(
     stream comes back.
     """
     from neurodl.bci.decoder import fit_online_decoder, load_online_decoder
-    from neurodl.bci.device import Cursor2D
+    from neurodl.bci.device import Cursor2D, trajectory_format
     from neurodl.bci.online import OnlineRunner
 
     if decoder_path is not None and train_runs:
@@ -194,10 +194,7 @@ def run_cmd(
     ):
         if text is not None and not text.strip():
             raise ValidationError(f"{key!r} must be a non-empty name; got {text!r}.")
-    if trajectory.suffix.lower() not in (".csv", ".npz"):
-        raise ValidationError(
-            f"'--trajectory' must end in .csv or .npz; got {str(trajectory)!r}."
-        )
+    trajectory_format(trajectory, "--trajectory")
     check_writable("--trajectory", trajectory)
     check_writable("--save-decoder", save_decoder)
     if decoder_path is not None and not decoder_path.is_file():

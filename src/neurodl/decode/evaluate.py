@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodl._validate import check_int
+from neurodl._validate import check_int, check_n_jobs
 from neurodl.errors import ShapeError, ValidationError
 
 __all__ = [
@@ -264,6 +264,7 @@ def cross_validate(
         raise ShapeError(
             f"'X' and 'y' must have one row per trial; got {len(X)} and {len(y)}."
         )
+    check_n_jobs(n_jobs)
     splitter = make_cv(
         cv, n_splits=n_splits, test_size=test_size, random_state=random_state
     )
@@ -338,6 +339,7 @@ def permutation_test(
     from sklearn.model_selection import permutation_test_score
 
     check_int("n_permutations", n_permutations, minimum=1)
+    check_n_jobs(n_jobs)
     score, perm, p = permutation_test_score(
         estimator,
         X,

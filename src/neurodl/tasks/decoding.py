@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodl._validate import check_int, check_option
-from neurodl.errors import ValidationError
+from neurodl._validate import check_int, check_n_jobs, check_option
 
 __all__ = [
     "EEG_WINDOWS",
@@ -336,18 +335,6 @@ def decode_spikes(
         bin_s=spikes.bin_s,
         target_names=tuple(spikes.target_names),
     )
-
-
-def check_n_jobs(n_jobs: int | None) -> int | None:
-    """Return ``n_jobs`` if joblib can take it: None, >= 1, or < 0 (all but some)."""
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int)):
-        raise ValidationError(f"'n_jobs' must be an integer or None; got {n_jobs!r}.")
-    if n_jobs == 0:
-        raise ValidationError(
-            "'n_jobs' must be >= 1 (that many processes) or negative (-1: every "
-            "core); got 0."
-        )
-    return n_jobs
 
 
 def _selection_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
