@@ -3,11 +3,15 @@
 :func:`fit` trains a :class:`~neurodl.networks.FeedForward` with gradients from the
 explicit delta rules (``engine="explicit"``) or from autograd
 (``engine="autograd"``), and one of the update rules in
-:mod:`neurodl.learning.optimizers`.
+:mod:`neurodl.learning.optimizers`. ``TrainConfig(rule=...)`` chooses how the error
+reaches the hidden layers: back-propagation (``"bp"``) or one of the rules without
+weight transport in :mod:`neurodl.learning.feedback` (``"fa"``, ``"dfa"``,
+``"sign"``, ``"kp"``).
 
 Reproducibility: the shuffling order comes from a private generator seeded with
 ``config.seed``. A checkpoint holds the parameters, the optimizer state, that
-generator's state, the early-stopping state and the history, so a run resumed from a
+generator's state, the feedback matrices (``kp``'s as they have evolved), the
+early-stopping state and the history, so a run resumed from a
 checkpoint is bit-identical to a run that was never interrupted.
 """
 
@@ -28,6 +32,14 @@ from neurodl._io import read_tensors, write_tensors
 from neurodl._threads import resolve_threads, use_threads
 from neurodl._validate import check_int, check_option, check_positive
 from neurodl.errors import ModelFileError, TrainingDivergedError, ValidationError
+from neurodl.learning.feedback import (
+    FEEDBACK_RULES,
+    Feedback,
+    feedback_step,
+    make_feedback,
+    update_angles,
+    weight_angles,
+)
 from neurodl.learning.optimizers import (
     OPTIMIZERS,
     GradientDescent,
@@ -37,9 +49,17 @@ from neurodl.learning.optimizers import (
 from neurodl.networks.feedforward import FeedForward
 from neurodl.networks.losses import LOSSES, Loss, get_loss
 
-__all__ = ["ENGINES", "History", "TrainConfig", "accuracy", "fit"]
+__all__ = ["ENGINES", "RULES", "History", "TrainConfig", "accuracy", "fit"]
 
 ENGINES = ("explicit", "autograd")
+RULES: tuple[str, ...] = ("bp", *FEEDBACK_RULES)
+"""Credit-assignment rules ``fit`` trains with (``TrainConfig.rule``).
+
+A new rule adds its name here and its dispatch in :func:`fit`; rules that need
+something of the network are checked there (see :func:`_rule_state`).
+"""
+ALIGNMENT_PROBE = 1000
+"""``track_alignment`` measures the angles on the first this many training samples."""
 CHECKPOINT_KIND = "neurodl.Checkpoint"
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
@@ -81,6 +101,21 @@ class TrainConfig:
     track_accuracy : bool
         Record the training-set accuracy after every epoch (``bce`` and
         ``cross_entropy``; one extra forward pass over the training set).
+    rule : {"bp", "fa", "dfa", "sign", "kp"}
+        How the error reaches the hidden layers: back-propagation, feedback
+        alignment, direct feedback alignment, sign symmetry or Kolen-Pollack
+        (:mod:`neurodl.learning.feedback`). Rules other than ``"bp"`` need
+        ``engine="explicit"`` and a network with a hidden layer.
+    feedback_seed : int
+        Seed of the random feedback matrices (``fa``, ``dfa``, ``kp``).
+    kp_decay : float
+        Kolen-Pollack's weight decay ``lambda`` (>= 0; ``kp`` only): each step
+        multiplies every weight matrix and its feedback matrix by ``1 - lr lambda``.
+    track_alignment : bool
+        After every epoch record, per layer, the angle between the rule's weight
+        update and the back-propagation gradient (``History.update_angle``) and
+        the angle between each W and its feedback matrix (``History.weight_angle``),
+        measured on the first :data:`ALIGNMENT_PROBE` training samples.
     """
 
     loss: str = "mse"
@@ -97,6 +132,10 @@ class TrainConfig:
     restore_best: bool = True
     checkpoint_every: int = 0
     track_accuracy: bool = False
+    rule: str = "bp"
+    feedback_seed: int = 0
+    kp_decay: float = 1.0
+    track_alignment: bool = False
 
     def __post_init__(self) -> None:
         """Check every field."""
@@ -116,6 +155,14 @@ class TrainConfig:
             check_int("patience", self.patience, minimum=1)
         check_positive("min_delta", self.min_delta, strict=False)
         check_int("checkpoint_every", self.checkpoint_every, minimum=0)
+        check_option("rule", self.rule, RULES)
+        check_int("feedback_seed", self.feedback_seed, minimum=0)
+        check_positive("kp_decay", self.kp_decay, strict=False)
+        if self.rule != "bp" and self.engine != "explicit":
+            raise ValidationError(
+                f"'rule' {self.rule!r} runs on engine 'explicit' only; got engine "
+                f"{self.engine!r}."
+            )
         if self.track_accuracy and self.loss == "mse":
             raise ValidationError(
                 "'track_accuracy' needs a classification loss ('bce' or "
@@ -125,13 +172,21 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Per-epoch record of a training run (lists indexed by epoch - 1)."""
+    """Per-epoch record of a training run (lists indexed by epoch - 1).
+
+    ``update_angle[e][l]`` and ``weight_angle[e][l]`` (degrees) are filled with
+    ``TrainConfig(track_alignment=True)``: see
+    :func:`neurodl.learning.feedback.update_angles` and
+    :func:`~neurodl.learning.feedback.weight_angles`.
+    """
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    update_angle: list[list[float]] = field(default_factory=list)
+    weight_angle: list[list[float]] = field(default_factory=list)
     best_epoch: int = 0
     best_loss: float = math.inf
     wait: int = 0
@@ -255,6 +310,7 @@ def fit(
     batch = n if cfg.batch_size is None else min(cfg.batch_size, n)
     params = net.weights()  # detached views of the parameters, updated in place
     opt = make_optimizer(cfg.optimizer, params, cfg.lr, momentum=cfg.momentum)
+    feedback = _rule_state(net, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
     history = History()
     ckpt = (
@@ -264,7 +320,7 @@ def fit(
     if resume:
         if ckpt is None:
             raise ValidationError("'resume' needs 'checkpoint_dir'; got None.")
-        history = _load_checkpoint(ckpt, net, opt, gen, best, cfg)
+        history = _load_checkpoint(ckpt, net, opt, gen, best, cfg, feedback)
     if progress is None:
         progress = _stderr_is_terminal()
     n_work = sum(p.numel() for p in params) * batch
@@ -273,7 +329,9 @@ def fit(
     # epoch of one batch reads its loss before updating (accept) and so never
     # leaves it; minibatch epochs copy the parameters first.
     one_batch = batch >= n
-    snapshot = None if one_batch else [p.clone() for p in params]
+    # kp's feedback matrices move with the weights and are put back with them
+    moving = params + (feedback.matrices if feedback and feedback.rule == "kp" else [])
+    snapshot = None if one_batch else [p.clone() for p in moving]
     summed = [math.nan]  # the one batch's summed loss, read before the update
 
     def accept(value: Tensor) -> bool:
@@ -289,15 +347,28 @@ def fit(
                 break
             t0 = time.perf_counter()
             if snapshot is None:
-                train_step(net, params, x, y, fn, opt, None, cfg.engine, accept=accept)
+                train_step(
+                    net,
+                    params,
+                    x,
+                    y,
+                    fn,
+                    opt,
+                    None,
+                    cfg.engine,
+                    accept=accept,
+                    feedback=feedback,
+                )
                 epoch_loss = summed[0] / terms
             else:
-                torch._foreach_copy_(snapshot, params)
-                total = _run_epoch(net, params, x, y, fn, opt, cfg, batch, gen)
+                torch._foreach_copy_(snapshot, moving)
+                total = _run_epoch(
+                    net, params, x, y, fn, opt, cfg, batch, gen, feedback
+                )
                 epoch_loss = float(total) / terms
             if not math.isfinite(epoch_loss):
                 if snapshot is not None:
-                    torch._foreach_copy_(params, snapshot)
+                    torch._foreach_copy_(moving, snapshot)
                 good = str(ckpt) if ckpt and ckpt.exists() else None
                 where = f" The last good checkpoint is {good!r}." if good else ""
                 raise TrainingDivergedError(
@@ -323,6 +394,12 @@ def fit(
                 history.val_loss.append(vloss)
                 monitored = vloss
             history.seconds.append(time.perf_counter() - t0)
+            if cfg.track_alignment:
+                probe = slice(0, ALIGNMENT_PROBE)
+                history.update_angle.append(
+                    update_angles(net, feedback, x[probe], y[probe], fn)
+                )
+                history.weight_angle.append(weight_angles(net, feedback))
             _early_stopping(history, monitored, cfg, params, best)
             if (
                 stop_when is not None
@@ -335,7 +412,7 @@ def fit(
                 and cfg.checkpoint_every
                 and (epoch + 1) % cfg.checkpoint_every == 0
             ):
-                _save_checkpoint(ckpt, net, opt, gen, best, cfg, history)
+                _save_checkpoint(ckpt, net, opt, gen, best, cfg, history, feedback)
             bar.advance(epoch_loss)
         if (
             history.stopped == "early_stopping"
@@ -344,8 +421,16 @@ def fit(
         ):
             torch._foreach_copy_(params, best)
         if ckpt is not None:
-            _save_checkpoint(ckpt, net, opt, gen, best, cfg, history)
+            _save_checkpoint(ckpt, net, opt, gen, best, cfg, history, feedback)
     return history
+
+
+def _rule_state(net: FeedForward, cfg: TrainConfig) -> Feedback | None:
+    """Return what ``cfg.rule`` needs while training ``net`` (None for ``"bp"``).
+
+    Raises the one error naming 'rule' when the rule does not apply to ``net``.
+    """
+    return make_feedback(net, cfg.rule, seed=cfg.feedback_seed, kp_decay=cfg.kp_decay)
 
 
 def _run_epoch(
@@ -358,6 +443,7 @@ def _run_epoch(
     cfg: TrainConfig,
     batch: int,
     gen: torch.Generator,
+    feedback: Feedback | None = None,
 ) -> Tensor:
     """Run one epoch; return the loss summed over its terms, a 0-d tensor."""
     n = x.shape[0]
@@ -372,7 +458,7 @@ def _run_epoch(
         ]
     total = torch.zeros((), dtype=torch.float64, device=x.device)
     for xb, yb in batches:
-        train_step(net, weights, xb, yb, fn, opt, total, cfg.engine)
+        train_step(net, weights, xb, yb, fn, opt, total, cfg.engine, feedback=feedback)
     return total
 
 
@@ -387,6 +473,7 @@ def train_step(
     engine: str = "explicit",
     *,
     accept: Callable[[Tensor], bool] | None = None,
+    feedback: Feedback | None = None,
 ) -> Tensor:
     """Take one minibatch step; return the loss summed over its terms (0-d tensor).
 
@@ -395,9 +482,13 @@ def train_step(
     when given. ``accept``: called with the summed loss before anything is
     updated; the weights and the optimizer are left untouched unless it returns
     True. This is the whole of the training loop's hot path
-    (``benchmarks/backprop.py`` times exactly this function).
+    (``benchmarks/backprop.py`` times exactly this function). ``feedback``: the
+    rule's pathway (:func:`neurodl.learning.feedback.make_feedback`; explicit
+    engine), None for back-propagation.
     """
-    if engine == "explicit" and type(opt) is GradientDescent:
+    if feedback is not None:
+        value = feedback_step(net, feedback, weights, x, y, loss, opt, accept=accept)
+    elif engine == "explicit" and type(opt) is GradientDescent:
         # the article's rule, applied layer by layer without gradient tensors
         value = net.descend(x, y, loss, opt.lr, weights, accept=accept)
     else:
@@ -455,8 +546,11 @@ def _save_checkpoint(
     best: list[Tensor] | None,
     cfg: TrainConfig,
     history: History,
+    feedback: Feedback | None,
 ) -> None:
     tensors: dict[str, Tensor] = {f"model.{k}": v for k, v in net.named_parameters()}
+    if feedback is not None:
+        tensors.update(feedback.state_tensors())
     tensors.update({f"optimizer.{k}": v for k, v in opt.state_tensors().items()})
     tensors["rng"] = gen.get_state()
     if best is not None:
@@ -478,6 +572,7 @@ def _load_checkpoint(
     gen: torch.Generator,
     best: list[Tensor] | None,
     cfg: TrainConfig,
+    feedback: Feedback | None,
 ) -> History:
     tensors, meta = read_tensors(path, kind=CHECKPOINT_KIND)
     if meta.get("network") != net.config():
@@ -510,6 +605,8 @@ def _load_checkpoint(
         {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
         meta.get("optimizer", {}),
     )
+    if feedback is not None:
+        feedback.load_state(tensors)
     gen.set_state(tensors["rng"])
     return History.from_dict(meta["history"])
 
