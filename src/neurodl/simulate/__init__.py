@@ -24,9 +24,14 @@ from neurodl.simulate.monitors import SpikeMonitor as SpikeMonitor
 from neurodl.simulate.monitors import StateMonitor as StateMonitor
 from neurodl.simulate.network import BACKENDS as BACKENDS
 from neurodl.simulate.network import Network as Network
+from neurodl.simulate.plasticity import STDP as STDP
+from neurodl.simulate.plasticity import AdaptiveThreshold as AdaptiveThreshold
+from neurodl.simulate.plasticity import TripletSTDP as TripletSTDP
 
 __all__ = [
     "BACKENDS",
+    "STDP",
+    "AdaptiveThreshold",
     "ConductanceSynapse",
     "CurrentSynapse",
     "Explicit",
@@ -39,6 +44,7 @@ __all__ = [
     "SpikeMonitor",
     "SpikeSource",
     "StateMonitor",
+    "TripletSTDP",
     "coba",
     "compile_kernels",
     "cuba",

@@ -13,6 +13,13 @@ One step ``k`` (time ``t = k dt``), as Brian2 schedules it:
 4. propagate: each spike adds its synapses' weights to the target's synaptic
    variable, ``delay`` steps later (delay 0: before the next integration);
 5. reset: ``v = v_reset`` and start the refractory count.
+
+With plasticity (:mod:`neurodl.simulate.plasticity`), step 4 also depresses each
+plastic synapse of a presynaptic spike right after propagating it (its pre traces
+updated first), and then every postsynaptic spike updates its post traces and
+potentiates the plastic synapses onto it: Brian2's ``on_pre`` before ``on_post``.
+An adaptive threshold decays with the integration (2.), is added to ``v_th`` at
+the threshold (3.) and jumps with the reset (5.).
 """
 
 from __future__ import annotations
@@ -21,6 +28,97 @@ import numpy as np
 from numba import njit
 
 __all__ = ["run_chunk"]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _decay(lo, hi, nhi, m):  # type: ignore[no-untyped-def]
+    """``exp(-m dt/tau)`` from the two tables (see plasticity.decay_tables)."""
+    q = m >> 10
+    if q >= nhi:
+        q = nhi - 1
+    return lo[m & 1023] * hi[q]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bound(wv, wmin, wmax):  # type: ignore[no-untyped-def]
+    if wv < wmin:
+        wv = wmin
+    if wv > wmax:
+        wv = wmax
+    return wv
+
+
+@njit(cache=True, nogil=True)
+def _spike_traces(  # type: ignore[no-untyped-def]
+    j, k, side, tr, last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
+):
+    """Update the traces of neuron ``j`` (side 0: pre, r1/r2; 1: post, o1/o2).
+
+    For each rule whose pre (post) group holds ``j``: the second trace's value
+    just before this spike goes to ``scratch[r]``, then both traces jump (+1, or
+    set to 1 for nearest-spike rules). Returns whether any rule holds ``j``.
+    """
+    hit = False
+    for r in range(rule_i.shape[0]):
+        start = rule_i[r, 3 + 2 * side]
+        if j < start or j >= start + rule_i[r, 4 + 2 * side]:
+            continue
+        hit = True
+        t = rule_i[r, 7 + side] + j - start
+        m = k - last[t]
+        c = 2 * side
+        d1 = _decay(dec_lo[r, c], dec_hi[r, c], dec_nhi[r, c], m)
+        nearest = rule_i[r, 0] == 1
+        if rule_i[r, 2] == 1:
+            d2 = _decay(dec_lo[r, c + 1], dec_hi[r, c + 1], dec_nhi[r, c + 1], m)
+            before = tr[1, t] * d2
+            scratch[r] = before
+            tr[1, t] = 1.0 if nearest else before + 1.0
+        tr[0, t] = 1.0 if nearest else tr[0, t] * d1 + 1.0
+        last[t] = k
+    return hit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _depress(  # type: ignore[no-untyped-def]
+    wv, r, k, pt, rule_i, rule_f, post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch
+):
+    """``w - F_-(w) o1 (a2- + a3- r2(t - eps))``, clipped (pre spike)."""
+    o1 = post_tr[0, pt] * _decay(
+        dec_lo[r, 2], dec_hi[r, 2], dec_nhi[r, 2], k - post_last[pt]
+    )
+    if rule_i[r, 2] == 1:
+        dw = o1 * (rule_f[r, 2] + rule_f[r, 3] * scratch[r])
+    else:
+        dw = o1 * rule_f[r, 2]
+    if rule_i[r, 1] == 1:
+        x = wv / rule_f[r, 5]
+        mu = rule_f[r, 7]
+        wv = wv - dw * (x if mu == 1.0 else x**mu)
+    else:
+        wv = wv - dw
+    return _bound(wv, rule_f[r, 4], rule_f[r, 5])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _potentiate(  # type: ignore[no-untyped-def]
+    wv, r, k, pt, rule_i, rule_f, pre_tr, pre_last, dec_lo, dec_hi, dec_nhi, scratch
+):
+    """``w + F_+(w) r1 (a2+ + a3+ o2(t - eps))``, clipped (post spike)."""
+    r1 = pre_tr[0, pt] * _decay(
+        dec_lo[r, 0], dec_hi[r, 0], dec_nhi[r, 0], k - pre_last[pt]
+    )
+    if rule_i[r, 2] == 1:
+        dw = r1 * (rule_f[r, 0] + rule_f[r, 1] * scratch[r])
+    else:
+        dw = r1 * rule_f[r, 0]
+    if rule_i[r, 1] == 1:
+        x = 1.0 - wv / rule_f[r, 5]
+        mu = rule_f[r, 6]
+        wv = wv + dw * (x if mu == 1.0 else x**mu)
+    else:
+        wv = wv + dw
+    return _bound(wv, rule_f[r, 4], rule_f[r, 5])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -103,6 +201,24 @@ def run_chunk(
     mon_pos: np.ndarray,  # (1,) samples written so far
     zero: np.ndarray,  # (2 * largest population,) zeros: unused channel slots
     spk: np.ndarray,  # (N_all,) int64 scratch
+    theta: np.ndarray,  # (n_lif,) adaptive threshold (0 where none)
+    pop_theta: np.ndarray,  # (P, 3) adaptive?, jump a, decay per step
+    n_rules: int,  # plastic projections (0: none; the arrays below unused)
+    rule_f: np.ndarray,  # (R, 8) a2+, a3+, a2-, a3-, w_min, w_max, mu+, mu-
+    rule_i: np.ndarray,  # (R, 9) see plasticity.PlasticState
+    syn_rule: np.ndarray,  # (S,) rule of each synapse, -1: not plastic
+    syn_pre_tr: np.ndarray,  # (S,) pre-trace slot of each plastic synapse
+    syn_post_tr: np.ndarray,  # (S,) post-trace slot
+    post_indptr: np.ndarray,  # (n_lif + 1,) plastic synapses onto each neuron
+    post_syn: np.ndarray,  # their CSR slots
+    pre_tr: np.ndarray,  # (2, T_pre) r1, r2 at the last update
+    pre_last: np.ndarray,  # (T_pre,) step of that update
+    post_tr: np.ndarray,  # (2, T_post) o1, o2
+    post_last: np.ndarray,  # (T_post,)
+    dec_lo: np.ndarray,  # (R, 4, 1024) decay tables of r1, r2, o1, o2
+    dec_hi: np.ndarray,  # (R, 4, H)
+    dec_nhi: np.ndarray,  # (R, 4)
+    scratch: np.ndarray,  # (R,) float scratch
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
 
@@ -159,12 +275,25 @@ def run_chunk(
             v_th = pop_f[p, 1]
             v_reset = pop_f[p, 2]
             ref = pop_ref[p]
-            for i in range(start, stop):
-                if v[i] >= v_th:
-                    spk[n_spk] = i
-                    n_spk += 1
-                    v[i] = v_reset
-                    refr[i] = ref
+            if pop_theta[p, 0] == 0.0:
+                for i in range(start, stop):
+                    if v[i] >= v_th:
+                        spk[n_spk] = i
+                        n_spk += 1
+                        v[i] = v_reset
+                        refr[i] = ref
+            else:
+                jump = pop_theta[p, 1]
+                th_decay = pop_theta[p, 2]
+                for i in range(start, stop):
+                    th = theta[i] * th_decay
+                    if v[i] >= v_th + th:
+                        spk[n_spk] = i
+                        n_spk += 1
+                        v[i] = v_reset
+                        refr[i] = ref
+                        th = th + jump
+                    theta[i] = th
         # spike sources
         q = src_pos[0]
         while q < src_step.shape[0] and src_step[q] == k:
@@ -181,11 +310,14 @@ def run_chunk(
                 out_idx[o] = j
                 o += 1
         n_out[0] = o
-        # 4. propagate
+        # 4. propagate (plastic synapses: then depress, on_pre)
         if big_l == 1:
             n_touch = 0
             for s in range(n_spk):
                 j = spk[s]
+                plastic = n_rules > 0 and _spike_traces(
+                    j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
+                )
                 for syn in range(indptr[j], indptr[j + 1]):
                     t = tgt[syn]
                     if touched[t] == 0:
@@ -193,6 +325,12 @@ def run_chunk(
                         touched_list[n_touch] = t
                         n_touch += 1
                     ring[0, t] += w[syn]
+                    if plastic and syn_rule[syn] >= 0:
+                        w[syn] = _depress(
+                            w[syn], syn_rule[syn], k, syn_post_tr[syn], rule_i,
+                            rule_f, post_tr, post_last, dec_lo, dec_hi, dec_nhi,
+                            scratch,
+                        )  # fmt: skip
             for x in range(n_touch):
                 t = touched_list[x]
                 g[t] = g[t] + ring[0, t]
@@ -201,10 +339,39 @@ def run_chunk(
         else:
             for s in range(n_spk):
                 j = spk[s]
+                plastic = n_rules > 0 and _spike_traces(
+                    j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
+                )
                 for syn in range(indptr[j], indptr[j + 1]):
                     ring[(k + dly[syn]) % big_l, tgt[syn]] += w[syn]
+                    if plastic and syn_rule[syn] >= 0:
+                        w[syn] = _depress(
+                            w[syn], syn_rule[syn], k, syn_post_tr[syn], rule_i,
+                            rule_f, post_tr, post_last, dec_lo, dec_hi, dec_nhi,
+                            scratch,
+                        )  # fmt: skip
             slot = k % big_l
             for t in range(g.shape[0]):
                 g[t] = g[t] + ring[slot, t]
                 ring[slot, t] = 0.0
+        # plastic synapses onto each spiking neuron: potentiate (on_post)
+        if n_rules > 0:
+            for s in range(n_spk):
+                i = spk[s]
+                if i >= n_lif:
+                    break  # spike sources come after the LIF neurons
+                lo = post_indptr[i]
+                hi = post_indptr[i + 1]
+                if lo == hi:
+                    continue
+                _spike_traces(
+                    i, k, 1, post_tr, post_last, rule_i, dec_lo, dec_hi, dec_nhi,
+                    scratch,
+                )  # fmt: skip
+                for x in range(lo, hi):
+                    syn = post_syn[x]
+                    w[syn] = _potentiate(
+                        w[syn], syn_rule[syn], k, syn_pre_tr[syn], rule_i, rule_f,
+                        pre_tr, pre_last, dec_lo, dec_hi, dec_nhi, scratch,
+                    )  # fmt: skip
     return n_steps

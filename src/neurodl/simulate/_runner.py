@@ -18,6 +18,7 @@ from neurodl.simulate._torch_engine import (
     dense_propagate,
 )
 from neurodl.simulate.groups import ConductanceSynapse, SpikeSource
+from neurodl.simulate.plasticity import adaptation_vectors, theta_table
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network, Population
@@ -226,6 +227,31 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     mon_pos = np.zeros(1, np.int64)
     zero = np.zeros(2 * max(p.n for p in pops), np_dtype)
     spk = np.zeros(net.n_all, np.int64)
+    theta = net.theta[0].numpy()
+    pop_theta = theta_table(net, np_dtype)
+    pl = net._plastic
+    if pl is None:
+        from neurodl.simulate.plasticity import PlasticState
+
+        pl = PlasticState.empty()
+    plastic_args = (
+        pl.n_rules,
+        pl.rule_f,
+        pl.rule_i,
+        pl.syn_rule,
+        pl.syn_pre_tr,
+        pl.syn_post_tr,
+        pl.post_indptr,
+        pl.post_syn,
+        pl.pre_tr,
+        pl.pre_last,
+        pl.post_tr,
+        pl.post_last,
+        pl.dec_lo,
+        pl.dec_hi,
+        pl.dec_nhi,
+        np.zeros(pl.rule_f.shape[0]),
+    )
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
@@ -271,6 +297,9 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                 mon_pos,
                 zero,
                 spk,
+                theta,
+                pop_theta,
+                *plastic_args,
             )
             net.step += did
             done += did
@@ -280,6 +309,10 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                 out_idx = np.resize(out_idx, cap)
             if bar is not None:
                 bar.update(task, completed=done)
+    if net._plastic is not None:  # learned weights back into the projections
+        with torch.no_grad():
+            for proj, slots in zip(pl.projections, pl.slots, strict=True):
+                proj.weight.copy_(torch.as_tensor(w[slots]))
     steps = out_step[: n_out[0]]
     gidx = out_idx[: n_out[0]]
     for mon in net.spike_monitors:
@@ -305,15 +338,22 @@ class _Propagator:
         mode: str,
         tgt_map: np.ndarray | None = None,
         n_out: int | None = None,
+        w_all: Tensor | None = None,
     ) -> None:
-        """``tgt_map``/``n_out``: write into another layout of the synaptic state."""
+        """``tgt_map``/``n_out``: write into another layout of the synaptic state.
+
+        ``w_all``: the weights in CSR order to use (default the projections');
+        groups that copy a part of it are listed in ``copies`` as ``(weights,
+        CSR slots)``.
+        """
         dev = net.device
         n_g = net.n_g if n_out is None else n_out
         tgt_all = net._tgt if tgt_map is None else tgt_map[net._tgt]
         dense = mode == "dense"
         spmv = mode == "spmv"
-        w_all = net.global_weights()
+        w_all = net.global_weights() if w_all is None else w_all
         self.groups: list[tuple[int, Any]] = []
+        self.copies: list[tuple[Tensor, np.ndarray]] = []
         delays = np.unique(net._dly) if net._dly.size else np.zeros(0, np.int64)
         gpre_all = net._gpre
         for d in delays:
@@ -322,6 +362,8 @@ class _Propagator:
             indptr = np.searchsorted(pre, np.arange(net.n_all + 1)).astype(np.int64)
             sel_t = torch.as_tensor(sel, device=dev)
             w = w_all[sel_t] if sel.size != w_all.numel() else w_all
+            if w is not w_all:
+                self.copies.append((w, sel))
             tgt = torch.as_tensor(tgt_all[sel].astype(np.int64), device=dev)
             indptr_t = torch.as_tensor(indptr, device=dev)
             if dense:
@@ -593,8 +635,22 @@ def run_torch(
     spike_fn = net.surrogate
     with torch.set_grad_enabled(grad):
         lay = _Layout(net, grad)
-        prop = _Propagator(net, grad, propagation, lay.flat_to_slot, lay.k * lay.n)
-        v, refr = net.v, net.refr
+        if net._plastic is None:
+            prop = _Propagator(net, grad, propagation, lay.flat_to_slot, lay.k * lay.n)
+        v, refr, theta = net.v, net.refr, net.theta
+        adapt = adaptation_vectors(net)
+        if net._plastic is not None:
+            from neurodl.simulate.plasticity import TorchPlasticity
+
+            wf = net.global_weights().detach().clone()
+            n_slots = lay.k * lay.n
+            prop = _Propagator(net, grad, propagation, lay.flat_to_slot, n_slots, wf)
+            copies = []
+            for w_copy, sel in prop.copies:
+                pos = np.full(wf.numel(), -1, np.int64)
+                pos[sel] = np.arange(sel.size)
+                copies.append((w_copy, torch.as_tensor(pos, device=dev)))
+            plastic = TorchPlasticity(net._plastic, net, wf, copies)
         gs = lay.to_slots(net.g)
         pending = {key: lay.to_slots(x) for key, x in net._pending.items()}
         src_step, src_gidx = _source_schedule(net, net.step, n_steps)
@@ -619,10 +675,16 @@ def run_torch(
                     sample_steps.append(k)
                 acc, gs = lay.integrate(v, gs)
                 frozen = refr > 0
-                fired = (acc >= lay.v_th) & ~frozen
+                v_th = lay.v_th
+                if adapt is not None:
+                    theta = theta * adapt[1]
+                    v_th = v_th + theta
+                fired = (acc >= v_th) & ~frozen
+                if adapt is not None:
+                    theta = theta + adapt[0] * fired.to(dtype)
                 v_new = torch.where(frozen, v, acc)
                 if grad:
-                    z = spike_fn(acc - lay.v_th) * (~frozen).to(dtype)
+                    z = spike_fn(acc - v_th) * (~frozen).to(dtype)
                     v = torch.where(fired, lay.v_reset, v_new)
                     if not detach_reset:
                         # d v / d z = v_reset - v_new; adds exactly 0 forward
@@ -654,6 +716,10 @@ def run_torch(
                     inp = pending.pop(k, None)
                     if inp is not None:
                         gs = [g + x for g, x in zip(gs, inp, strict=True)]
+                if net._plastic is not None and (
+                    int(bounds[step + 1]) > int(bounds[step]) or bool(fired.any())
+                ):
+                    plastic.step(k, z_all, fired)
                 if (step + 1) % _CHUNK == 0:
                     if not keep_dense:
                         _flush_spikes(net, lif_rec, src_rec, k_flush, grad)
@@ -662,7 +728,9 @@ def run_torch(
                         bar.update(task, completed=step + 1)
         net.step += n_steps
         # write the state back (flat channel layout, shared with the compiled path)
-        net.v, net.refr = v, refr
+        net.v, net.refr, net.theta = v, refr, theta.detach()
+        if net._plastic is not None:
+            plastic.finish()
         if lay.k:
             net.g = lay.to_flat(gs)
         net._pending = {key: lay.to_flat(x) for key, x in pending.items()}
@@ -719,6 +787,8 @@ def compiled_grad_unsupported(net: Network, propagation: str = "sparse") -> str 
         return f"propagation {propagation!r}"
     if net.surrogate.name not in COMPILED_GRAD_SURROGATES:
         return f"surrogate {net.surrogate.name!r}"
+    if any(p.adaptation is not None for p in net.populations):
+        return "adaptive thresholds"
     return None
 
 

@@ -22,6 +22,7 @@ from neurodl.simulate.connectivity import Rule
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network
+    from neurodl.simulate.plasticity import AdaptiveThreshold, Plasticity
 
 __all__ = [
     "ConductanceSynapse",
@@ -85,9 +86,11 @@ class Population:
         i_ext: float,
         v0: InitSpec | None,
         name: str,
+        adaptation: AdaptiveThreshold | None = None,
     ) -> None:
         self.net = net
         self.index = index
+        self.adaptation = adaptation
         self.n = n
         self.params = params
         self.method = method
@@ -101,6 +104,19 @@ class Population:
 
     def __repr__(self) -> str:
         return f"Population({self.name!r}, n={self.n})"
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Adaptive threshold of each neuron in mV, shape ``(n,)`` (batch: (b, n)).
+
+        Zeros for a population without ``adaptation``; before the first run, the
+        initial value.
+        """
+        if not self.net.built:
+            theta0 = self.adaptation.theta0 if self.adaptation is not None else 0.0
+            return np.full(self.n, theta0)
+        out = self.net.theta[:, self.start : self.start + self.n].cpu().numpy()
+        return out[0].copy() if out.shape[0] == 1 else out.copy()
 
     def learn(self, *names: str) -> list[Tensor]:
         """Make parameters trainable in the tensor path; return their tensors.
@@ -195,10 +211,12 @@ class Projection:
         weight: float | np.ndarray | Callable[[np.random.Generator, int], np.ndarray],
         delay: float,
         name: str,
+        plasticity: Plasticity | None = None,
     ) -> None:
         self.net = net
         self.pre = pre
         self.post = post
+        self.plasticity = plasticity
         self.rule = rule
         self.synapse = synapse
         self.weight_spec = weight
@@ -249,3 +267,37 @@ class Projection:
     def n_synapses(self) -> int:
         """Number of synapses (after build)."""
         return self._count
+
+    def weight_matrix(self) -> np.ndarray:
+        """Weights as a dense ``(pre.n, post.n)`` array (synapses of a pair summed).
+
+        Column ``i`` holds the weights onto postsynaptic neuron ``i`` (its
+        receptive field); absent synapses are 0.
+        """
+        self.net.build()
+        out = np.zeros((self.pre.n, self.post.n))
+        w = self.weight.detach().cpu().numpy().astype(np.float64)
+        np.add.at(out, (self.pre_index, self.post_index), w)
+        return out
+
+    def normalize(self, total: float) -> None:
+        """Rescale the weights onto each postsynaptic neuron to sum to ``total``.
+
+        Competition by normalisation (Diehl & Cook 2015 keep each excitatory
+        neuron's input weights summing to 78): ``w_ij <- w_ij total / sum_i w_ij``
+        for every postsynaptic neuron ``j`` whose weights do not sum to 0. Call it
+        between runs: every ``N`` ms by running in ``N``-ms pieces (a run
+        continues exactly where the last stopped), or once per presentation.
+        """
+        if isinstance(total, bool) or not isinstance(total, int | float):
+            raise ValidationError(f"'total' must be a number; got {total!r}.")
+        if not math.isfinite(total):
+            raise ValidationError(f"'total' must be finite; got {total!r}.")
+        self.net.build()
+        post = torch.as_tensor(self.post_index, device=self.weight.device)
+        with torch.no_grad():
+            sums = torch.zeros(self.post.n, dtype=self.weight.dtype,
+                               device=self.weight.device)  # fmt: skip
+            sums.index_add_(0, post, self.weight)
+            scale = torch.where(sums != 0, total / sums, torch.ones_like(sums))
+            self.weight.mul_(scale[post])

@@ -69,6 +69,7 @@ from neurodl.simulate.groups import (
     Synapse,
 )
 from neurodl.simulate.monitors import SpikeMonitor, StateMonitor
+from neurodl.simulate.plasticity import STDP, AdaptiveThreshold, TripletSTDP
 
 __all__ = [
     "BACKENDS",
@@ -166,6 +167,7 @@ class Network:
         self.state_monitors: list[StateMonitor] = []
         self.step = 0  # steps simulated so far
         self.built = False
+        self._plastic: Any = None  # plasticity.PlasticState after build, if any
         self.setup_seconds = 0.0
         self._rng = np.random.default_rng(np.random.SeedSequence(self.seed))
 
@@ -193,6 +195,7 @@ class Network:
         method: str = "auto",
         i_ext: float = 0.0,
         v0: InitSpec | None = None,
+        adaptation: AdaptiveThreshold | None = None,
         name: str | None = None,
     ) -> Population:
         """Add ``n`` LIF neurons.
@@ -210,6 +213,9 @@ class Network:
             Constant drive ``R I`` in mV.
         v0 : float, ("uniform", lo, hi), ("normal", mean, sd) or array, optional
             Initial membrane potential in mV (default ``v_rest``).
+        adaptation : AdaptiveThreshold, optional
+            An adaptive threshold ``v_th + theta`` (homeostasis, Diehl & Cook
+            2015); read ``theta`` from :attr:`Population.theta`.
         """
         self._check_not_built()
         check_int("n", n, minimum=1)
@@ -225,6 +231,11 @@ class Network:
         check_option("method", method, ("auto", "exact", "euler"))
         if not math.isfinite(i_ext):
             raise ValidationError(f"'i_ext' must be finite; got {i_ext!r}.")
+        if adaptation is not None and not isinstance(adaptation, AdaptiveThreshold):
+            raise ValidationError(
+                "'adaptation' must be AdaptiveThreshold or None; "
+                f"got {type(adaptation).__name__}."
+            )
         pop = Population(
             self,
             len(self.populations),
@@ -234,6 +245,7 @@ class Network:
             float(i_ext),
             v0,
             self._name(name, "pop", len(self.populations)),
+            adaptation,
         )
         self.populations.append(pop)
         return pop
@@ -301,6 +313,7 @@ class Network:
         | np.ndarray
         | Callable[[np.random.Generator, int], np.ndarray] = 1.0,
         delay: float = 0.0,
+        plasticity: STDP | TripletSTDP | None = None,
         name: str | None = None,
     ) -> Projection:
         """Connect ``pre`` to ``post``.
@@ -319,6 +332,12 @@ class Network:
         delay : float
             Transmission delay in ms, rounded to the grid (0: the next step's
             integration sees the spike). Per-synapse delays: ``Explicit(delay=)``.
+        plasticity : STDP or TripletSTDP, optional
+            Spike-timing-dependent plasticity of these weights
+            (:mod:`neurodl.simulate.plasticity`); the learned weights are in
+            ``Projection.weight`` after each run. Needs delay 0 (traces are
+            kept per neuron, so an axonal or dendritic delay is not modelled),
+            batch 1 and ``grad=False``.
         """
         self._check_not_built()
         if pre.net is not self or post.net is not self:
@@ -334,6 +353,18 @@ class Network:
                 f"got {type(synapse).__name__}."
             )
         check_positive("delay", delay, strict=False)
+        if plasticity is not None:
+            if not isinstance(plasticity, STDP | TripletSTDP):
+                raise ValidationError(
+                    "'plasticity' must be STDP, TripletSTDP or None; "
+                    f"got {type(plasticity).__name__}."
+                )
+            if delay != 0:
+                raise ValidationError(
+                    f"'delay' must be 0 on a projection with 'plasticity' (STDP "
+                    "traces are kept per neuron, so a delay between spike and "
+                    f"synapse is not modelled); got {delay!r}."
+                )
         proj = Projection(
             self,
             pre,
@@ -343,6 +374,7 @@ class Network:
             weight,
             float(delay),
             self._name(name, "projection", len(self.projections)),
+            plasticity,
         )
         if synapse not in post.channels:
             post.channels.append(synapse)
@@ -458,6 +490,12 @@ class Network:
             if d_ms.size and d_ms.min() < 0:
                 raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
             d = np.rint(d_ms / self.dt).astype(np.int32)
+            if proj.plasticity is not None and d.size and d.max() > 0:
+                raise ValidationError(
+                    f"projection {proj.name!r}: 'delay' must be 0 on a projection "
+                    "with 'plasticity' (STDP traces are kept per neuron, so a "
+                    f"delay is not modelled); got up to {d_ms.max()} ms."
+                )
             proj.weight = torch.as_tensor(w, dtype=self.dtype, device=self.device)
             counts += np.bincount(pre + proj.pre.start, minlength=self.n_all)
             idx_t = _index_dtype(max(proj.pre.n, proj.post.n))
@@ -507,6 +545,18 @@ class Network:
         self.refr = torch.zeros(
             (batch, self.n_lif), dtype=torch.int64, device=self.device
         )
+        theta = np.zeros((batch, self.n_lif))
+        for pop in self.populations:
+            if pop.adaptation is not None:
+                theta[:, pop.start : pop.start + pop.n] = pop.adaptation.theta0
+        self.theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
+        from neurodl.simulate.plasticity import PlasticState
+
+        self._plastic = (
+            PlasticState(self)
+            if any(p.plasticity is not None for p in self.projections)
+            else None
+        )
         np_dtype = np.float64 if self.dtype == torch.float64 else np.float32
         self._ring = np.zeros((self.max_delay + 1, self.n_g), np_dtype)  # numba
         self._pending: dict[int, Tensor] = {}  # torch path: step -> input
@@ -517,9 +567,10 @@ class Network:
     def reset(self) -> None:
         """Back to time 0: the initial state, no spikes in flight, monitors cleared.
 
-        Connectivity, weights and learnable parameters are kept, and Poisson
-        sources replay the same spikes; so a training loop can ``reset()`` and
-        ``run()`` once per iteration.
+        Connectivity, weights (also those learned by plasticity), adaptive
+        thresholds and learnable parameters are kept, STDP traces cleared, and
+        Poisson sources replay the same spikes; so a training loop can
+        ``reset()`` and ``run()`` once per iteration.
         """
         if not self.built:
             return
@@ -530,6 +581,8 @@ class Network:
         self.step = 0
         self._pending = {}
         self._ring[:] = 0
+        if self._plastic is not None:
+            self._plastic.reset()
         for src in self.sources:
             src.rng = np.random.default_rng(src.seed)
         for mon in self.spike_monitors:
@@ -618,6 +671,23 @@ class Network:
         backend = check_option(
             "backend", self.backend if backend is None else backend, BACKENDS
         )
+        if any(p.plasticity is not None for p in self.projections):
+            if grad:
+                raise ValidationError(
+                    "'grad=True' is not supported on a network with 'plasticity' "
+                    "(STDP changes the weights during the run); run with "
+                    "grad=False."
+                )
+            if self.batch != 1:
+                raise ValidationError(
+                    "a network with 'plasticity' runs with batch 1 (each trial "
+                    f"would learn its own weights); got batch {self.batch}."
+                )
+            if propagation not in ("sparse", "events"):
+                raise ValidationError(
+                    "'propagation' must be 'sparse' or 'events' on a network with "
+                    f"'plasticity'; got {propagation!r}."
+                )
         from neurodl.simulate._runner import compiled_grad_unsupported as unsupported
 
         if backend == "auto":
