@@ -360,3 +360,15 @@ def test_every_rule_trains_with_every_optimizer(rule, optimizer):
     )
     h = fit(_net(), x, y, cfg, progress=False)
     assert h.loss[-1] < 0.8 * h.loss[0]
+
+
+def test_train_rule_returns_curves_and_angles():
+    from neurodl.learning.rule_runs import train_rule
+
+    r = train_rule("sign", "digits", epochs=2, seed=1)
+    assert r["sizes"] == [64, 256, 256, 10] and r["config"]["rule"] == "sign"
+    assert len(r["train_loss"]) == 2 and len(r["test_accuracy_curve"]) == 2
+    assert len(r["update_angle"]) == 2 and len(r["update_angle"][0]) == 3
+    assert r["test_accuracy"] == r["test_accuracy_curve"][-1] > 0.8
+    with pytest.raises(ValidationError, match=r"'data' must be one of 'mnist1d'"):
+        train_rule("bp", "cifar")

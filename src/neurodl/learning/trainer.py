@@ -111,6 +111,9 @@ class TrainConfig:
     kp_decay : float
         Kolen-Pollack's weight decay ``lambda`` (>= 0; ``kp`` only): each step
         multiplies every weight matrix and its feedback matrix by ``1 - lr lambda``.
+        The default 0.1 suits Adam at lr 1e-3 (MNIST-1D: 69.4 % test accuracy,
+        final update angles 10-11 degrees; 1.0 gave 62.5 %); with plain SGD at a
+        large lr, lower it (the decay per step is ``lr lambda``).
     track_alignment : bool
         After every epoch record, per layer, the angle between the rule's weight
         update and the back-propagation gradient (``History.update_angle``) and
@@ -134,7 +137,7 @@ class TrainConfig:
     track_accuracy: bool = False
     rule: str = "bp"
     feedback_seed: int = 0
-    kp_decay: float = 1.0
+    kp_decay: float = 0.1
     track_alignment: bool = False
 
     def __post_init__(self) -> None:
