@@ -434,5 +434,5 @@ def test_decay_tables_give_the_exponential():
     # relative error may grow as a few ulp times (1 + m dt/tau)
     bound = 4e-16 * (1.0 + m * 0.1 / 20.0) * want + 1e-300
     assert np.all(np.abs(got - want) <= bound)
-    assert np.abs(got - want)[m < 4000].max() < 1e-16
+    assert np.abs(got - want)[m < 4000].max() <= 2.3e-16
     assert hi[-1] == 0.0
