@@ -281,16 +281,20 @@ class DFATap(nn.Module):
         self.register_buffer("D", D)
         self._link = link
 
+    def matrix(self) -> Tensor:
+        """Return ``D``, shape ``(n_outputs, width)``."""
+        D = self._buffers["D"]
+        assert D is not None
+        return D
+
     def forward(self, a: Tensor) -> Tensor:
         """Return ``a`` unchanged (the hook is in the backward pass)."""
-        D: Tensor = self.D
-        out: Tensor = _TapFunction.apply(a, D, self._link.open())
+        out: Tensor = _TapFunction.apply(a, self.matrix(), self._link.open())
         return out
 
     def extra_repr(self) -> str:
         """Describe the tap."""
-        D: Tensor = self.D
-        n_out, width = D.shape
+        n_out, width = self.matrix().shape
         return f"error {n_out} -> {width}"
 
 
