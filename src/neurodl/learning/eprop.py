@@ -414,7 +414,9 @@ def _task_loss(y: Tensor, tg: _Target) -> Tensor:
 class EpropState(NamedTuple):
     """Online state of :func:`eprop_step`: the network, its traces and the sums.
 
-    Nothing in it grows with time: every field is a fixed-size tensor.
+    Nothing in it grows with time: every field is a fixed-size tensor. The
+    presynaptic axis (``n_pre = n_in + n_rec``) holds the input synapses first,
+    then the recurrent ones.
     """
 
     v: Tensor  # (B, n_rec) membrane potential
@@ -422,14 +424,14 @@ class EpropState(NamedTuple):
     z: Tensor  # (B, n_rec) spikes
     psi: Tensor  # (B, n_rec) pseudo-derivative at the last step
     y: Tensor  # (B, n_out) readout
-    eps_v: tuple[Tensor, Tensor]  # (in, rec): (B, n_pre, 1 or n_rec)
-    eps_a: tuple[Tensor, Tensor]  # (in, rec): (B, n_pre, n_rec), or empty (LIF)
-    ebar: tuple[Tensor, Tensor]  # (in, rec): readout-filtered traces
-    e_sum: tuple[Tensor, Tensor]  # (in, rec): sum of e over time and batch
+    eps_v: Tensor  # (B, n_pre, 1) shared by all j (LIF, detached reset), else n_rec
+    eps_a: Tensor  # (B, n_pre, n_rec), or empty without adaptation
+    ebar: Tensor  # (B, n_pre, n_rec) eligibility traces filtered with kappa
+    e_sum: Tensor  # (n_pre, n_rec) sum of e over time and batch, or empty
     zbar: Tensor  # (B, n_rec) spikes filtered with kappa (for W_out)
     onebar: Tensor  # () 1 filtered with kappa (for b_out)
     z_sum: Tensor  # (n_rec,) spike counts
-    grads: tuple[Tensor, Tensor, Tensor, Tensor]  # W_in, W_rec, W_out, b_out
+    grads: tuple[Tensor, Tensor, Tensor]  # (W_in; W_rec) stacked, W_out, b_out
     loss: Tensor  # () task loss so far
 
 
@@ -442,53 +444,28 @@ def eprop_initial_state(
     (``e_sum``, which the firing-rate regulariser needs); otherwise it stays empty.
     """
     check_int("batch", batch, minimum=1)
-    dt = net.W_in.dtype
-    n = net.n_rec
+    n, n_pre = net.n_rec, net.n_in + net.n_rec
     shared = not net.adaptive and net.detach_reset  # eps_v is the same for all j
-    width = 1 if shared else n
-    zeros = torch.zeros
 
-    def pair(w: int, full: bool = True) -> tuple[Tensor, Tensor]:
-        if not full:
-            return zeros(0, dtype=dt), zeros(0, dtype=dt)
-        return zeros(batch, net.n_in, w, dtype=dt), zeros(batch, n, w, dtype=dt)
+    def zeros(*shape: int) -> Tensor:
+        return torch.zeros(shape, dtype=net.W_in.dtype)
 
     return EpropState(
-        v=zeros(batch, n, dtype=dt),
-        a=zeros(batch, n, dtype=dt),
-        z=zeros(batch, n, dtype=dt),
-        psi=zeros(batch, n, dtype=dt),
-        y=zeros(batch, net.n_out, dtype=dt),
-        eps_v=pair(width),
-        eps_a=pair(n, net.adaptive),
-        ebar=pair(n),
-        e_sum=(zeros(net.n_in, n, dtype=dt), zeros(n, n, dtype=dt))
-        if sum_traces
-        else pair(0, False),
-        zbar=zeros(batch, n, dtype=dt),
-        onebar=zeros((), dtype=dt),
-        z_sum=zeros(n, dtype=dt),
-        grads=tuple(torch.zeros_like(p.detach()) for p in net.params().values()),  # type: ignore[arg-type]
-        loss=zeros((), dtype=dt),
+        v=zeros(batch, n),
+        a=zeros(batch, n),
+        z=zeros(batch, n),
+        psi=zeros(batch, n),
+        y=zeros(batch, net.n_out),
+        eps_v=zeros(batch, n_pre, 1 if shared else n),
+        eps_a=zeros(batch, n_pre, n) if net.adaptive else zeros(0),
+        ebar=zeros(batch, n_pre, n),
+        e_sum=zeros(n_pre, n) if sum_traces else zeros(0),
+        zbar=zeros(batch, n),
+        onebar=zeros(),
+        z_sum=zeros(n),
+        grads=(zeros(n_pre, n), zeros(n, net.n_out), zeros(net.n_out)),
+        loss=zeros(),
     )
-
-
-def _advance(
-    net: RecurrentLIF, eps_v: Tensor, eps_a: Tensor, pre: Tensor, psi: Tensor
-) -> tuple[Tensor, Tensor]:
-    """Eligibility vector from ``t-1`` to ``t`` (module docstring), presyn. ``pre``."""
-    psi3 = psi.unsqueeze(1)  # (B, 1, n)
-    if net.detach_reset:
-        new_v = net.alpha * eps_v
-    else:  # dv[t]/dv[t-1] = alpha - v_th psi[t-1]
-        new_v = (net.alpha - net.v_th * psi3) * eps_v
-    new_a = eps_a
-    if net.adaptive:
-        beta_psi = net.beta * psi3
-        new_a = psi3 * eps_v + (net.rho - beta_psi) * eps_a
-        if not net.detach_reset:  # dv[t]/da[t-1] = v_th beta psi[t-1]
-            new_v = new_v + net.v_th * beta_psi * eps_a
-    return new_v + pre.unsqueeze(2), new_a
 
 
 def eprop_step(
@@ -517,56 +494,60 @@ def eprop_step(
     -------
     y_t : Tensor, shape (batch, n_out)
     state : EpropState
-        With the gradient sums advanced by ``L[t] ebar[t]``.
+        With the gradient sums advanced by ``L[t] ebar[t]``; ``grads[0]`` holds the
+        input synapses' rows, then the recurrent ones (diagonal not yet masked).
     """
+    alpha, kappa, v_th = net.alpha, net.kappa, net.v_th
     with torch.no_grad():
-        # eligibility vectors from t-1 to t (psi, z of t-1)
-        ev_in, ea_in = _advance(net, state.eps_v[0], state.eps_a[0], x_t, state.psi)
-        ev_rec, ea_rec = _advance(
-            net, state.eps_v[1], state.eps_a[1], state.z, state.psi
-        )
+        # eligibility vectors from t-1 to t (module docstring), with psi[t-1]
+        pre = torch.cat((x_t, state.z), dim=1).unsqueeze(2)  # p_i[t]
+        psi3 = state.psi.unsqueeze(1)  # (B, 1, n)
+        eps_v, eps_a = state.eps_v, state.eps_a
+        if net.detach_reset:
+            ev = torch.add(pre, eps_v, alpha=alpha)
+        else:  # dv[t]/dv[t-1] = alpha - v_th psi[t-1]
+            ev = torch.addcmul(pre, alpha - v_th * psi3, eps_v)
+        ea = eps_a
+        if net.adaptive:
+            beta_psi = net.beta * psi3
+            ea = torch.addcmul(psi3 * eps_v, net.rho - beta_psi, eps_a)
+            if not net.detach_reset:  # dv[t]/da[t-1] = v_th beta psi[t-1]
+                ev = torch.addcmul(ev, beta_psi, eps_a, value=v_th)
         # the network
-        w_rec = net.W_rec * net.rec_mask
-        v = net.alpha * state.v + x_t @ net.W_in + state.z @ w_rec - net.v_th * state.z
-        a = net.rho * state.a + state.z if net.adaptive else state.a
-        scaled = (v - net.v_th - net.beta * a) / net.v_th
+        current = torch.addmm(x_t @ net.W_in, state.z, net.W_rec * net.rec_mask)
+        v = torch.add(current.sub_(state.z, alpha=v_th), state.v, alpha=alpha)
+        a = torch.add(state.z, state.a, alpha=net.rho) if net.adaptive else state.a
+        scaled = (v - v_th - net.beta * a) / v_th if net.adaptive else (v - v_th) / v_th
         z = (scaled >= 0).to(v.dtype)
-        psi = (net.gamma_pd / net.v_th) * torch.clamp(1.0 - scaled.abs(), min=0.0)
-        y = net.kappa * state.y + z @ net.W_out + net.b_out
+        psi = scaled.abs().neg_().add_(1.0).clamp_(min=0.0).mul_(net.gamma_pd / v_th)
+        y = torch.add(torch.addmm(net.b_out, z, net.W_out), state.y, alpha=kappa)
         # eligibility traces e = psi (eps_v - beta eps_a), filtered with kappa
         psi3 = psi.unsqueeze(1)
-        if net.adaptive:
-            e_in = psi3 * (ev_in - net.beta * ea_in)
-            e_rec = psi3 * (ev_rec - net.beta * ea_rec)
-        else:
-            e_in, e_rec = psi3 * ev_in, psi3 * ev_rec
-        ebar_in = net.kappa * state.ebar[0] + e_in
-        ebar_rec = net.kappa * state.ebar[1] + e_rec
-        # learning signal and the updates
+        e = psi3 * (ev - net.beta * ea) if net.adaptive else psi3 * ev
+        ebar = torch.add(e, state.ebar, alpha=kappa)
+        # learning signal L_j[t] = sum_k B_jk dE/dy_k[t], and the sums
         err, loss_t = error_fn(y)
-        signal = err @ feedback.T  # L_j[t] = sum_k B_jk dE/dy_k[t]
-        zbar = net.kappa * state.zbar + z
-        onebar = net.kappa * state.onebar + 1.0
-        g_in, g_rec, g_out, g_b = state.grads
-        sig3 = signal.unsqueeze(1)  # sum_b L_j[t] ebar_ij[t]
+        signal = (err @ feedback.T).unsqueeze(1)
+        zbar = torch.add(z, state.zbar, alpha=kappa)
+        onebar = state.onebar * kappa + 1.0
+        g_syn, g_out, g_b = state.grads
         grads = (
-            g_in + (sig3 * ebar_in).sum(0),
-            g_rec + (sig3 * ebar_rec).sum(0),
-            g_out + zbar.T @ err,
+            g_syn + (signal * ebar).sum(0),
+            torch.addmm(g_out, zbar.T, err),
             g_b + onebar * err.sum(0),
         )
         e_sum = state.e_sum
-        if e_sum[0].numel():  # only for the rate regulariser
-            e_sum = (e_sum[0] + e_in.sum(0), e_sum[1] + e_rec.sum(0))
+        if e_sum.numel():  # only for the rate regulariser
+            e_sum = e_sum + e.sum(0)
         new = EpropState(
             v=v,
             a=a,
             z=z,
             psi=psi,
             y=y,
-            eps_v=(ev_in, ev_rec),
-            eps_a=(ea_in, ea_rec),
-            ebar=(ebar_in, ebar_rec),
+            eps_v=ev,
+            eps_a=ea,
+            ebar=ebar,
             e_sum=e_sum,
             zbar=zbar,
             onebar=onebar,
@@ -664,15 +645,15 @@ def eprop_gradients(
     for t in range(n_steps):
         y, state = eprop_step(net, x[t], state, functools.partial(_error, tg, t), fb)
         ys.append(y)
-    g_in, g_rec, g_out, g_b = state.grads
+    g_syn, g_out, g_b = state.grads
     rate = state.z_sum / (n_steps * batch)
     task = float(state.loss)
     total = task
     if rate_reg > 0:  # d/dW (c/2) sum_j (f_j - f*)^2 = c (f_j - f*) sum e / (T B)
         coef = rate_reg * (rate - rate_target) / (n_steps * batch)
-        g_in = g_in + state.e_sum[0] * coef
-        g_rec = g_rec + state.e_sum[1] * coef
+        g_syn = g_syn + state.e_sum * coef
         total += 0.5 * rate_reg * float(((rate - rate_target) ** 2).sum())
+    g_in, g_rec = g_syn[: net.n_in], g_syn[net.n_in :]
     grads = dict(
         zip(PARAM_NAMES, (g_in, g_rec * net.rec_mask, g_out, g_b), strict=True)
     )

@@ -7,9 +7,9 @@ al. (2020)'s reference tutorial (frozen Poisson input, a sum of sines as target)
 Examples
 --------
 >>> from neurodl.learning.eprop import RecurrentLIF
->>> x, target = sine_pattern_task(n_steps=100, n_in=20, seed=0)
+>>> x, target = sine_pattern_task(n_steps=60, n_in=20, seed=0)
 >>> net = RecurrentLIF(20, 30, 1, seed=0)
->>> hist = fit_eprop(net, x, target, epochs=20, lr=0.01)
+>>> hist = fit_eprop(net, x, target, epochs=10, lr=0.01, rate_reg=10.0)
 >>> hist.loss[-1] < 0.5 * hist.loss[0]
 True
 """
