@@ -77,7 +77,8 @@ def test_subspace_rule_spans_top_k(gaussian):
     x, axes = gaussian
     w = fit_hebbian(x, "subspace", 3, n_epochs=20, seed=0).weights.numpy()
     u = axes[:3].T
-    assert np.linalg.norm(w.T @ w - u @ u.T, 2) < 0.05
+    # benchmarks/hebbian.py, 20 seeds: projector error <= 0.063 (0.037 here)
+    assert np.linalg.norm(w.T @ w - u @ u.T, 2) < 0.1
     assert np.linalg.norm(w @ w.T - np.eye(3), 2) < 0.02
 
 

@@ -96,7 +96,7 @@ def init_weights(
             f"{name!r} must have shape {shape} (n_components, n_features) to match "
             f"'x' of shape {tuple(x.shape)}; got shape {tuple(w.shape)}."
         )
-    return w.to(dtype=x.dtype, device=x.device).clone()
+    return w.detach().to(dtype=x.dtype, device=x.device).clone()
 
 
 def check_rate(theta_rate: Any) -> float:

@@ -200,7 +200,7 @@ def fit_bcm(
     >>> fit.responses.squeeze(1).sort().values.round(decimals=1)
     tensor([0., 2.], dtype=torch.float64)
     """
-    x = check_matrix("x", as_float("x", x), axes="(n_patterns, n_features)")
+    x = check_matrix("x", as_float("x", x), axes="(n_patterns, n_features)").detach()
     n, d = x.shape
     if n < 1:
         raise ShapeError("'x' must hold at least one pattern; got shape (0, ...).")

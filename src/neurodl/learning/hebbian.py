@@ -367,7 +367,7 @@ def fit_hebbian(
     >>> bool(abs(w[0]) > 0.99 and abs(w.norm() - 1) < 0.02)
     True
     """
-    x = check_matrix("x", as_float("x", x))
+    x = check_matrix("x", as_float("x", x)).detach()
     check_option("rule", rule, RULES)
     n, d = x.shape
     if n < 1:
