@@ -182,8 +182,8 @@ def test_with_recurrence_eprop_is_not_bptt():
         g, b = online.grads[name], bptt.grads[name]
         rel = float((g - b).norm() / b.norm())
         cos = float((g * b).sum() / (g.norm() * b.norm()))
-        assert rel > 0.05, (name, rel)  # measured 0.16 (W_in), 0.11 (W_rec)
-        assert cos > 0.5, (name, cos)  # still a descent direction here
+        assert rel > 0.05, (name, rel)  # measured 0.18 (W_in), 0.15 (W_rec)
+        assert cos > 0.5, (name, cos)  # measured 0.98 and 0.99
     # the readout's gradient is exact in both
     assert float((online.grads["W_out"] - bptt.grads["W_out"]).abs().max()) <= TOL
 
