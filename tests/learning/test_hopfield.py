@@ -11,6 +11,7 @@ from neurodl.learning.hopfield import (
     capacity_curve,
     flip_bits,
     hopfield_energy,
+    hopfield_overlap,
     hopfield_recall,
     hopfield_sync_step,
     hopfield_update,
@@ -18,7 +19,6 @@ from neurodl.learning.hopfield import (
     modern_hopfield_energy,
     modern_hopfield_retrieve,
     modern_hopfield_step,
-    overlap,
 )
 
 F64 = torch.float64
@@ -55,7 +55,9 @@ def test_low_load_recall_from_corrupted_cues():
     res = hopfield_recall(hopfield_weights(xi), flip_bits(xi, 20, seed=2))
     torch.testing.assert_close(res.states, xi, rtol=0, atol=0)
     assert bool(res.converged.all())
-    torch.testing.assert_close(overlap(res.states, xi), torch.ones(3, dtype=F64))
+    torch.testing.assert_close(
+        hopfield_overlap(res.states, xi), torch.ones(3, dtype=F64)
+    )
 
 
 @given(
@@ -130,9 +132,9 @@ def test_flip_bits_and_overlap():
     cues = flip_bits(xi, 8, seed=1)
     assert ((cues != xi).sum(1) == 8).all()
     torch.testing.assert_close(
-        overlap(cues, xi), torch.full((5,), 1 - 2 * 8 / 64, dtype=F64)
+        hopfield_overlap(cues, xi), torch.full((5,), 1 - 2 * 8 / 64, dtype=F64)
     )
-    assert float(overlap(-xi[0], xi[0])) == -1.0
+    assert float(hopfield_overlap(-xi[0], xi[0])) == -1.0
 
 
 # ----------------------------------------------------------------- modern net
@@ -219,7 +221,7 @@ def test_errors_name_the_parameter():
     with pytest.raises(ValidationError, match="'n_flips' must be <= "):
         flip_bits(xi, 11)
     with pytest.raises(ShapeError, match="'state' and 'patterns'"):
-        overlap(xi[0], xi)
+        hopfield_overlap(xi[0], xi)
     with pytest.raises(ValidationError, match="'loads\\[1\\]'"):
         capacity_curve(20, (0.1, -0.2))
     x = torch.randn(5, 4, dtype=F64)

@@ -12,7 +12,7 @@ from neurodl._validate import check_finite, check_option, check_positive
 from neurodl.errors import ShapeError, ValidationError
 
 __all__ = [
-    "ENGINES",
+    "HEBBIAN_ENGINES",
     "as_float",
     "check_rate",
     "check_step",
@@ -20,7 +20,7 @@ __all__ = [
     "resolve_engine",
 ]
 
-ENGINES = ("auto", "numba", "torch")
+HEBBIAN_ENGINES = ("auto", "numba", "torch")
 """``auto``: the compiled loop for CPU float32/float64 tensors, else torch."""
 
 
@@ -70,7 +70,7 @@ def check_step(
 
 def resolve_engine(engine: str, x: Tensor) -> str:
     """Return ``"numba"`` or ``"torch"`` for ``engine`` and the data ``x``."""
-    check_option("engine", engine, ENGINES)
+    check_option("engine", engine, HEBBIAN_ENGINES)
     compiled_ok = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
     if engine == "numba" and not compiled_ok:
         raise ValidationError(

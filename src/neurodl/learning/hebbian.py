@@ -52,7 +52,7 @@ from neurodl._validate import (
 )
 from neurodl.errors import ShapeError, TrainingDivergedError, ValidationError
 from neurodl.learning._hebbian_common import (
-    ENGINES,
+    HEBBIAN_ENGINES,
     as_float,
     check_step,
     init_weights,
@@ -60,9 +60,9 @@ from neurodl.learning._hebbian_common import (
 )
 
 __all__ = [
-    "ENGINES",
-    "RULES",
-    "SCHEDULES",
+    "HEBBIAN_ENGINES",
+    "HEBBIAN_RULES",
+    "HEBBIAN_SCHEDULES",
     "HebbianFit",
     "OjaTrajectory",
     "fit_hebbian",
@@ -73,10 +73,10 @@ __all__ = [
     "subspace_step",
 ]
 
-RULES = ("hebb", "oja", "sanger", "subspace")
+HEBBIAN_RULES = ("hebb", "oja", "sanger", "subspace")
 """Rules :func:`fit_hebbian` knows."""
 
-SCHEDULES = ("constant", "inverse")
+HEBBIAN_SCHEDULES = ("constant", "inverse")
 """Named learning-rate schedules: ``lr`` each epoch, or ``lr / (1 + epoch)``."""
 
 _RULE_CODE = {"hebb": 0, "oja": 1, "sanger": 2, "subspace": 3}
@@ -282,7 +282,7 @@ def _epoch_lrs(lr: float, schedule: Any, n_epochs: int) -> list[float]:
                 )
             out.append(float(v))
         return out
-    check_option("schedule", schedule, SCHEDULES)
+    check_option("schedule", schedule, HEBBIAN_SCHEDULES)
     if schedule == "constant":
         return [float(lr)] * n_epochs
     return [float(lr) / (1 + e) for e in range(n_epochs)]
@@ -368,7 +368,7 @@ def fit_hebbian(
     True
     """
     x = check_matrix("x", as_float("x", x)).detach()
-    check_option("rule", rule, RULES)
+    check_option("rule", rule, HEBBIAN_RULES)
     n, d = x.shape
     if n < 1:
         raise ShapeError("'x' must hold at least one sample; got shape (0, ...).")

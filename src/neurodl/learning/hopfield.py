@@ -47,12 +47,13 @@ from neurodl.errors import ShapeError, ValidationError
 from neurodl.learning._hebbian_common import as_float, resolve_engine
 
 __all__ = [
-    "MODES",
+    "HOPFIELD_MODES",
     "CapacityCurve",
     "HopfieldRecall",
     "capacity_curve",
     "flip_bits",
     "hopfield_energy",
+    "hopfield_overlap",
     "hopfield_recall",
     "hopfield_sync_step",
     "hopfield_update",
@@ -60,10 +61,9 @@ __all__ = [
     "modern_hopfield_energy",
     "modern_hopfield_retrieve",
     "modern_hopfield_step",
-    "overlap",
 ]
 
-MODES = ("async", "sync")
+HOPFIELD_MODES = ("async", "sync")
 """Update orders of :func:`hopfield_recall`."""
 
 
@@ -300,7 +300,7 @@ def hopfield_recall(
     """
     j = _check_weights(weights)
     s0 = _check_state("cues", cues, j.shape[0], j)
-    check_option("mode", mode, MODES)
+    check_option("mode", mode, HOPFIELD_MODES)
     check_int("max_sweeps", max_sweeps, minimum=1)
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     eng = resolve_engine(engine, j)
@@ -343,7 +343,7 @@ def hopfield_recall(
     return HopfieldRecall(states=states, n_sweeps=n_sweeps, converged=done)
 
 
-def overlap(state: Tensor, patterns: Tensor) -> Tensor:
+def hopfield_overlap(state: Tensor, patterns: Tensor) -> Tensor:
     """Overlap ``m = (1/N) xi . s`` of states with patterns, row by row.
 
     Parameters
@@ -434,7 +434,7 @@ def capacity_curve(
     For each load and trial: ``P = round(alpha N)`` random patterns (entries +-1
     with probability 1/2) stored with :func:`hopfield_weights`; the first
     ``n_cues`` patterns (each with ``n_flips`` bits flipped) recalled with
-    :func:`hopfield_recall`; the final :func:`overlap` with the cued pattern.
+    :func:`hopfield_recall`; the final :func:`hopfield_overlap` with the cued pattern.
     The overlap stays near 1 below the capacity ``alpha_c ~ 0.138`` and drops
     above it (Amit, Gutfreund & Sompolinsky 1985).
 
@@ -467,7 +467,7 @@ def capacity_curve(
     check_int("n_trials", n_trials, minimum=1)
     check_int("n_cues", n_cues, minimum=1)
     check_int("n_flips", n_flips, minimum=0)
-    check_option("mode", mode, MODES)
+    check_option("mode", mode, HOPFIELD_MODES)
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     n_pat, means, stds = [], [], []
     for alpha in loads:
@@ -479,7 +479,7 @@ def capacity_curve(
             sub = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
             cues = flip_bits(cued, n_flips, seed=sub) if n_flips else cued
             res = hopfield_recall(hopfield_weights(xi), cues, mode=mode, seed=sub)
-            m.append(overlap(res.states, cued))
+            m.append(hopfield_overlap(res.states, cued))
         mm = torch.cat(m)
         n_pat.append(p)
         means.append(mm.mean())
