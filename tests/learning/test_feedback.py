@@ -372,3 +372,20 @@ def test_train_rule_returns_curves_and_angles():
     assert r["test_accuracy"] == r["test_accuracy_curve"][-1] > 0.8
     with pytest.raises(ValidationError, match=r"'data' must be one of 'mnist1d'"):
         train_rule("bp", "cifar")
+
+
+@pytest.mark.slow
+def test_alignment_angles_after_training_on_mnist1d():
+    # LEARNING.md section 5 #3 (measured there: sign 15-22 degrees, fa and dfa
+    # 44-67 degrees for the first layer's update after 60 epochs of MNIST-1D);
+    # Lillicrap et al. 2016 Fig. 2: FA's updates stay well within 90 degrees.
+    from neurodl.learning.rule_runs import load_rule_data, train_rule
+
+    arrays = load_rule_data("mnist1d")
+    first = {
+        rule: train_rule(rule, "mnist1d", arrays=arrays)["update_angle"][-1][0]
+        for rule in ("sign", "fa", "dfa")
+    }
+    assert first["sign"] < 30
+    assert 40 < first["fa"] < 75
+    assert 40 < first["dfa"] < 75
