@@ -191,10 +191,10 @@ def test_multiplicative_dependence(backend, mu):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hard_bounds(backend):
-    # 8 potentiating (depressing) pairs 1 ms apart (a = 0.1, tau 20 ms) from 0.5
+    # 6 potentiating (depressing) pairs 1 ms apart (a = 0.1, tau 20 ms) from 0.5
     # end exactly at w_max = 1 (w_min = 0.2).
     rule = STDP(a_plus=0.1, a_minus=0.1, w_min=0.2, w_max=1.0)
-    ts = [float(t) for t in range(10, 250, 30)]
+    ts = [float(t) for t in range(10, 130, 20)]
     dw, _ = run_patterns(
         [ts, [t + 1 for t in ts]], [[t + 1 for t in ts], ts], rule, backend
     )
@@ -314,12 +314,11 @@ def test_adaptive_threshold_closed_form(backend):
         p = LIFParams(tau_mem=10.0, v_rest=-70.0, v_th=-50.0, v_reset=-70.0, t_ref=1.0)
         pop = net.population(1, p, i_ext=30.0, adaptation=adapt)
         mon = net.spike_monitor(pop)
-        net.run(300.0, progress=False)
+        net.run(t_end, progress=False)
         return pop, mon
 
-    a, tau = 2.0, 100.0
+    a, tau, t_end = 2.0, 100.0, 120.0
     pop, mon = run(AdaptiveThreshold(a=a, tau=tau))
-    t_end = 300.0
     want = sum(a * math.exp(-(t_end - t) / tau) for t in mon.times + 0.1)
     assert pop.theta[0] == pytest.approx(want, rel=1e-12)
     _, plain = run(None)
