@@ -61,13 +61,13 @@ d(v_j[t], a_j[t]) / dW_ij`` along the neuron's own dynamics only::
     ebar[t]  = kappa ebar[t-1] + e[t]                       readout-filtered
     dE/dW_ij += sum_b L_j[t] ebar[t]                        every step, online
 
-``r = 0`` with ``detach_reset=True`` (the paper's choice for LIF: the reset's
-derivative is left out) and ``1`` without. For LIF (``beta_j = 0``, ``r = 0``)
-this is the paper's ``e_ji[t] = psi_j[t] zbar_i[t]``, with ``zbar`` the
-presynaptic term filtered by ``alpha``. The readout's own gradients are exact and
-local: ``dE/dW_out += zbar_kappa[t]^T dE/dy[t]`` and ``dE/db_out`` likewise. The
-regulariser's gradient is ``c_reg (f_j - f*) sum_{t,b} e[t] / (T B)``, with the
-sum accumulated online.
+``r = 0`` with ``detach_reset=True`` (the reference code's choice: its
+``stop_z_gradients`` also stops the spike in the reset) and ``1`` without. For
+LIF (``beta_j = 0``, ``r = 0``) this is the paper's ``e_ji[t] = psi_j[t]
+zbar_i[t]``, with ``zbar`` the presynaptic term filtered by ``alpha``. The
+readout's own gradients are exact and local: ``dE/dW_out += zbar_kappa[t]^T
+dE/dy[t]`` and ``dE/db_out`` likewise. The regulariser's gradient is ``c_reg
+(f_j - f*) sum_{t,b} e[t] / (T B)``, with the sum accumulated online.
 
 What e-prop is, exactly
 -----------------------
@@ -177,7 +177,7 @@ class RecurrentLIF(nn.Module):
     gamma_pd : float
         Dampening factor of the pseudo-derivative (> 0; the paper's 0.3).
     detach_reset : bool
-        Leave the reset out of the gradient (the paper's choice for e-prop).
+        Leave the reset out of the gradient (the reference code's e-prop does).
     dt : float
         Time step, ms (> 0).
     seed : int or None
