@@ -36,6 +36,7 @@ arXiv:2008.02217
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -298,8 +299,8 @@ def hopfield_recall(
     >>> hopfield_recall(hopfield_weights(xi), cue).states
     tensor([[ 1., -1.,  1., -1.,  1.]], dtype=torch.float64)
     """
-    j = _check_weights(weights)
-    s0 = _check_state("cues", cues, j.shape[0], j)
+    j = _check_weights(weights).detach()
+    s0 = _check_state("cues", cues, j.shape[0], j).detach()
     check_option("mode", mode, HOPFIELD_MODES)
     check_int("max_sweeps", max_sweeps, minimum=1)
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
@@ -572,8 +573,7 @@ def modern_hopfield_energy(
     x, s = _check_modern(patterns, state, beta)
     lse = torch.logsumexp(beta * (s @ x.T), dim=-1) / beta
     big = 0.5 * (x * x).sum(1).max()
-    log_m = torch.log(torch.tensor(float(x.shape[0]), dtype=x.dtype)) / beta
-    return -lse + 0.5 * (s * s).sum(-1) + log_m + big
+    return -lse + 0.5 * (s * s).sum(-1) + math.log(x.shape[0]) / beta + big
 
 
 def modern_hopfield_retrieve(
