@@ -198,29 +198,23 @@ def make_feedback(
 
 
 # ------------------------------------------------------------------ the deltas
-def _hidden_deltas(
+def _dfa_deltas(
     net: FeedForward,
     fb: Feedback,
     delta_out: Tensor,
     zs: list[Tensor],
     acts: list[Tensor],
-    weights: Sequence[Tensor],
 ) -> list[Tensor]:
-    """Return ``[delta_1, ..., delta_L]`` from the output delta under ``fb``'s rule."""
+    """Return ``[delta_1, ..., delta_L]`` for ``dfa``: ``delta_l = (e D_l) * f'(z_l)``.
+
+    The hidden deltas do not depend on each other; ``delta_L = e = delta_out``.
+    """
     layers = net.dense
-    n = len(layers)
-    deltas = [delta_out] * n
-    if fb.rule == "dfa":
-        for i in range(n - 1):  # delta_i = (e D_i) * f'(z_i), independent of each other
-            deltas[i] = layers[i].activation.backward(
-                zs[i], acts[i + 1], torch.mm(delta_out, fb.matrices[i])
-            )
-        return deltas
-    delta = delta_out
-    for i in range(n - 1, 0, -1):
-        B = fb.feedback_matrix(i, weights[2 * i])
-        delta = Dense.delta_rule(delta, B, zs[i - 1], acts[i], layers[i - 1].activation)
-        deltas[i - 1] = delta
+    deltas = [delta_out] * len(layers)
+    for i in range(len(layers) - 1):
+        deltas[i] = layers[i].activation.backward(
+            zs[i], acts[i + 1], torch.mm(delta_out, fb.matrices[i])
+        )
     return deltas
 
 
@@ -253,7 +247,7 @@ def feedback_loss_and_grads(
     delta = loss.delta(z_out, a_out, y, layers[-1].activation)
     grads: list[Tensor] = [delta] * (2 * n)
     if fb.rule == "dfa":
-        deltas = _hidden_deltas(net, fb, delta, zs, acts, w)
+        deltas = _dfa_deltas(net, fb, delta, zs, acts)
         for i in range(n):
             grads[2 * i], grads[2 * i + 1] = Dense.gradient_rule(
                 acts[i],
