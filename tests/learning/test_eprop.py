@@ -29,7 +29,7 @@ from neurodl.learning.eprop import (
     eprop_step,
     random_feedback,
 )
-from neurodl.learning.eprop_fit import fit_eprop, sine_pattern_task
+from neurodl.learning.eprop_fit import evidence_task, fit_eprop, sine_pattern_task
 from neurodl.networks.spiking import SpikingFeedForward
 
 F64 = torch.float64
@@ -236,23 +236,27 @@ def _flat(state):
     return out
 
 
-def test_fit_learns_the_sine_pattern_and_is_reproducible():
+def _learn_sine(feedback):
     # pattern generation (the reference tutorial's task, shortened): 100 steps,
     # 20 frozen Poisson inputs, 30 LIF neurons, Adam lr 0.01, 30 epochs, with the
-    # firing-rate regulariser. Measured: final normalised MSE 0.026 (symmetric),
-    # 0.044 (random) from 0.53; last 5 epochs' loss 0.11 and 0.24 of the first
+    # firing-rate regulariser
     x, target = sine_pattern_task(n_steps=100, n_in=20, seed=0, dtype=F64)
     power = float((target**2).mean())
-    for feedback in ("symmetric", "random"):
-        net = RecurrentLIF(20, 30, 1, seed=0, dtype=F64)
-        nmse0 = float(((net(x).y.detach() - target) ** 2).mean()) / power
-        hist = fit_eprop(
-            net, x, target, epochs=30, lr=0.01, feedback=feedback, rate_reg=10.0
-        )
-        nmse = float(((net(x).y.detach() - target) ** 2).mean()) / power
-        assert sum(hist.loss[-5:]) / 5 <= 0.3 * hist.loss[0], (feedback, hist.loss)
-        assert nmse <= 0.15 and nmse0 >= 0.5, (feedback, nmse, nmse0)
-        assert all(math.isfinite(v) for v in hist.loss)
+    net = RecurrentLIF(20, 30, 1, seed=0, dtype=F64)
+    nmse0 = float(((net(x).y.detach() - target) ** 2).mean()) / power
+    hist = fit_eprop(
+        net, x, target, epochs=30, lr=0.01, feedback=feedback, rate_reg=10.0
+    )
+    nmse = float(((net(x).y.detach() - target) ** 2).mean()) / power
+    assert sum(hist.loss[-5:]) / 5 <= 0.3 * hist.loss[0], hist.loss
+    assert nmse <= 0.15 and nmse0 >= 0.5, (nmse, nmse0)
+    assert all(math.isfinite(v) for v in hist.loss)
+
+
+def test_fit_learns_the_sine_pattern_and_is_reproducible():
+    # measured: normalised MSE 0.53 -> 0.026; last 5 epochs' loss 0.11 of the first
+    _learn_sine("symmetric")
+    x, target = sine_pattern_task(n_steps=100, n_in=20, seed=0, dtype=F64)
     runs = []
     for _ in range(2):
         net = RecurrentLIF(20, 30, 1, seed=0, dtype=F64)
@@ -260,6 +264,12 @@ def test_fit_learns_the_sine_pattern_and_is_reproducible():
             fit_eprop(net, x, target, epochs=2, lr=0.01, feedback="random").loss
         )
     assert runs[0] == runs[1]
+
+
+@pytest.mark.slow
+def test_fit_random_feedback_learns_the_sine_pattern():
+    # measured: normalised MSE 0.53 -> 0.044; last 5 epochs' loss 0.24 of the first
+    _learn_sine("random")
 
 
 def test_fit_bptt_method_runs():
@@ -348,3 +358,34 @@ def test_bad_network_parameters():
         RecurrentLIF(2, 4, 1)(torch.zeros(5, 3))
     with pytest.raises(ValidationError, match=r"'rate' must lie in \(0, 1\]"):
         sine_pattern_task(rate=2.0)
+
+
+def test_evidence_task_structure_and_exact_gradient():
+    task = evidence_task(6, n_cues=3, delay=10, seed=3, dtype=F64)
+    n = 10
+    cues_l = task.x[:30, :, :n].sum(dim=(0, 2))
+    cues_r = task.x[:30, :, n : 2 * n].sum(dim=(0, 2))
+    assert task.x.shape == (3 * 10 + 10 + 10, 6, 40)
+    assert float(task.x[30:, :, : 2 * n].abs().sum()) == 0.0  # no cue after them
+    assert float(task.x[:-10, :, 2 * n : 3 * n].abs().sum()) == 0.0  # recall at the end
+    assert torch.equal(task.mask.sum(0), torch.full((6,), 10.0, dtype=F64))
+    # each cue lights one side; the label is the side with most cue windows
+    windows = torch.stack(
+        [
+            task.x[c * 10 : c * 10 + 6, :, n : 2 * n].sum(dim=(0, 2)) > 0
+            for c in range(3)
+        ]
+    )
+    assert torch.equal(task.label, (windows.sum(0) >= 2).long())
+    assert float((cues_l + cues_r).min()) > 0
+    assert torch.equal(task.target[-1], task.label)
+    net = RecurrentLIF(40, 10, 2, n_adaptive=5, beta_adapt=0.3, seed=2, dtype=F64)
+    with torch.no_grad():
+        net.W_in.mul_(3.0)
+    kw = {"loss": "cross_entropy", "mask": task.mask}
+    online = eprop_gradients(net, task.x, task.target, **kw)
+    auto = bptt_gradients(net, task.x, task.target, gradient="eprop", **kw)
+    assert float(online.grads["W_in"].abs().max()) > 1e-4
+    assert _max_diff(online, auto) <= TOL
+    with pytest.raises(ValidationError, match=r"'cue_rate' must lie in \[0, 1\]"):
+        evidence_task(2, cue_rate=1.5)

@@ -282,7 +282,7 @@ class RecurrentLIF(nn.Module):
                 f"'x' must have shape (time, batch, {self.n_in}) (time, batch, "
                 f"inputs) with time, batch >= 1; got {tuple(x.shape)}."
             )
-        x = x.to(self.W_in.dtype)
+        x = x.to(dtype=self.W_in.dtype, device=self.W_in.device)
         check_finite("x", x)
         return x
 
@@ -356,7 +356,7 @@ def _check_target(
                 f"'target' must have shape {want} (time, batch, outputs) for "
                 f"loss='mse'; got {tuple(target.shape)}."
             )
-        target = target.to(x.dtype)
+        target = target.to(dtype=x.dtype, device=x.device)
         check_finite("target", target)
     else:
         if tuple(target.shape) != (n_steps, batch) or target.is_floating_point():
@@ -365,7 +365,7 @@ def _check_target(
                 f"(time, batch) for loss='cross_entropy'; got {target.dtype} of "
                 f"shape {tuple(target.shape)}."
             )
-        target = target.long()
+        target = target.to(dtype=torch.long, device=x.device)
         if bool(((target < 0) | (target >= net.n_out)).any()):
             raise ValidationError(
                 f"'target' class indices must lie in [0, {net.n_out}) (n_out = "
@@ -375,7 +375,7 @@ def _check_target(
     if mask is None:
         m = x.new_ones(n_steps, batch)
     else:
-        m = torch.as_tensor(mask).to(x.dtype)
+        m = torch.as_tensor(mask).to(dtype=x.dtype, device=x.device)
         if tuple(m.shape) != (n_steps, batch):
             raise ShapeError(
                 f"'mask' must have shape {(n_steps, batch)} (time, batch); got "
@@ -448,7 +448,7 @@ def eprop_initial_state(
     shared = not net.adaptive and net.detach_reset  # eps_v is the same for all j
 
     def zeros(*shape: int) -> Tensor:
-        return torch.zeros(shape, dtype=net.W_in.dtype)
+        return torch.zeros(shape, dtype=net.W_in.dtype, device=net.W_in.device)
 
     return EpropState(
         v=zeros(batch, n),
@@ -577,7 +577,7 @@ def random_feedback(net: RecurrentLIF, seed: int = 0) -> Tensor:
     check_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     b = torch.randn(net.n_rec, net.n_out, generator=gen, dtype=torch.float64)
-    return (b / math.sqrt(net.n_rec)).to(net.W_out.dtype)
+    return (b / math.sqrt(net.n_rec)).to(dtype=net.W_out.dtype, device=net.W_out.device)
 
 
 def _feedback_matrix(
@@ -589,7 +589,7 @@ def _feedback_matrix(
                 f"'feedback' as a matrix must have shape {(net.n_rec, net.n_out)} "
                 f"(n_rec, n_out), like W_out; got {tuple(feedback.shape)}."
             )
-        return feedback.detach().to(net.W_out.dtype)
+        return feedback.detach().to(dtype=net.W_out.dtype, device=net.W_out.device)
     check_option("feedback", feedback, FEEDBACKS)
     return net.W_out.detach() if feedback == "symmetric" else random_feedback(net, seed)
 

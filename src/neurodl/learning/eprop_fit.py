@@ -1,8 +1,11 @@
-"""Training recurrent spiking networks with e-prop: :func:`fit_eprop` and a demo task.
+"""Training recurrent spiking networks with e-prop: :func:`fit_eprop` and two tasks.
 
 See :mod:`neurodl.learning.eprop` for the network, the equations and the
 gradients. :func:`sine_pattern_task` is the pattern-generation task of Bellec et
-al. (2020)'s reference tutorial (frozen Poisson input, a sum of sines as target).
+al. (2020)'s reference tutorial (frozen Poisson input, a sum of sines as target,
+``loss="mse"``); :func:`evidence_task` is a shortened evidence-accumulation task
+(their Fig. 3: count left and right cues, answer after a delay;
+``loss="cross_entropy"`` with a mask on the recall period, ALIF neurons help).
 
 Examples
 --------
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -38,7 +41,14 @@ from neurodl.learning.eprop import (
 )
 from neurodl.learning.optimizers import OPTIMIZERS, make_optimizer
 
-__all__ = ["EPROP_METHODS", "EpropHistory", "fit_eprop", "sine_pattern_task"]
+__all__ = [
+    "EPROP_METHODS",
+    "EpropHistory",
+    "EvidenceTask",
+    "evidence_task",
+    "fit_eprop",
+    "sine_pattern_task",
+]
 
 EPROP_METHODS = ("eprop", "bptt")
 """Training methods of :func:`fit_eprop`."""
@@ -229,3 +239,73 @@ def sine_pattern_task(
     target = torch.stack(out, dim=1).unsqueeze(1)
     dt = dtype or torch.get_default_dtype()
     return x.to(dt), target.to(dt)
+
+
+class EvidenceTask(NamedTuple):
+    """Trials of :func:`evidence_task`: ``x, target, mask`` go to :func:`fit_eprop`."""
+
+    x: Tensor  # (T, n_trials, 4 n_per_channel) input spikes
+    target: Tensor  # (T, n_trials) int64: the trial's label at every step
+    mask: Tensor  # (T, n_trials): 1 in the recall period, else 0
+    label: Tensor  # (n_trials,) int64: 1 if most cues were on the right
+
+
+def evidence_task(
+    n_trials: int,
+    *,
+    n_cues: int = 3,
+    cue_steps: int = 6,
+    gap_steps: int = 4,
+    delay: int = 100,
+    recall_steps: int = 10,
+    n_per_channel: int = 10,
+    cue_rate: float = 0.4,
+    noise_rate: float = 0.05,
+    seed: int = 0,
+    dtype: torch.dtype | None = None,
+) -> EvidenceTask:
+    """Evidence accumulation, shortened from Bellec et al. (2020), Fig. 3.
+
+    Four input populations of ``n_per_channel`` (left cues, right cues, recall
+    cue, background noise, as in the paper). ``n_cues`` cues, each ``cue_steps``
+    long with ``gap_steps`` between them, drive the left or the right population
+    at ``cue_rate`` spikes per step; after ``delay`` silent steps the recall
+    population fires for ``recall_steps`` and the network must report the side
+    that had most cues (class 1: right) during the recall period (``mask``).
+    The noise population fires at ``noise_rate`` throughout. Use ``n_cues`` odd.
+    """
+    for name, value, low in (
+        ("n_trials", n_trials, 1),
+        ("n_cues", n_cues, 1),
+        ("cue_steps", cue_steps, 1),
+        ("gap_steps", gap_steps, 0),
+        ("delay", delay, 0),
+        ("recall_steps", recall_steps, 1),
+        ("n_per_channel", n_per_channel, 1),
+        ("seed", seed, 0),
+    ):
+        check_int(name, value, minimum=low)
+    for name, rate in (("cue_rate", cue_rate), ("noise_rate", noise_rate)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValidationError(f"{name!r} must lie in [0, 1]; got {rate!r}.")
+    gen = torch.Generator().manual_seed(seed)
+    f64, n = torch.float64, n_per_channel
+    n_steps = n_cues * (cue_steps + gap_steps) + delay + recall_steps
+    side = torch.randint(0, 2, (n_trials, n_cues), generator=gen)
+    label = (2 * side.sum(1) > n_cues).long()
+    x = torch.zeros(n_steps, n_trials, 4 * n, dtype=f64)
+    for c in range(n_cues):
+        t0 = c * (cue_steps + gap_steps)
+        cues = torch.rand(cue_steps, n_trials, n, generator=gen, dtype=f64) < cue_rate
+        for s in (0, 1):
+            on = (side[:, c] == s).to(f64)[None, :, None]
+            x[t0 : t0 + cue_steps, :, s * n : (s + 1) * n] += cues.to(f64) * on
+    recall = torch.rand(recall_steps, n_trials, n, generator=gen, dtype=f64)
+    x[n_steps - recall_steps :, :, 2 * n : 3 * n] = (recall < cue_rate).to(f64)
+    noise = torch.rand(n_steps, n_trials, n, generator=gen, dtype=f64)
+    x[:, :, 3 * n :] = (noise < noise_rate).to(f64)
+    mask = torch.zeros(n_steps, n_trials, dtype=f64)
+    mask[n_steps - recall_steps :] = 1.0
+    target = label[None, :].expand(n_steps, n_trials).clone()
+    dt = dtype or torch.get_default_dtype()
+    return EvidenceTask(x.to(dt), target, mask.to(dt), label)
