@@ -613,7 +613,8 @@ def eprop_gradients(
     """Run the network over ``x`` and return e-prop's gradient estimate, online.
 
     Steps :func:`eprop_step` through time: the traces and the gradient sums are
-    updated every step and no history is kept (memory is independent of ``T``).
+    updated every step and no history is kept (the state's size is independent of
+    ``T``; only the readout ``y`` is collected, to return it).
 
     Parameters
     ----------
