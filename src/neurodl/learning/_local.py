@@ -21,14 +21,14 @@ from neurodl._validate import check_finite, check_int, check_matrix, check_posit
 from neurodl.errors import ShapeError, TrainingDivergedError, ValidationError
 from neurodl.learning.trainer import History
 
-__all__ = ["check_common", "check_labels", "check_inputs", "run_epochs"]
+__all__ = ["check_common", "check_inputs", "check_labels", "run_epochs"]
 
 Step = Callable[[Tensor, Tensor], float]
 Predict = Callable[[Tensor], Tensor]
 
 
 def check_inputs(
-    name: str, x: object, n_features: int, dtype: torch.dtype, rule: str
+    name: str, x: object, n_features: int | None, dtype: torch.dtype, rule: str
 ) -> Tensor:
     """Return ``x`` as a finite ``(n_samples, n_features)`` tensor of ``dtype``."""
     t = x if isinstance(x, Tensor) else torch.as_tensor(x)
@@ -46,8 +46,10 @@ def check_inputs(
     return check_finite(name, t.to(dtype))
 
 
-def check_labels(name: str, y: object, n_samples: int, n_classes: int, rule: str) -> Tensor:
-    """Return ``y`` as int64 class labels in ``[0, n_classes)``, shape ``(n_samples,)``."""
+def check_labels(
+    name: str, y: object, n_samples: int, n_classes: int, rule: str
+) -> Tensor:
+    """Return ``y`` as int64 labels in ``[0, n_classes)``, shape ``(n_samples,)``."""
     t = y if isinstance(y, Tensor) else torch.as_tensor(y)
     if t.ndim != 1 or t.shape[0] != n_samples:
         raise ShapeError(
@@ -69,9 +71,7 @@ def check_labels(name: str, y: object, n_samples: int, n_classes: int, rule: str
     return t
 
 
-def check_common(
-    rule: str, epochs: int, batch_size: int, lr: float, seed: int
-) -> None:
+def check_common(rule: str, epochs: int, batch_size: int, lr: float, seed: int) -> None:
     """Check the arguments every rule's ``fit_*`` takes."""
     for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
         try:

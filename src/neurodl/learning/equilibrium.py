@@ -1,4 +1,6 @@
-"""Equilibrium propagation with symmetric nudging (Scellier & Bengio 2017; Laborieux et al. 2021).
+"""Equilibrium propagation with symmetric nudging.
+
+Scellier & Bengio 2017 (Front. Comput. Neurosci. 11:24); Laborieux et al. 2021.
 
 :class:`EPNet` is a layered Hopfield-like network with symmetric connections: the
 weight ``W_l`` (shape ``(n_{l-1}, n_l)``, as in :class:`~neurodl.networks.FeedForward`)
@@ -40,6 +42,7 @@ get ``1/2 [dC/dW_L (s^+) + dC/dW_L (s^-)]``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -73,7 +76,7 @@ def _hard_sigmoid(u: Tensor) -> Tensor:
     return u.clamp(0.0, 1.0)  # rho(u) = min(max(u, 0), 1); G(s) = s^2 / 2 on [0, 1]
 
 
-EP_ACTIVATIONS = {
+EP_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "hard_sigmoid": _hard_sigmoid,
     "sigmoid": torch.sigmoid,  # G(s) = s log s + (1 - s) log(1 - s)
     "tanh": torch.tanh,  # G(s) = artanh(s) s + 1/2 log(1 - s^2)
@@ -136,7 +139,8 @@ class EPNet(nn.Module):
     --------
     >>> import torch
     >>> net = EPNet((4, 6, 3), seed=0, dtype=torch.float64)
-    >>> x = torch.rand(2, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    >>> gen = torch.Generator().manual_seed(1)
+    >>> x = torch.rand(2, 4, dtype=torch.float64, generator=gen)
     >>> net.predict(x, EPConfig(n_free=50)).shape
     torch.Size([2])
     """
@@ -183,14 +187,11 @@ class EPNet(nn.Module):
         gen.manual_seed(
             int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
         )
-        for p in self.params:
-            n_in = p.shape[0] if p.ndim == 2 else None
-            if n_in is None:  # a bias: the fan-in of its weight, drawn just before
-                n_in = prev_fan
-            bound = 1.0 / math.sqrt(n_in)
+        for p in self.params:  # W_1, b_1, W_2, ...: a bias after its weight
+            if p.ndim == 2:
+                bound = 1.0 / math.sqrt(p.shape[0])
             draw = torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1
             p.copy_(draw * bound)
-            prev_fan = n_in
 
     @property
     def dtype(self) -> torch.dtype:
@@ -202,11 +203,13 @@ class EPNet(nn.Module):
         return [p.detach() for p in self.params]
 
     def n_dynamic(self) -> int:
-        """Number of layers inside the dynamics (hidden, plus output for mse)."""
-        return len(self.sizes) - 2 if self.loss == "cross_entropy" else len(self.sizes) - 1
+        """Return the number of layers in the dynamics (hidden, plus output for mse)."""
+        return (
+            len(self.sizes) - 2 if self.loss == "cross_entropy" else len(self.sizes) - 1
+        )
 
     def logits(self, states: list[Tensor]) -> Tensor:
-        """Return the output read from settled ``states``: read-out logits or ``s_L``."""
+        """Return the output of settled ``states``: read-out logits or ``s_L``."""
         if self.loss == "cross_entropy":
             W, b = self.weights()[-2:]
             return torch.addmm(b, states[-1], W)
@@ -290,7 +293,7 @@ def ep_relax(
 
 
 def _energy_grads(net: EPNet, x: Tensor, s: list[Tensor]) -> list[Tensor]:
-    """Return ``[dE/dW_1, dE/db_1, ...]`` over the dynamic layers, summed over samples."""
+    """Return ``[dE/dW_1, dE/db_1, ...]`` of the dynamic layers, summed over samples."""
     out: list[Tensor] = []
     pre = [x, *s]
     for i in range(net.n_dynamic()):
@@ -393,7 +396,10 @@ def fit_ep(
     val = None
     if validation is not None:
         xv = check_inputs("x_val", validation[0], net.sizes[0], net.dtype, RULE)
-        val = (xv, check_labels("y_val", validation[1], xv.shape[0], net.sizes[-1], RULE))
+        val = (
+            xv,
+            check_labels("y_val", validation[1], xv.shape[0], net.sizes[-1], RULE),
+        )
     opt = make_optimizer(optimizer, net.weights(), lr)
 
     def step(xb: Tensor, yb: Tensor) -> float:

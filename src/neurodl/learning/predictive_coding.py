@@ -250,7 +250,8 @@ def pc_gradients(
     >>> import torch
     >>> from neurodl.networks import FeedForward
     >>> net = FeedForward((4, 8, 3), "tanh", seed=0, dtype=torch.float64)
-    >>> x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(5, 4, dtype=torch.float64, generator=gen)
     >>> y = torch.tensor([0, 1, 2, 1, 0])
     >>> g = pc_gradients(net, x, y, PCConfig(n_steps=10, loss="cross_entropy"))
     >>> bp = net.backprop(x, y, loss="cross_entropy")
@@ -261,7 +262,9 @@ def pc_gradients(
     """
     cfg = config if config is not None else PCConfig()
     state = pc_infer(net, x, y, cfg)
-    return dict(zip(net._names, _estimate(net, state, cfg.loss, cfg.precision), strict=True))
+    return dict(
+        zip(net._names, _estimate(net, state, cfg.loss, cfg.precision), strict=True)
+    )
 
 
 def fit_pc(
