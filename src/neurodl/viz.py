@@ -295,3 +295,80 @@ def save_rsa_layers(
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_rule_curves(
+    runs: Sequence[dict[str, Any]], path: str | os.PathLike[str], title: str
+) -> Path:
+    """Plot test accuracy per epoch for each rule, and the feedback rules' angles.
+
+    ``runs``: records of :func:`neurodl.tasks.rules.learn_rule`. Right panel: the
+    angle between each rule's update of the first hidden layer's weights and the
+    back-propagation gradient, per epoch (Lillicrap et al. 2016, fig. 2), for the
+    rules that record it.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    for r in runs:
+        curve = r["test_accuracy_curve"]
+        ax[0].plot(np.arange(1, len(curve) + 1), curve, label=r["rule"])
+    ax[0].set(xlabel="epoch", ylabel="test accuracy", title=title)
+    ax[0].legend(fontsize=8)
+    angled = [r for r in runs if r.get("update_angle")]
+    for r in angled:
+        first = [a[0] for a in r["update_angle"]]
+        ax[1].plot(np.arange(1, len(first) + 1), first, label=r["rule"])
+    if angled:
+        ax[1].axhline(90, color="grey", ls=":")
+        ax[1].set(
+            xlabel="epoch",
+            ylabel="angle to BP gradient (deg)",
+            title="layer 1 update vs back-propagation",
+            ylim=(0, 100),
+        )
+        ax[1].legend(fontsize=8)
+    else:
+        ax[1].axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_stdp_window(
+    dt_ms: np.ndarray,
+    dw_measured: np.ndarray,
+    dw_analytic: np.ndarray,
+    path: str | os.PathLike[str],
+    title: str,
+) -> Path:
+    """Plot an STDP window: simulated weight change per spike pair and the formula."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    order = np.argsort(dt_ms)
+    ax.plot(dt_ms[order], dw_analytic[order], color="grey", lw=1, label="analytic")
+    ax.plot(dt_ms, dw_measured, ".", color="C3", ms=4, label="simulated")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.axvline(0, color="black", lw=0.5)
+    ax.set(xlabel="t_post - t_pre (ms)", ylabel="weight change", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_receptive_fields(
+    fields: np.ndarray, path: str | os.PathLike[str], title: str
+) -> Path:
+    """Tile ``fields`` (n, rows, cols), e.g. STDP-learned input weights, in a grid."""
+    plt = _pyplot()
+    fields = np.asarray(fields)
+    n, rows, cols = fields.shape
+    side = int(np.ceil(np.sqrt(n)))
+    grid = np.full((side * rows, side * cols), np.nan)
+    for k in range(n):
+        i, j = divmod(k, side)
+        grid[i * rows : (i + 1) * rows, j * cols : (j + 1) * cols] = fields[k]
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    im = ax.imshow(grid, cmap="hot_r", interpolation="nearest")
+    ax.set(title=title, xticks=[], yticks=[])
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    fig.tight_layout()
+    return _save(fig, path)

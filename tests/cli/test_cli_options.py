@@ -70,6 +70,30 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--gain": ["0"],
         },
     ),
+    "learn": (
+        ["--data", "digits", "--epochs", "1", "--quiet"],
+        {
+            "--rule": ["backprop"],
+            "--data": ["cifar10"],
+            "--hidden": ["0"],
+            "--epochs": ["0"],
+            "--lr": ["0"],
+            "--batch-size": ["0"],
+            "--seed": ["-1"],
+            "--train-samples": ["5"],
+            "--figure": [DIR],
+        },
+    ),
+    "learn stdp-mnist": (
+        ["--images", "10", "--test-images", "10", "--quiet"],
+        {
+            "--neurons": ["0"],
+            "--images": ["0"],
+            "--test-images": ["0"],
+            "--seed": ["-1"],
+            "--figure": [DIR],
+        },
+    ),
     "compare rsa": (
         [],
         {
@@ -194,15 +218,18 @@ def _commands() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
 
     def walk(cmd, path):
-        subs = getattr(cmd, "commands", None)
-        if subs:
-            for name, sub in subs.items():
-                walk(sub, [*path, name])
-            return
         names = []
         for p in cmd.params:
             opts = [o for o in p.opts if o.startswith("--")]
             names.append(opts[0] if opts else p.name.upper())
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*path, name])
+            # a group that runs on its own (``neurodl learn --rule ...``) has options
+            if path and names:
+                out[" ".join(path)] = names
+            return
         out[" ".join(path)] = names
 
     walk(typer.main.get_command(app), [])

@@ -19,6 +19,7 @@ from neurodl.cli import (
     decode,
     demo,
     imaging,
+    learn,
     simulate,
     simulate_net,
     tour,
@@ -40,6 +41,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(decode.app, name="decode")
 app.add_typer(demo.app, name="demo")
 app.add_typer(imaging.app, name="imaging")
+app.add_typer(learn.app, name="learn")
 app.add_typer(train.app, name="train")
 simulate_net.register(simulate.app)
 app.add_typer(simulate.app, name="simulate")
