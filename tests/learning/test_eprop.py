@@ -91,14 +91,15 @@ def test_eprop_equals_stop_gradient_autodiff(n_adaptive, detach_reset):
     assert float((online.y - auto.y).abs().max()) <= TOL
 
 
-def test_eprop_equals_autodiff_igitugraz_configuration():
+@pytest.mark.parametrize("n_refractory", [0, 2])
+def test_eprop_equals_autodiff_igitugraz_configuration(n_refractory):
     # the reference check's network: 3 inputs, 4 LIF + 4 ALIF, tau_v = 20 ms,
-    # tau_a = 500 ms, thr = 0.62, beta = 0.07, dampening 0.3, T = 10 ms (here
-    # without its refractory period, and T = 10 and 60)
+    # tau_a = 500 ms, thr = 0.62, beta = 0.07, dampening 0.3, n_ref = 3 (here
+    # n_refractory = 2, and also without it), T = 10 ms (here also 60)
     for n_steps in (10, 60):
         net = RecurrentLIF(
             3, 8, 1, n_adaptive=4, tau_adapt=500.0, beta_adapt=0.07, v_th=0.62,
-            gamma_pd=0.3, seed=5, dtype=F64,
+            gamma_pd=0.3, n_refractory=n_refractory, seed=5, dtype=F64,
         )  # fmt: skip
         with torch.no_grad():
             net.W_in.mul_(2.0)
@@ -125,10 +126,12 @@ def test_eprop_equals_autodiff_cross_entropy_mask_and_rate_regulariser():
     assert online.loss > online.task_loss  # the regulariser is in
 
 
-@pytest.mark.parametrize("n_adaptive", [0, 8])
+@pytest.mark.parametrize(
+    ("n_adaptive", "n_refractory"), [(0, 0), (8, 0), (0, 3), (8, 3)]
+)
 @pytest.mark.parametrize("detach_reset", [True, False])
-def test_without_recurrence_eprop_is_bptt(n_adaptive, detach_reset):
-    net = _net(n_adaptive, detach_reset, recurrent=False)
+def test_without_recurrence_eprop_is_bptt(n_adaptive, n_refractory, detach_reset):
+    net = _net(n_adaptive, detach_reset, recurrent=False, n_refractory=n_refractory)
     x, target = _data()
     online = eprop_gradients(net, x, target)
     bptt = bptt_gradients(net, x, target, gradient="bptt")
@@ -389,3 +392,19 @@ def test_evidence_task_structure_and_exact_gradient():
     assert _max_diff(online, auto) <= TOL
     with pytest.raises(ValidationError, match=r"'cue_rate' must lie in \[0, 1\]"):
         evidence_task(2, cue_rate=1.5)
+
+
+def test_refractory_period_blocks_spikes():
+    # after a spike a neuron stays silent for n_refractory steps: the shortest
+    # inter-spike interval is n_refractory + 1 (1 without a refractory period)
+    x, _ = _data()
+    for n_refractory in (0, 3):
+        net = _net(8, recurrent=False, n_refractory=n_refractory)
+        z = net(x).z.detach()
+        gaps = []
+        for b in range(z.shape[1]):
+            for j in range(z.shape[2]):
+                times = torch.nonzero(z[:, b, j]).flatten()
+                if len(times) > 1:
+                    gaps.append(int((times[1:] - times[:-1]).min()))
+        assert min(gaps) == n_refractory + 1

@@ -19,7 +19,7 @@ T-1``, all state zero at ``t = -1``; weights act on row vectors (``x W``, as in
     v[t] = alpha v[t-1] + x[t] W_in + z[t-1] W_rec - v_th z[t-1]   (subtractive reset)
     a[t] = rho a[t-1] + z[t-1]                  (ALIF only; beta_j = 0 for LIF)
     A[t] = v_th + beta a[t]                     (adaptive threshold)
-    z[t] = H((v[t] - A[t]) / v_th),   H(0) = 1
+    z[t] = H((v[t] - A[t]) / v_th),   H(0) = 1   (0 while refractory)
     y[t] = kappa y[t-1] + z[t] W_out + b_out    (leaky readout)
 
 with ``alpha = exp(-dt/tau_mem)``, ``rho = exp(-dt/tau_adapt)``, ``kappa =
@@ -148,6 +148,11 @@ class _PseudoSpike(torch.autograd.Function):
         return grad * ctx.gamma * torch.clamp(1.0 - x.abs(), min=0.0), None
 
 
+def _refractory_next(refr: Tensor, z: Tensor, n_refractory: int) -> Tensor:
+    """Return the refractory steps left: ``n_refractory`` after a spike, else 1 less."""
+    return torch.where(z > 0, float(n_refractory), (refr - 1.0).clamp(min=0.0))
+
+
 class RecurrentOutput(NamedTuple):
     """What :meth:`RecurrentLIF.forward` returns; each of shape ``(time, batch, .)``."""
 
@@ -176,6 +181,10 @@ class RecurrentLIF(nn.Module):
         Threshold (> 0); 1 in normalised units.
     gamma_pd : float
         Dampening factor of the pseudo-derivative (> 0; the paper's 0.3).
+    n_refractory : int
+        Steps after a spike in which the neuron cannot spike (>= 0); its
+        pseudo-derivative is 0 then. The reference code's ``n_ref`` is
+        ``n_refractory + 1``.
     detach_reset : bool
         Leave the reset out of the gradient (the reference code's e-prop does).
     dt : float
@@ -201,6 +210,7 @@ class RecurrentLIF(nn.Module):
         beta_adapt: float = 0.1,
         v_th: float = 1.0,
         gamma_pd: float = 0.3,
+        n_refractory: int = 0,
         detach_reset: bool = True,
         dt: float = 1.0,
         seed: int | None = None,
@@ -211,6 +221,7 @@ class RecurrentLIF(nn.Module):
         self.n_rec = check_int("n_rec", n_rec, minimum=1)
         self.n_out = check_int("n_out", n_out, minimum=1)
         self.n_adaptive = check_int("n_adaptive", n_adaptive, minimum=0)
+        self.n_refractory = check_int("n_refractory", n_refractory, minimum=0)
         if n_adaptive > n_rec:
             raise ValidationError(
                 f"'n_adaptive' must be <= 'n_rec' ({n_rec}); got {n_adaptive!r}."
@@ -308,7 +319,7 @@ class RecurrentLIF(nn.Module):
         n_steps, batch = x.shape[:2]
         current = (x.reshape(n_steps * batch, -1) @ self.W_in).view(n_steps, batch, -1)
         v = x.new_zeros(batch, self.n_rec)
-        a, z = torch.zeros_like(v), torch.zeros_like(v)
+        a, z, refr = torch.zeros_like(v), torch.zeros_like(v), torch.zeros_like(v)
         y = x.new_zeros(batch, self.n_out)
         ys, zs, vs = [], [], []
         for t in range(n_steps):
@@ -321,6 +332,9 @@ class RecurrentLIF(nn.Module):
             else:
                 scaled = (v - self.v_th) / self.v_th
             z = _PseudoSpike.apply(scaled, self.gamma_pd)
+            if self.n_refractory:  # no spike, no gradient while refractory
+                z = z * (refr <= 0)
+                refr = _refractory_next(refr, z.detach(), self.n_refractory)
             y = self.kappa * y + z @ self.W_out + self.b_out
             ys.append(y)
             zs.append(z)
@@ -421,6 +435,7 @@ class EpropState(NamedTuple):
 
     v: Tensor  # (B, n_rec) membrane potential
     a: Tensor  # (B, n_rec) threshold adaptation
+    refr: Tensor  # (B, n_rec) refractory steps left
     z: Tensor  # (B, n_rec) spikes
     psi: Tensor  # (B, n_rec) pseudo-derivative at the last step
     y: Tensor  # (B, n_out) readout
@@ -453,6 +468,7 @@ def eprop_initial_state(
     return EpropState(
         v=zeros(batch, n),
         a=zeros(batch, n),
+        refr=zeros(batch, n),
         z=zeros(batch, n),
         psi=zeros(batch, n),
         y=zeros(batch, net.n_out),
@@ -520,6 +536,12 @@ def eprop_step(
         scaled = (v - v_th - net.beta * a) / v_th if net.adaptive else (v - v_th) / v_th
         z = (scaled >= 0).to(v.dtype)
         psi = scaled.abs().neg_().add_(1.0).clamp_(min=0.0).mul_(net.gamma_pd / v_th)
+        refr = state.refr
+        if net.n_refractory:  # no spike and psi = 0 while refractory
+            free = state.refr <= 0
+            z.mul_(free)
+            psi.mul_(free)
+            refr = _refractory_next(state.refr, z, net.n_refractory)
         y = torch.add(torch.addmm(net.b_out, z, net.W_out), state.y, alpha=kappa)
         # eligibility traces e = psi (eps_v - beta eps_a), filtered with kappa
         psi3 = psi.unsqueeze(1)
@@ -542,6 +564,7 @@ def eprop_step(
         new = EpropState(
             v=v,
             a=a,
+            refr=refr,
             z=z,
             psi=psi,
             y=y,
