@@ -135,11 +135,14 @@ def _errors(
     loss: str,
     precision: float,
     fixed: list[Tensor] | None = None,
+    first: tuple[Tensor, Tensor] | None = None,
+    with_energy: bool = True,
 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
     """Return ``(eps hidden, e all layers, energy)`` at the value nodes ``x``.
 
     ``fixed``: the feed-forward activities to predict from instead of ``x`` (the
-    fixed-prediction assumption).
+    fixed-prediction assumption). ``first``: ``(z_1, mu_1)``, which the clamped
+    input fixes for the whole inference (saves the widest product per step).
     """
     pre = x if fixed is None else fixed
     fn = get_loss(loss)
@@ -149,16 +152,22 @@ def _errors(
     energy = torch.zeros((), dtype=torch.float64)
     for i, layer in enumerate(net.dense):
         W, b = layer.weight_and_bias()
-        z, mu = Dense.forward_rule(pre[i], W, b, layer.activation)
+        if i == 0 and first is not None:
+            z, mu = first
+        else:
+            z, mu = Dense.forward_rule(pre[i], W, b, layer.activation)
         if i < n_layers - 1:
             ep = x[i + 1] - mu  # eps_l = x_l - mu_l
             eps.append(ep)
             errs.append(layer.activation.backward(z, mu, ep))  # e_l = eps_l f'(z_l)
-            energy = energy + 0.5 * (ep * ep).sum().to(torch.float64)
+            if with_energy:
+                energy = energy + 0.5 * (ep * ep).sum().to(torch.float64)
         else:
             # e_L = -dloss/dz_L: (y - a_L) f'(z_L) for mse, y - softmax(z_L) for CE
             e_out = fn.delta(z, mu, y, layer.activation, scaled=False)
             errs.append(e_out.mul_(-precision))
+            if not with_energy:
+                break
             if loss == "mse":
                 r = y - mu
                 out = 0.5 * (r * r).sum()
@@ -207,14 +216,18 @@ def _prepare(
 def _infer(net: FeedForward, xs: list[Tensor], y: Tensor, cfg: PCConfig) -> PCState:
     fixed = [a.clone() for a in xs] if cfg.fixed_prediction else None
     with torch.no_grad():
+        W1, b1 = net.dense[0].weight_and_bias()
+        first = Dense.forward_rule(xs[0], W1, b1, net.dense[0].activation)
         for _ in range(cfg.n_steps):
-            eps, errs, _ = _errors(net, xs, y, cfg.loss, cfg.precision, fixed)
+            eps, errs, _ = _errors(
+                net, xs, y, cfg.loss, cfg.precision, fixed, first, with_energy=False
+            )
             for i in range(1, len(xs) - 1):  # hidden value nodes only
                 W = net.dense[i].weight_and_bias()[0]
                 # dF/dx_l = eps_l - e_{l+1} W_{l+1}^T
                 grad = eps[i - 1] - errs[i] @ W.T
                 xs[i] = xs[i] - cfg.gamma * grad
-        _, errs, energy = _errors(net, xs, y, cfg.loss, cfg.precision, fixed)
+        _, errs, energy = _errors(net, xs, y, cfg.loss, cfg.precision, fixed, first)
     # the presynaptic activity of the update: the value nodes, or with fixed
     # predictions the feed-forward activities the predictions came from
     return PCState(xs if fixed is None else fixed, errs, float(energy))
