@@ -344,7 +344,8 @@ class PlasticState:
     triplet, pre start (global), pre n, post start (LIF), post n, pre-trace
     offset, post-trace offset. Per CSR slot: ``syn_rule`` (-1: not plastic),
     ``syn_pre_tr``/``syn_post_tr`` (trace slots). ``post_indptr``/``post_syn``:
-    the plastic synapses onto each LIF neuron (CSR slots, ascending).
+    the plastic synapses onto each LIF neuron (CSR slots, ascending), with their
+    ``post_rule`` and ``post_pre_tr`` in the same order.
     ``pre_tr``/``post_tr`` (2, n): the two traces at each neuron's last update,
     ``pre_last``/``post_last``: that step. Decay tables ``dec_lo`` (R, 4, 1024),
     ``dec_hi`` (R, 4, H), ``dec_nhi`` (R, 4): traces r1, r2, o1, o2.
@@ -360,6 +361,8 @@ class PlasticState:
         self.syn_rule = np.zeros(0, np.int32)
         self.syn_pre_tr = self.syn_post_tr = np.zeros(0, np.int64)
         self.post_indptr = self.post_syn = np.zeros(1, np.int64)
+        self.post_pre_tr = np.zeros(1, np.int64)
+        self.post_rule = np.zeros(1, np.int32)
         self.pre_tr = self.post_tr = np.zeros((2, 1))
         self.pre_last = self.post_last = np.zeros(1, np.int64)
         self.dec_lo = np.zeros((1, 4, _LO))
@@ -421,6 +424,9 @@ class PlasticState:
         else:
             self.post_syn = np.zeros(0, np.int64)
             counts = np.zeros(net.n_lif, np.int64)
+        # CSC-ordered copies: the post-spike loop reads them sequentially
+        self.post_pre_tr = self.syn_pre_tr[self.post_syn]
+        self.post_rule = self.syn_rule[self.post_syn]
         self.post_indptr = np.zeros(net.n_lif + 1, np.int64)
         np.cumsum(counts, out=self.post_indptr[1:])
         n_hi = max((len(h) for tab in tables for _, h in tab), default=1)
