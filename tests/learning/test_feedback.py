@@ -246,6 +246,16 @@ def test_angles_are_zero_for_bp_and_for_kp_once_b_equals_w():
     assert weight_angles(net, fb) == [0.0, 0.0]
 
 
+def test_sign_feedback_angle_matches_its_closed_form():
+    # cos(W, sign W) = E|w| / sqrt(E w^2): sqrt(3)/2 (30 degrees) for uniform
+    # weights (init "pytorch"), sqrt(2/pi) (37.0 degrees) for Gaussian ones ("he")
+    gaussian = math.degrees(math.acos(math.sqrt(2 / math.pi)))
+    for init, expected in (("pytorch", 30.0), ("he", gaussian)):
+        net = FeedForward((4, 300, 300, 3), "tanh", "softmax", init=init, seed=0)
+        angle = weight_angles(net, make_feedback(net, "sign"))[0]
+        assert angle == pytest.approx(expected, abs=0.3)
+
+
 def test_vector_angle_against_known_angles():
     u = torch.tensor([1.0, 0.0], dtype=D64)
     for deg in (0.0, 1e-6, 30.0, 90.0, 179.0):
