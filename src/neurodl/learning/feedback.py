@@ -48,6 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from neurodl._validate import check_int, check_option, check_positive
@@ -143,6 +144,17 @@ class Feedback:
             torch.sign(W, out=m)
             m.mul_(self.scales[i - 1])
         return m
+
+    def error_below(self, i: int, delta: Tensor, W: Tensor) -> Tensor:
+        """Return ``delta B^T``, the error layer ``i`` (0-based, >= 1) sends down.
+
+        ``sign``: ``s (delta sign(W)^T)``, the scale applied to the small product
+        rather than to the matrix (one pass over ``W`` instead of two).
+        """
+        m = self.matrices[i - 1]
+        if self.rule == "sign":
+            return F.linear(delta, torch.sign(W, out=m)).mul_(self.scales[i - 1])
+        return F.linear(delta, m)  # delta m^T in one call
 
 
 def make_feedback(
@@ -265,9 +277,8 @@ def feedback_loss_and_grads(
             layers[i].wide,
         )
         if i > 0:
-            B = fb.feedback_matrix(i, w[2 * i])
-            delta = Dense.delta_rule(
-                delta, B, zs[i - 1], a_prev, layers[i - 1].activation
+            delta = layers[i - 1].activation.backward(
+                zs[i - 1], a_prev, fb.error_below(i, delta, w[2 * i])
             )
     return value, grads
 
@@ -320,8 +331,10 @@ def feedback_descend(
         return value
     for i in range(n - 1, 0, -1):
         a_prev, W = acts[i], weights[2 * i]
-        B = fb.feedback_matrix(i, W)  # sign: read before W moves
-        below = Dense.delta_rule(delta, B, zs[i - 1], a_prev, layers[i - 1].activation)
+        # the error below goes with the old W (sign) before W moves
+        below = layers[i - 1].activation.backward(
+            zs[i - 1], a_prev, fb.error_below(i, delta, W)
+        )
         Dense.descent_rule(W, weights[2 * i + 1], a_prev, delta, step, layers[i].wide)
         delta = below
     Dense.descent_rule(weights[0], weights[1], x, delta, step, layers[0].wide)
