@@ -150,3 +150,73 @@ def learn_rule(
     out["n_test"] = int(xte.shape[0])
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def stdp_window(
+    rule: Any = None,
+    lags_ms: Any = None,
+    *,
+    dt: float = 0.1,
+    backend: str = "numba",
+) -> dict[str, Any]:
+    """Measure an STDP rule's window in the spiking engine, one spike pair a synapse.
+
+    Synapse ``k`` sees one presynaptic spike and one postsynaptic spike
+    ``lags_ms[k]`` later (negative: post first). The postsynaptic neuron is made to
+    spike by a 1e4 mV driver one step before (its own plastic input is far too weak
+    to make it fire), so the weight change is the rule's alone. For pair STDP with
+    all-to-all traces the result is the analytic window ``rule.window(lag)``
+    (Bi & Poo 1998's shape; Morrison, Diesmann & Gerstner 2008 eqs. 11-14).
+
+    Parameters
+    ----------
+    rule : STDP, optional
+        Default: Bi & Poo's fit, ``tau_plus`` 16.8 ms, ``tau_minus`` 33.7 ms,
+        amplitudes 0.01 and 0.005 (a relative change, LEARNING.md section 2.1).
+    lags_ms : array of float, optional
+        ``t_post - t_pre``; default -100 .. 100 ms in 1-ms steps without 0.
+
+    Returns
+    -------
+    dict
+        ``lag_ms``, ``dw`` (simulated), ``analytic`` (``rule.window``), arrays.
+    """
+    import numpy as np
+
+    from neurodl.neurons.lif import LIFParams
+    from neurodl.simulate import STDP, CurrentSynapse, Explicit, Network
+
+    if rule is None:
+        rule = STDP(
+            a_plus=0.01,
+            a_minus=0.005,
+            tau_plus=16.8,
+            tau_minus=33.7,
+            w_min=-1.0,
+            w_max=2.0,
+        )
+    lags = (
+        np.concatenate([-np.arange(100, 0, -1), np.arange(1, 101)]).astype(float)
+        if lags_ms is None
+        else np.asarray(lags_ms, dtype=float)
+    )
+    n = len(lags)
+    t_pre = 5.0 + np.maximum(-lags, 0.0)
+    t_post = t_pre + lags
+    net = Network(dt=dt, backend=backend, dtype=torch.float64)
+    pre = net.spike_source(n, times=t_pre.tolist(), indices=list(range(n)))
+    drive = net.spike_source(n, times=(t_post - dt).tolist(), indices=list(range(n)))
+    cell = LIFParams(tau_mem=10.0, v_rest=-70.0, v_th=-50.0, v_reset=-70.0, t_ref=0.0)
+    post = net.population(n, cell, method="euler")
+    one = Explicit(np.arange(n), np.arange(n))
+    net.connect(drive, post, one, CurrentSynapse(dt), weight=1e4)
+    w0 = 0.5
+    proj = net.connect(pre, post, one, CurrentSynapse(5.0), weight=w0, plasticity=rule)
+    t_end = float(max(t_pre.max(), t_post.max())) + 5.0
+    net.run(round(t_end / dt) * dt, progress=False)
+    dw = proj.weight.detach().cpu().numpy().astype(float) - w0
+    return {
+        "lag_ms": lags,
+        "dw": dw,
+        "analytic": np.array([rule.window(float(d)) for d in lags]),
+    }
