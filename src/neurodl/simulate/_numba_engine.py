@@ -45,7 +45,7 @@ def _bound(wv, wmin, wmax):  # type: ignore[no-untyped-def]
     return min(max(wv, wmin), wmax)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _spike_traces(  # type: ignore[no-untyped-def]
     j, k, side, tr, last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
 ):
@@ -313,12 +313,14 @@ def run_chunk(
                         touched_list[n_touch] = t
                         n_touch += 1
                     ring[0, t] += w[syn]
-                    if plastic and syn_rule[syn] >= 0:
-                        w[syn] = _depress(
-                            w[syn], syn_rule[syn], k, syn_post_tr[syn], rule_i,
-                            rule_f, post_tr, post_last, dec_lo, dec_hi, dec_nhi,
-                            scratch,
-                        )  # fmt: skip
+                if plastic:  # after propagating the row: depress its synapses
+                    for syn in range(indptr[j], indptr[j + 1]):
+                        r = syn_rule[syn]
+                        if r >= 0:
+                            w[syn] = _depress(
+                                w[syn], r, k, syn_post_tr[syn], rule_i, rule_f,
+                                post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
+                            )  # fmt: skip
             for x in range(n_touch):
                 t = touched_list[x]
                 g[t] = g[t] + ring[0, t]
@@ -332,12 +334,14 @@ def run_chunk(
                 )
                 for syn in range(indptr[j], indptr[j + 1]):
                     ring[(k + dly[syn]) % big_l, tgt[syn]] += w[syn]
-                    if plastic and syn_rule[syn] >= 0:
-                        w[syn] = _depress(
-                            w[syn], syn_rule[syn], k, syn_post_tr[syn], rule_i,
-                            rule_f, post_tr, post_last, dec_lo, dec_hi, dec_nhi,
-                            scratch,
-                        )  # fmt: skip
+                if plastic:
+                    for syn in range(indptr[j], indptr[j + 1]):
+                        r = syn_rule[syn]
+                        if r >= 0:
+                            w[syn] = _depress(
+                                w[syn], r, k, syn_post_tr[syn], rule_i, rule_f,
+                                post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
+                            )  # fmt: skip
             slot = k % big_l
             for t in range(g.shape[0]):
                 g[t] = g[t] + ring[slot, t]
