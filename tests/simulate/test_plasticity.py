@@ -435,3 +435,19 @@ def test_decay_tables_give_the_exponential():
     assert np.all(np.abs(got - want) <= bound)
     assert np.abs(got - want)[m < 4000].max() <= 2.3e-16
     assert hi[-1] == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_post_spikes_between_pre_spikes(backend):
+    # 40 post spikes between two pre spikes (more than the compiled path's
+    # post-spike history holds, so its deferred potentiation flushes): every
+    # pair still counts, all-to-all: sum a+ e^{-(t_k - 5)/tau+} minus the
+    # second pre spike's a- sum e^{-(95 - t_k)/tau-}.
+    ap, am, tp, tm = 0.01, 0.012, 16.8, 33.7
+    rule = STDP(ap, am, tp, tm, w_min=-5.0, w_max=5.0)
+    posts = [10.0 + 2.0 * n for n in range(40)]
+    dw, _ = run_patterns([[5.0, 95.0]], [posts], rule, backend)
+    want = sum(ap * math.exp(-(t - 5.0) / tp) for t in posts) - sum(
+        am * math.exp(-(95.0 - t) / tm) for t in posts
+    )
+    assert dw[0] == pytest.approx(want, abs=1e-12)
