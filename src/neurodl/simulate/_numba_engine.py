@@ -207,6 +207,7 @@ def run_chunk(
     dec_hi: np.ndarray,  # (4 R, H)
     dec_nhi: np.ndarray,  # (4 R,)
     scratch: np.ndarray,  # (R,) float scratch
+    wbuf: np.ndarray,  # (largest plastic in-degree,) float scratch
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
 
@@ -360,10 +361,15 @@ def run_chunk(
                     i, k, 1, post_tr, post_last, rule_i, dec_lo, dec_hi, dec_nhi,
                     scratch,
                 )  # fmt: skip
+                # gather, update, scatter: the scattered weight reads are
+                # independent, so the CPU overlaps their cache misses
                 for x in range(lo, hi):
-                    syn = post_syn[x]
-                    w[syn] = _potentiate(
-                        w[syn], post_rule[x], k, post_pre_tr[x], rule_i, rule_f,
-                        pre_tr, pre_last, dec_lo, dec_hi, dec_nhi, scratch,
+                    wbuf[x - lo] = w[post_syn[x]]
+                for x in range(lo, hi):
+                    wbuf[x - lo] = _potentiate(
+                        wbuf[x - lo], post_rule[x], k, post_pre_tr[x], rule_i,
+                        rule_f, pre_tr, pre_last, dec_lo, dec_hi, dec_nhi, scratch,
                     )  # fmt: skip
+                for x in range(lo, hi):
+                    w[post_syn[x]] = wbuf[x - lo]
     return n_steps

@@ -252,6 +252,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
         pl.dec_hi.reshape(-1, pl.dec_hi.shape[2]),
         pl.dec_nhi.reshape(-1),
         np.zeros(pl.rule_f.shape[0]),
+        np.zeros(max(int(np.diff(pl.post_indptr).max(initial=0)), 1), np_dtype),
     )
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
