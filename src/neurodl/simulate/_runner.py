@@ -234,26 +234,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
         from neurodl.simulate.plasticity import PlasticState
 
         pl = PlasticState.empty()
-    plastic_args = (
-        pl.n_rules,
-        pl.rule_f,
-        pl.rule_i,
-        pl.syn_rule,
-        pl.post_rule,
-        pl.syn_post_tr,
-        pl.post_indptr,
-        pl.post_syn,
-        pl.post_pre_tr,
-        pl.pre_tr,
-        pl.pre_last,
-        pl.post_tr,
-        pl.post_last,
-        pl.dec_lo.reshape(-1, pl.dec_lo.shape[2]),
-        pl.dec_hi.reshape(-1, pl.dec_hi.shape[2]),
-        pl.dec_nhi.reshape(-1),
-        np.zeros(pl.rule_f.shape[0]),
-        np.zeros(max(int(np.diff(pl.post_indptr).max(initial=0)), 1), np_dtype),
-    )
+    plastic_args = pl.kernel_args(np_dtype)
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)

@@ -443,6 +443,29 @@ class PlasticState:
         self.pre_last = np.zeros(max(pre_off, 1), np.int64)
         self.post_last = np.zeros(max(post_off, 1), np.int64)
 
+    def kernel_args(self, np_dtype: Any) -> tuple[Any, ...]:
+        """Return the compiled kernel's plasticity arguments (run_chunk's order)."""
+        return (
+            self.n_rules,
+            self.rule_f,
+            self.rule_i,
+            self.syn_rule,
+            self.post_rule,
+            self.syn_post_tr,
+            self.post_indptr,
+            self.post_syn,
+            self.post_pre_tr,
+            self.pre_tr,
+            self.pre_last,
+            self.post_tr,
+            self.post_last,
+            self.dec_lo.reshape(-1, self.dec_lo.shape[2]),
+            self.dec_hi.reshape(-1, self.dec_hi.shape[2]),
+            self.dec_nhi.reshape(-1),
+            np.zeros(self.rule_f.shape[0]),
+            np.zeros(max(int(np.diff(self.post_indptr).max(initial=0)), 1), np_dtype),
+        )
+
     def reset(self) -> None:
         """Traces back to zero (time 0)."""
         self.pre_tr[:] = 0.0
