@@ -111,6 +111,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--ff-hidden", nargs="+", type=int, default=None)
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate of pc/ep/ff (default: each rule's)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -142,6 +148,7 @@ def main() -> None:
                     *data,
                     hidden=ff_hidden if rule == "ff" else hidden,
                     epochs=args.epochs,
+                    lr=args.lr,
                     seed=seed,
                 )
             out["load_after"] = os.getloadavg()
