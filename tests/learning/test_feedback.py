@@ -399,3 +399,21 @@ def test_alignment_angles_after_training_on_mnist1d():
     assert first["sign"] < 30
     assert 40 < first["fa"] < 75
     assert 40 < first["dfa"] < 75
+
+
+def test_a_checkpoint_written_before_rules_existed_still_resumes(tmp_path):
+    from neurodl._io import read_tensors, write_tensors
+
+    x, y = _data(40)
+    cfg = TrainConfig(loss="cross_entropy", optimizer="adam", lr=0.01, epochs=2)
+    fit(_net(), x, y, cfg, checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / "checkpoint.safetensors"
+    tensors, meta = read_tensors(path, kind="neurodl.Checkpoint")
+    for key in ("rule", "feedback_seed", "kp_decay", "track_alignment"):
+        del meta["train_config"][key]
+    for key in ("update_angle", "weight_angle"):
+        del meta["history"][key]
+    write_tensors(path, tensors, meta)
+    longer = TrainConfig(**{**cfg.__dict__, "epochs": 3})
+    h = fit(_net(), x, y, longer, checkpoint_dir=tmp_path, resume=True)
+    assert h.epochs == 3

@@ -583,7 +583,8 @@ def _load_checkpoint(
             f"checkpoint {str(path)!r} was written for network {meta.get('network')}, "
             f"not for {net.config()}."
         )
-    saved = dict(meta.get("train_config", {}))
+    # fields added after a checkpoint was written count as their defaults there
+    saved = {**asdict(TrainConfig()), **meta.get("train_config", {})}
     mine = asdict(cfg)
     diff = {
         k: (saved.get(k), v)
