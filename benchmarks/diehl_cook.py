@@ -54,7 +54,7 @@ def _save_fields(fields: np.ndarray, path: Path) -> None:
     ax.set_axis_off()
     ax.set_title(f"Diehl & Cook receptive fields, {n} neurons")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=60)
     plt.close(fig)
 
 
