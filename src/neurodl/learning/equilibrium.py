@@ -373,7 +373,7 @@ def fit_ep(
     *,
     epochs: int = 5,
     batch_size: int = 64,
-    lr: float = 1e-3,
+    lr: float = 5e-4,
     optimizer: str = "adam",
     seed: int = 0,
     validation: tuple[Tensor, Tensor] | None = None,
