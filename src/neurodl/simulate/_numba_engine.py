@@ -195,6 +195,7 @@ def run_chunk(
     rule_i: np.ndarray,  # (R, 9) see plasticity.PlasticState
     syn_rule: np.ndarray,  # (S,) rule of each synapse, -1: not plastic
     post_rule: np.ndarray,  # (P,) rule of each entry of post_syn
+    post_one_rule: np.ndarray,  # (n_lif,) the rule of all its entries, or -1
     syn_post_tr: np.ndarray,  # (S,) post-trace slot
     post_indptr: np.ndarray,  # (n_lif + 1,) plastic synapses onto each neuron
     post_syn: np.ndarray,  # (P,) their CSR slots
@@ -307,6 +308,25 @@ def run_chunk(
                 plastic = n_rules > 0 and _spike_traces(
                     j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
                 )
+                if plastic:
+                    # each plastic synapse is depressed right after its
+                    # propagation: the depression reads only traces, which
+                    # propagation does not touch, so this is the order of a
+                    # separate pass after the row
+                    for syn in range(indptr[j], indptr[j + 1]):
+                        t = tgt[syn]
+                        if touched[t] == 0:
+                            touched[t] = 1
+                            touched_list[n_touch] = t
+                            n_touch += 1
+                        ring[0, t] += w[syn]
+                        r = syn_rule[syn]
+                        if r >= 0:
+                            w[syn] = _depress(
+                                w[syn], r, k, syn_post_tr[syn], rule_i, rule_f,
+                                post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
+                            )  # fmt: skip
+                    continue
                 for syn in range(indptr[j], indptr[j + 1]):
                     t = tgt[syn]
                     if touched[t] == 0:
@@ -314,14 +334,6 @@ def run_chunk(
                         touched_list[n_touch] = t
                         n_touch += 1
                     ring[0, t] += w[syn]
-                if plastic:  # after propagating the row: depress its synapses
-                    for syn in range(indptr[j], indptr[j + 1]):
-                        r = syn_rule[syn]
-                        if r >= 0:
-                            w[syn] = _depress(
-                                w[syn], r, k, syn_post_tr[syn], rule_i, rule_f,
-                                post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
-                            )  # fmt: skip
             for x in range(n_touch):
                 t = touched_list[x]
                 g[t] = g[t] + ring[0, t]
@@ -361,6 +373,23 @@ def run_chunk(
                     i, k, 1, post_tr, post_last, rule_i, dec_lo, dec_hi, dec_nhi,
                     scratch,
                 )  # fmt: skip
+                r = post_one_rule[i]
+                if r >= 0 and rule_i[r, 1] == 0:
+                    # one additive rule onto the neuron (the common case): its
+                    # constants out of the loop; the same operations as
+                    # _potentiate (amp is its a2+ + a3+ o2, the same for all)
+                    amp = rule_f[r, 0] + rule_f[r, 1] * scratch[r]
+                    row = 4 * r
+                    nhi = dec_nhi[row] - 1
+                    w_lo = rule_f[r, 4]
+                    w_hi = rule_f[r, 5]
+                    for x in range(lo, hi):
+                        pt = post_pre_tr[x]
+                        m = k - pre_last[pt]
+                        d = dec_lo[row, m & 1023] * dec_hi[row, min(m >> 10, nhi)]
+                        syn = post_syn[x]
+                        w[syn] = _bound(w[syn] + pre_tr[0, pt] * d * amp, w_lo, w_hi)
+                    continue
                 # gather, update, scatter: the scattered weight reads are
                 # independent, so the CPU overlaps their cache misses
                 for x in range(lo, hi):

@@ -345,7 +345,8 @@ class PlasticState:
     offset, post-trace offset. Per CSR slot: ``syn_rule`` (-1: not plastic),
     ``syn_pre_tr``/``syn_post_tr`` (trace slots). ``post_indptr``/``post_syn``:
     the plastic synapses onto each LIF neuron (CSR slots, ascending), with their
-    ``post_rule`` and ``post_pre_tr`` in the same order.
+    ``post_rule`` and ``post_pre_tr`` in the same order; ``post_one_rule``: per LIF
+    neuron, the rule of all its plastic synapses (-1 if they differ or it has none).
     ``pre_tr``/``post_tr`` (2, n): the two traces at each neuron's last update,
     ``pre_last``/``post_last``: that step. Decay tables ``dec_lo`` (R, 4, 1024),
     ``dec_hi`` (R, 4, H), ``dec_nhi`` (R, 4): traces r1, r2, o1, o2.
@@ -363,6 +364,7 @@ class PlasticState:
         self.post_indptr = self.post_syn = np.zeros(1, np.int64)
         self.post_pre_tr = np.zeros(1, np.int64)
         self.post_rule = np.zeros(1, np.int32)
+        self.post_one_rule = np.zeros(1, np.int32)
         self.pre_tr = self.post_tr = np.zeros((2, 1))
         self.pre_last = self.post_last = np.zeros(1, np.int64)
         self.dec_lo = np.zeros((1, 4, _LO))
@@ -429,6 +431,16 @@ class PlasticState:
         self.post_rule = self.syn_rule[self.post_syn]
         self.post_indptr = np.zeros(net.n_lif + 1, np.int64)
         np.cumsum(counts, out=self.post_indptr[1:])
+        # per neuron: the rule of all its plastic synapses, -1 if they differ
+        self.post_one_rule = np.full(net.n_lif, -1, np.int32)
+        if self.post_rule.size:
+            first = self.post_rule[
+                np.minimum(self.post_indptr[:-1], self.post_rule.size - 1)
+            ]
+            same = np.ones(net.n_lif, bool)
+            owner = np.repeat(np.arange(net.n_lif), counts)
+            np.logical_and.at(same, owner, self.post_rule == first[owner])
+            self.post_one_rule[same & (counts > 0)] = first[same & (counts > 0)]
         n_hi = max((len(h) for tab in tables for _, h in tab), default=1)
         self.dec_lo = np.zeros((max(n_rules, 1), 4, _LO))
         self.dec_hi = np.zeros((max(n_rules, 1), 4, n_hi))
@@ -451,6 +463,7 @@ class PlasticState:
             self.rule_i,
             self.syn_rule,
             self.post_rule,
+            self.post_one_rule,
             self.syn_post_tr,
             self.post_indptr,
             self.post_syn,
