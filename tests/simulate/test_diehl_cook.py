@@ -135,7 +135,7 @@ def test_theta_decays_exponentially_and_freezes_for_testing():
 def test_theta_rises_by_theta_plus_per_spike():
     # theta_T = theta_0 e^{-T/tau} + 0.05 sum_s e^{-(T - t_s)/tau}: with 1e7 ms the
     # spike terms are 0.05 each to within 0.05 (1 - e^{-T/tau}).
-    k = 200
+    k = 800
     params = _quiet(k, intensity=40.0, nu_pre=0.0, nu_post=0.0)
     net = DiehlCook(1, params=params, seed=0)
     img = np.full((1, 784), 255, np.uint8)
@@ -198,7 +198,7 @@ def test_save_load_resumes_exactly(tmp_path):
     a.train(x[2:])
     b.train(x[2:], chunk=1)
     c = DiehlCook(6, params=params, seed=2).train(x, chunk=3)
-    for name in ("w", "theta", "v_e", "v_i", "post2", "last_arr", "clock"):
+    for name in ("w", "theta", "v_e", "v_i", "timer_e", "post2", "last_arr", "clock"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
         assert np.array_equal(getattr(a, name), getattr(c, name)), name
 
@@ -256,6 +256,7 @@ def test_lateral_inhibition_wiring():
     net = DiehlCook(3, params=_quiet(2), seed=0)
     net.v_e[:] = [-40.0, -70.0, -70.0]
     net.v_i[:] = -60.0
+    net.timer_e[:] = P.block_steps()  # long after any spike
     counts = net.responses(_blank())
     assert counts.tolist() == [[1, 0, 0]]
     np.testing.assert_allclose(net.gi_e, [0.0, 17.0, 17.0], rtol=0, atol=1e-15)
@@ -264,3 +265,37 @@ def test_lateral_inhibition_wiring():
     )
     assert net.v_i[0] == P.v_reset_i and net.refr_i[0] == P.steps(P.t_ref_i)
     assert net.v_e[0] == P.v_reset_e and net.refr_e[0] == P.steps(P.t_ref_e) - 1
+
+
+@pytest.mark.parametrize("rate", [0.1, 100.0])
+def test_timer_blocks_spikes_for_t_ref_over_rate_while_v_is_free_after_t_ref(rate):
+    # Brian code: threshold "(v > theta - offset + v_thresh_e) and (timer > refrac_e)",
+    # dtimer/dt = rate, timer = 0 at a spike; v held at v_reset for refrac_e = 5 ms.
+    # Driven hard (ge = 50 each step: one free Euler step from -65 mV reaches
+    # -65 + dt/tau (50 * 65) = -48.75 mV > -52 mV), the neuron fires every
+    # block = least s with s dt rate > 5 ms steps: 101 (50.5 ms) at rate 0.1,
+    # and every 11 steps at rate 100 (Brian 1's literal ``100.0 : ms``): the
+    # 10 clamped steps, then the first free one.
+    params = _quiet(1, timer_rate=rate)
+    block = params.block_steps()
+    assert block == (101 if rate == 0.1 else 1)
+    net = DiehlCook(1, params=params, seed=0)
+    net.timer_e[:] = block  # no earlier spike
+    net.v_e[:] = P.v_reset_e
+    spikes, v = [], []
+    for k in range(260):
+        net.ge_e[:] = 50.0
+        if net.responses(_blank())[0, 0]:
+            spikes.append(k)
+        v.append(net.v_e[0])
+    period = max(block, P.steps(P.t_ref_e) + 1)
+    assert spikes == list(range(0, 260, period))
+    ref = P.steps(P.t_ref_e)
+    for s in spikes:
+        # v clamped at v_reset for the 5 ms refractory period ...
+        assert all(x == P.v_reset_e for x in v[s : s + ref + 1])
+    if rate == 0.1:
+        # ... then free: one Euler step above threshold, and it stays above
+        # (fixed point -65/51 mV) for the rest of the 50.5 ms block, unspiked
+        assert v[ref + 1] == P.v_reset_e + P.dt / P.tau_e * 50.0 * -P.v_reset_e
+        assert min(v[ref + 1 : block]) > P.v_th_e

@@ -10,7 +10,9 @@ followed by ``n_rest`` steps without input, exactly as the original Brian code
   step, without a random number per pixel per step); the events are bucketed by
   step (a counting sort);
 * one step: forward-Euler update of every neuron (``v``, ``ge``, ``gi``; Brian 1
-  integrated this bilinear system with Euler), threshold, arrival of the input
+  integrated this bilinear system with Euler), threshold (an excitatory neuron
+  also needs ``timer_e >= block_e``: the steps since its last spike, which is
+  the authors' ``timer`` variable counted in steps), arrival of the input
   spikes emitted ``d_ij`` steps ago at each synapse (``ge += w``, then the pre
   event of the plasticity there), exc -> inh and inh -> exc spikes (no delay),
   post events of the plasticity, then reset. A synapse's arrivals are found from
@@ -79,7 +81,8 @@ I_REF_E = 2  # refractory steps
 I_REF_I = 3
 I_MIN_SPIKES = 4
 I_MAX_ATTEMPTS = 5
-N_I = 6
+I_BLOCK_E = 6  # steps after an exc. spike before the next (the ``timer`` rule)
+N_I = 7
 
 NEVER = -(2**62)
 
@@ -243,7 +246,8 @@ def present(  # type: ignore[no-untyped-def]
     ge_e,
     gi_e,
     theta,
-    refr_e,  # exc. state (n_e,)
+    refr_e,
+    timer_e,  # exc. state (n_e,); timer_e: steps since the last spike (capped)
     v_i,
     ge_i,
     refr_i,  # inh. state (n_e,)
@@ -265,6 +269,7 @@ def present(  # type: ignore[no-untyped-def]
     n_total = n_present + pi[I_REST]
     ref_e = pi[I_REF_E]
     ref_i = pi[I_REF_I]
+    block_e = pi[I_BLOCK_E]
     k_e = dt / pf[F_TAU_E]
     k_i = dt / pf[F_TAU_I]
     a_ge = 1.0 - dt / pf[F_TAU_GE]  # forward Euler, as Brian 1 ran the model
@@ -321,13 +326,15 @@ def present(  # type: ignore[no-untyped-def]
                     g2 = gi_e[j]
                     ge_e[j] = g1 * a_ge
                     gi_e[j] = g2 * a_gi
+                    if timer_e[j] < block_e:
+                        timer_e[j] += 1
                     if refr_e[j] > 0:
                         refr_e[j] -= 1
                         continue
                     v = v_e[j]
                     v = v + k_e * ((vrest_e - v) + g1 * (e_exc - v) + g2 * (e_inh - v))
                     v_e[j] = v
-                    if v > thr_base + theta[j]:
+                    if v > thr_base + theta[j] and timer_e[j] >= block_e:
                         spk_e[ne_spk] = j
                         ne_spk += 1
                 ni_spk = 0
@@ -385,6 +392,7 @@ def present(  # type: ignore[no-untyped-def]
                     # 5. reset
                     v_e[j] = pf[F_VRESET_E]
                     refr_e[j] = ref_e
+                    timer_e[j] = 0
                     if k < n_present:
                         counts[n, j] += 1
                         total += 1

@@ -15,8 +15,10 @@ conductances relative to the leak)::
     100 dv/dt = (-65 - v) + ge (0 - v) + gi (-100 - v)     excitatory
      10 dv/dt = (-60 - v) + ge (0 - v)                      inhibitory
       1 dge/dt = -ge,   2 dgi/dt = -gi
-    excitatory spike:  v > -52 + theta - 20;  v <- -65, 5 ms refractory,
-                       theta <- theta + 0.05 (during training); 1e7 dtheta/dt = -theta
+    excitatory spike:  v > -52 + theta - 20 and timer > 5;  v <- -65, held for
+                       5 ms (refractory), timer <- 0, theta <- theta + 0.05
+                       (during training); 1e7 dtheta/dt = -theta;
+                       dtimer/dt = 0.1 (``timer_rate``; timer starts at 0)
     inhibitory spike:  v > -40;  v <- -45, 2 ms refractory
 
 Plasticity: the rule of the authors' released code (``eqs_stdp_pre_ee`` and
@@ -40,6 +42,14 @@ neuron is assigned the class to which it responded most (averaged over the
 training set, as the paper; the original demo assigned on the test set), and an
 image is classified by the class whose assigned neurons fire most on average
 ("all activity"), or with BindsNET's proportion weighting.
+
+The ``timer`` rule (``dtimer/dt = 0.1 : second`` in the Brian 2 ports of the
+code; ``dtimer/dt = 100.0  : ms`` and
+``(timer>refrac_e)`` in the threshold of the Brian 1 original) keeps an excitatory
+neuron from spiking again for ``t_ref_e / timer_rate`` = 50 ms (101 steps) after a
+spike, while its ``v`` is free after 5 ms: about 20 Hz at most. Read literally, Brian
+1's ``100.0 : ms`` is 100 s per s (units are SI), a block of one step, i.e. only the
+5 ms refractory period: ``timer_rate=100.0`` runs that reading.
 
 Implementation choices (differences from Brian 1, each small): a refractory
 neuron cannot spike (Brian 1 clamped ``v`` but still tested the threshold);
@@ -65,6 +75,7 @@ from neurodl._io import read_tensors, write_tensors
 from neurodl._validate import check_int, check_option, check_positive
 from neurodl.errors import ModelFileError, ShapeError, ValidationError
 from neurodl.simulate import _diehl_cook_kernel as _k
+from neurodl.simulate._diehl_cook_data import _as_images, _as_labels, _seeds
 
 __all__ = [
     "DiehlCook",
@@ -110,8 +121,9 @@ class DiehlCookParams:
     v_reset_i: float = -45.0
     v_th_e: float = -52.0
     v_th_i: float = -40.0
-    t_ref_e: float = 5.0
+    t_ref_e: float = 5.0  # v held at v_reset_e; the spike block is t_ref_e / timer_rate
     t_ref_i: float = 2.0
+    timer_rate: float = 0.1  # ``dtimer/dt = 0.1 : second``; spike needs timer > t_ref_e
     e_exc: float = 0.0  # excitatory reversal (both populations)
     e_inh_e: float = -100.0  # inhibitory reversal at exc. neurons
     tau_ge: float = 1.0
@@ -210,7 +222,15 @@ class DiehlCookParams:
         pi[_k.I_REF_I] = self.steps(self.t_ref_i)
         pi[_k.I_MIN_SPIKES] = self.min_spikes
         pi[_k.I_MAX_ATTEMPTS] = self.max_attempts
+        pi[_k.I_BLOCK_E] = self.block_steps()
         return pf, pi
+
+    def block_steps(self) -> int:
+        """Return the least ``s`` with ``s dt timer_rate > t_ref_e``.
+
+        An excitatory neuron can spike again ``s`` steps after its last spike.
+        """
+        return math.floor(self.t_ref_e / (self.timer_rate * self.dt) + 1e-9) + 1
 
 
 _STATE = (
@@ -221,6 +241,7 @@ _STATE = (
     "gi_e",
     "theta",
     "refr_e",
+    "timer_e",
     "v_i",
     "ge_i",
     "refr_i",
@@ -229,68 +250,6 @@ _STATE = (
     "last_arr",
     "clock",
 )
-
-
-def _seeds(seed: int, stream: int, index: np.ndarray) -> np.ndarray:
-    """One 32-bit seed per image: a splitmix64 hash of (seed, stream, image index)."""
-    with np.errstate(over="ignore"):
-        x = (
-            np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-            + np.uint64(stream) * np.uint64(0xBF58476D1CE4E5B9)
-            + index.astype(np.uint64) * np.uint64(0x94D049BB133111EB)
-        )
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(32)).astype(np.int64)
-
-
-def _as_images(name: str, images: Any) -> np.ndarray:
-    """Images as a C-contiguous (n, 784) uint8 array; clear errors otherwise."""
-    x = np.asarray(images)
-    if x.ndim == 3 and x.shape[1:] == (28, 28):
-        x = x.reshape(x.shape[0], N_INPUT)
-    if x.ndim != 2 or x.shape[1] != N_INPUT:
-        raise ShapeError(
-            f"{name!r} must have shape (n, 28, 28) or (n, 784); got {x.shape}."
-        )
-    if x.shape[0] == 0:
-        raise ValidationError(f"{name!r} holds no images; got shape {x.shape}.")
-    if x.dtype != np.uint8:
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(
-            x.dtype, np.complexfloating
-        ):
-            raise ValidationError(
-                f"{name!r} must hold pixel intensities 0-255; got dtype {x.dtype}."
-            )
-        if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 255:
-            raise ValidationError(
-                f"{name!r} must hold pixel intensities in [0, 255]; got values in "
-                f"[{x.min()}, {x.max()}]."
-            )
-        if np.any(x != np.round(x)):
-            raise ValidationError(
-                f"{name!r} must hold whole pixel intensities 0-255 (uint8 MNIST); "
-                "got fractional values."
-            )
-        x = x.astype(np.uint8)
-    return np.ascontiguousarray(x)
-
-
-def _as_labels(labels: Any, n: int) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ShapeError(f"'labels' must have shape ({n},); got {y.shape}.")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValidationError(f"'labels' must be integers 0-9; got dtype {y.dtype}.")
-    if y.min() < 0 or y.max() >= N_CLASSES:
-        raise ValidationError(
-            f"'labels' must be in 0..{N_CLASSES - 1}; got values in "
-            f"[{y.min()}, {y.max()}]."
-        )
-    return y.astype(np.int64)
 
 
 def assign_labels(
@@ -429,6 +388,7 @@ class DiehlCook:
         self.gi_e = np.zeros(n)
         self.theta = np.full(n, p.theta_init)
         self.refr_e = np.zeros(n, np.int64)
+        self.timer_e = np.zeros(n, np.int64)  # Brian's timer starts at 0
         self.v_i = np.full(n, p.v_rest_i - 40.0)
         self.ge_i = np.zeros(n)
         self.refr_i = np.zeros(n, np.int64)
@@ -480,6 +440,7 @@ class DiehlCook:
                 self.gi_e,
                 self.theta,
                 self.refr_e,
+                self.timer_e,
                 self.v_i,
                 self.ge_i,
                 self.refr_i,
