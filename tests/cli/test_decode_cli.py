@@ -24,11 +24,13 @@ def test_data_list_json(capsys):
         "bci_golub",
         "haxby_slice",
         "rsa_92images",
+        "mnist",
     }
     for r in rows.values():
         assert r["present"] and all(r["verified"].values())
         assert r["licence"] and r["citation"]
     assert rows["eegmmidb"]["licence"].startswith("ODC-By")
+    assert rows["mnist"]["licence"] == "CC BY-SA 3.0"
 
 
 def test_data_list_text(capsys):

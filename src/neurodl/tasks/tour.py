@@ -390,8 +390,9 @@ def learning_chapter(out: Path, progress: bool) -> Chapter:
             "per synapse reproduces the window of Bi & Poo's fit to within "
             f"{err:.1e}. Diehl & Cook's network (100 excitatory neurons, STDP, "
             "lateral inhibition, adaptive thresholds), shown "
-            f"{TOUR_STDP_IMAGES} MNIST images without labels, grows digit-shaped "
-            "receptive fields."
+            f"{TOUR_STDP_IMAGES} MNIST images without labels, begins to grow "
+            "digit-shaped receptive fields (one pass over all 60,000 reaches 67.8% "
+            "test accuracy with labels assigned afterwards; the paper: 82.9%)."
         ),
         figures=[fig_rules.name, fig_win.name, fig_rf.name],
         tables=[
