@@ -17,11 +17,18 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from neurodl._validate import check_finite, check_int, check_matrix, check_positive
+from neurodl._validate import (
+    check_finite,
+    check_int,
+    check_matrix,
+    check_option,
+    check_positive,
+)
 from neurodl.errors import ShapeError, TrainingDivergedError, ValidationError
+from neurodl.learning.optimizers import OPTIMIZERS
 from neurodl.learning.trainer import History
 
-__all__ = ["check_common", "check_inputs", "check_labels", "run_epochs"]
+__all__ = ["check_common", "check_data", "check_inputs", "check_labels", "run_epochs"]
 
 TRAIN_EVAL = 10_000
 """Training samples the per-epoch training accuracy is measured on (the first)."""
@@ -74,7 +81,9 @@ def check_labels(
     return t
 
 
-def check_common(rule: str, epochs: int, batch_size: int, lr: float, seed: int) -> None:
+def check_common(
+    rule: str, epochs: int, batch_size: int, lr: float, seed: int, optimizer: str
+) -> None:
     """Check the arguments every rule's ``fit_*`` takes."""
     for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
         try:
@@ -84,8 +93,33 @@ def check_common(rule: str, epochs: int, batch_size: int, lr: float, seed: int) 
     try:
         check_positive("lr", lr)
         check_int("seed", seed, minimum=0)
+        check_option("optimizer", optimizer, OPTIMIZERS)
     except ValidationError as exc:
         raise ValidationError(f"{rule}: {exc}") from None
+
+
+def check_data(
+    rule: str,
+    x: object,
+    y: object,
+    validation: tuple[object, object] | None,
+    *,
+    n_features: int | None,
+    n_classes: int,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor] | None]:
+    """Return ``(x, y, validation)`` checked for a rule's ``fit_*``.
+
+    ``n_features`` None takes ``x``'s width, which ``validation``'s inputs must then
+    have too.
+    """
+    xt = check_inputs("x", x, n_features, dtype, rule)
+    yt = check_labels("y", y, xt.shape[0], n_classes, rule)
+    if validation is None:
+        return xt, yt, None
+    xv = check_inputs("x_val", validation[0], xt.shape[1], dtype, rule)
+    yv = check_labels("y_val", validation[1], xv.shape[0], n_classes, rule)
+    return xt, yt, (xv, yv)
 
 
 def run_epochs(

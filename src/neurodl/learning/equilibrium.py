@@ -50,8 +50,14 @@ from torch import Tensor, nn
 
 from neurodl._validate import check_int, check_option, check_positive, check_sizes
 from neurodl.errors import ValidationError
-from neurodl.learning._local import check_common, check_inputs, check_labels, run_epochs
-from neurodl.learning.optimizers import OPTIMIZERS, make_optimizer
+from neurodl.learning._local import (
+    check_common,
+    check_data,
+    check_inputs,
+    check_labels,
+    run_epochs,
+)
+from neurodl.learning.optimizers import make_optimizer
 from neurodl.learning.trainer import History
 
 __all__ = [
@@ -386,20 +392,16 @@ def fit_ep(
     read-out at the free fixed point (``config.n_free`` sweeps).
     """
     cfg = config if config is not None else EPConfig()
-    check_common(RULE, epochs, batch_size, lr, seed)
-    try:
-        check_option("optimizer", optimizer, OPTIMIZERS)
-    except ValidationError as exc:
-        raise ValidationError(f"{RULE}: {exc}") from None
-    xt = check_inputs("x", x, net.sizes[0], net.dtype, RULE)
-    yt = check_labels("y", y, xt.shape[0], net.sizes[-1], RULE)
-    val = None
-    if validation is not None:
-        xv = check_inputs("x_val", validation[0], net.sizes[0], net.dtype, RULE)
-        val = (
-            xv,
-            check_labels("y_val", validation[1], xv.shape[0], net.sizes[-1], RULE),
-        )
+    check_common(RULE, epochs, batch_size, lr, seed, optimizer)
+    xt, yt, val = check_data(
+        RULE,
+        x,
+        y,
+        validation,
+        n_features=net.sizes[0],
+        n_classes=net.sizes[-1],
+        dtype=net.dtype,
+    )
     opt = make_optimizer(optimizer, net.weights(), lr)
 
     def step(xb: Tensor, yb: Tensor) -> float:

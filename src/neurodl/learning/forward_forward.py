@@ -41,8 +41,12 @@ from torch import Tensor
 
 from neurodl._validate import check_option, check_positive
 from neurodl.errors import ValidationError
-from neurodl.learning._local import check_common, check_inputs, check_labels, run_epochs
-from neurodl.learning.optimizers import OPTIMIZERS, make_optimizer
+from neurodl.learning._local import (
+    check_common,
+    check_data,
+    run_epochs,
+)
+from neurodl.learning.optimizers import make_optimizer
 from neurodl.learning.trainer import History
 from neurodl.networks.feedforward import FeedForward
 
@@ -295,23 +299,17 @@ def fit_ff(
     layers; accuracies use :func:`ff_predict`.
     """
     cfg = config if config is not None else FFConfig()
-    check_common(RULE, epochs, batch_size, lr, seed)
-    try:
-        check_option("optimizer", optimizer, OPTIMIZERS)
-    except ValidationError as exc:
-        raise ValidationError(f"{RULE}: {exc}") from None
-    xt = x if isinstance(x, Tensor) else torch.as_tensor(x)
-    xt = check_inputs("x", xt, xt.shape[1] if xt.ndim == 2 else None, net.dtype, RULE)
-    n_features = xt.shape[1]
-    _check_net(net, n_features, cfg)
-    yt = check_labels("y", y, xt.shape[0], cfg.n_classes, RULE)
-    val = None
-    if validation is not None:
-        xv = check_inputs("x_val", validation[0], n_features, net.dtype, RULE)
-        val = (
-            xv,
-            check_labels("y_val", validation[1], xv.shape[0], cfg.n_classes, RULE),
-        )
+    check_common(RULE, epochs, batch_size, lr, seed, optimizer)
+    xt, yt, val = check_data(
+        RULE,
+        x,
+        y,
+        validation,
+        n_features=None,
+        n_classes=cfg.n_classes,
+        dtype=net.dtype,
+    )
+    _check_net(net, xt.shape[1], cfg)
     opt = make_optimizer(optimizer, net.weights(), lr)
     gen = torch.Generator().manual_seed(seed + 1)
 

@@ -45,11 +45,12 @@ from neurodl._validate import check_int, check_option, check_positive
 from neurodl.errors import ValidationError
 from neurodl.learning._local import (
     check_common,
+    check_data,
     check_inputs,
     check_labels,
     run_epochs,
 )
-from neurodl.learning.optimizers import OPTIMIZERS, make_optimizer
+from neurodl.learning.optimizers import make_optimizer
 from neurodl.learning.trainer import History
 from neurodl.networks.feedforward import Dense, FeedForward
 from neurodl.networks.losses import get_loss
@@ -315,14 +316,16 @@ def fit_pc(
         Accuracy recorded after every epoch in ``history.val_accuracy``.
     """
     cfg = config if config is not None else PCConfig()
-    check_common(RULE, epochs, batch_size, lr, seed)
-    try:
-        check_option("optimizer", optimizer, OPTIMIZERS)
-    except ValidationError as exc:
-        raise ValidationError(f"{RULE}: {exc}") from None
-    xt = check_inputs("x", x, net.sizes[0], net.dtype, RULE)
-    yt = check_labels("y", y, xt.shape[0], net.sizes[-1], RULE)
-    val = _check_validation(net, validation)
+    check_common(RULE, epochs, batch_size, lr, seed, optimizer)
+    xt, yt, val = check_data(
+        RULE,
+        x,
+        y,
+        validation,
+        n_features=net.sizes[0],
+        n_classes=net.sizes[-1],
+        dtype=net.dtype,
+    )
     params = net.weights()
     opt = make_optimizer(optimizer, params, lr)
     fn = get_loss(cfg.loss)
@@ -352,13 +355,3 @@ def fit_pc(
         validation=val,
         rule=RULE,
     )
-
-
-def _check_validation(
-    net: FeedForward, validation: tuple[Tensor, Tensor] | None
-) -> tuple[Tensor, Tensor] | None:
-    if validation is None:
-        return None
-    xv = check_inputs("x_val", validation[0], net.sizes[0], net.dtype, RULE)
-    yv = check_labels("y_val", validation[1], xv.shape[0], net.sizes[-1], RULE)
-    return xv, yv
