@@ -250,6 +250,17 @@ def feedback_loss_and_grads(
     ``delta_l`` (the mean loss's scaling). ``x`` and ``y`` must be validated and
     shaped; the other arguments are those of :meth:`FeedForward.loss_and_grads`.
     """
+    if fb.rule != "dfa":
+        return net.loss_and_grads(
+            x,
+            y,
+            loss,
+            with_loss=with_loss,
+            reduction=reduction,
+            weights=weights,
+            out=out,
+            error_below=fb.error_below,
+        )
     w = net.weights() if weights is None else weights
     zs, acts = net._forward(x, w)
     layers = net.dense
@@ -258,28 +269,14 @@ def feedback_loss_and_grads(
     value = loss.value(z_out, a_out, y, reduction) if with_loss else None
     delta = loss.delta(z_out, a_out, y, layers[-1].activation)
     grads: list[Tensor] = [delta] * (2 * n)
-    if fb.rule == "dfa":
-        deltas = _dfa_deltas(net, fb, delta, zs, acts)
-        for i in range(n):
-            grads[2 * i], grads[2 * i + 1] = Dense.gradient_rule(
-                acts[i],
-                deltas[i],
-                None if out is None else (out[2 * i], out[2 * i + 1]),
-                layers[i].wide,
-            )
-        return value, grads
-    for i in range(n - 1, -1, -1):
-        a_prev = acts[i]
+    deltas = _dfa_deltas(net, fb, delta, zs, acts)
+    for i in range(n):
         grads[2 * i], grads[2 * i + 1] = Dense.gradient_rule(
-            a_prev,
-            delta,
+            acts[i],
+            deltas[i],
             None if out is None else (out[2 * i], out[2 * i + 1]),
             layers[i].wide,
         )
-        if i > 0:
-            delta = layers[i - 1].activation.backward(
-                zs[i - 1], a_prev, fb.error_below(i, delta, w[2 * i])
-            )
     return value, grads
 
 
@@ -306,38 +303,31 @@ def feedback_descend(
         raise ValidationError(
             "'rule' 'kp' updates its feedback matrices too; use feedback_step."
         )
+    if fb.rule != "dfa":
+        # the error below goes with the old W (sign) before W moves, as in BP
+        return net.descend(
+            x, y, loss, lr, weights, accept=accept, error_below=fb.error_below
+        )
     layers = net.dense
     zs, acts = net._forward(x, weights)
     z_out, a_out = zs[-1], acts[-1]
     value = loss.value(z_out, a_out, y, "sum")
     if accept is not None and not accept(value):
         return value  # nothing updated
-    delta = loss.delta(z_out, a_out, y, layers[-1].activation, scaled=False)
+    e = loss.delta(z_out, a_out, y, layers[-1].activation, scaled=False)
     step = lr * loss.mean_factor(z_out)
     n = len(layers)
-    if fb.rule == "dfa":
-        e = delta
-        for i in range(n - 1, -1, -1):
-            d = (
-                e
-                if i == n - 1
-                else layers[i].activation.backward(
-                    zs[i], acts[i + 1], torch.mm(e, fb.matrices[i])
-                )
+    for i in range(n - 1, -1, -1):
+        d = (
+            e
+            if i == n - 1
+            else layers[i].activation.backward(
+                zs[i], acts[i + 1], torch.mm(e, fb.matrices[i])
             )
-            Dense.descent_rule(
-                weights[2 * i], weights[2 * i + 1], acts[i], d, step, layers[i].wide
-            )
-        return value
-    for i in range(n - 1, 0, -1):
-        a_prev, W = acts[i], weights[2 * i]
-        # the error below goes with the old W (sign) before W moves
-        below = layers[i - 1].activation.backward(
-            zs[i - 1], a_prev, fb.error_below(i, delta, W)
         )
-        Dense.descent_rule(W, weights[2 * i + 1], a_prev, delta, step, layers[i].wide)
-        delta = below
-    Dense.descent_rule(weights[0], weights[1], x, delta, step, layers[0].wide)
+        Dense.descent_rule(
+            weights[2 * i], weights[2 * i + 1], acts[i], d, step, layers[i].wide
+        )
     return value
 
 

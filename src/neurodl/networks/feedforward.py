@@ -58,6 +58,10 @@ def _finite(name: str, t: Tensor) -> Tensor:
     return check_finite(name, t)
 
 
+ErrorBelow = Callable[[int, Tensor, Tensor], Tensor]
+"""``error_below(l, delta_l, W_l)``: the error layer ``l`` sends to the layer below."""
+
+
 class Trace(NamedTuple):
     """Every layer's pre-activation and activation from one forward pass.
 
@@ -528,6 +532,7 @@ class FeedForward(nn.Module):
         weights: Sequence[Tensor],
         *,
         accept: Callable[[Tensor], bool] | None = None,
+        error_below: ErrorBelow | None = None,
     ) -> Tensor:
         """Take one step of plain gradient descent; return the loss summed over terms.
 
@@ -540,6 +545,7 @@ class FeedForward(nn.Module):
         ``loss.value(..., reduction="sum")`` before the step. ``accept``: called
         with that loss before anything is updated; the step goes ahead only if it
         returns True (the trainer refuses a non-finite loss this way).
+        ``error_below``: see :meth:`loss_and_grads`.
         """
         layers = self.dense
         zs, acts = self._forward(x, weights)
@@ -553,9 +559,15 @@ class FeedForward(nn.Module):
         step = lr * loss.mean_factor(z_out)
         for i in range(len(layers) - 1, 0, -1):
             a_prev, W = acts[i], weights[2 * i]
-            below = Dense.delta_rule(
-                delta, W, zs[i - 1], a_prev, layers[i - 1].activation
-            )
+            # the error below goes with the old W before W moves
+            if error_below is None:
+                below = Dense.delta_rule(
+                    delta, W, zs[i - 1], a_prev, layers[i - 1].activation
+                )
+            else:
+                below = layers[i - 1].activation.backward(
+                    zs[i - 1], a_prev, error_below(i, delta, W)
+                )
             Dense.descent_rule(
                 W, weights[2 * i + 1], a_prev, delta, step, layers[i].wide
             )
@@ -573,6 +585,7 @@ class FeedForward(nn.Module):
         reduction: str = "mean",
         weights: Sequence[Tensor] | None = None,
         out: Sequence[Tensor] | None = None,
+        error_below: ErrorBelow | None = None,
     ) -> tuple[Tensor | None, list[Tensor]]:
         """Return ``(loss, [dW_1, db_1, dW_2, ...])`` without checking the inputs.
 
@@ -582,6 +595,9 @@ class FeedForward(nn.Module):
         ``weights`` are the detached parameters from :meth:`weights` (default:
         detached now). ``out``: contiguous tensors shaped like the parameters to
         write the gradients into (see :meth:`Dense.gradient_rule`).
+        ``error_below(l, delta_l, W_l)``: what layer ``l`` (0-based) sends down in
+        place of ``delta_l W_l^T`` (default), before ``f'`` of the layer below:
+        the feedback-alignment rules of :mod:`neurodl.learning.feedback`.
         """
         w = self.weights() if weights is None else weights
         zs, acts = self._forward(x, w)
@@ -599,8 +615,14 @@ class FeedForward(nn.Module):
                 None if out is None else (out[2 * i], out[2 * i + 1]),
                 layers[i].wide,
             )
-            if i > 0:
+            if i == 0:
+                break
+            if error_below is None:
                 delta = Dense.delta_rule(
                     delta, w[2 * i], zs[i - 1], a_prev, layers[i - 1].activation
+                )
+            else:
+                delta = layers[i - 1].activation.backward(
+                    zs[i - 1], a_prev, error_below(i, delta, w[2 * i])
                 )
         return value, grads
