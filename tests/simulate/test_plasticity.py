@@ -295,6 +295,51 @@ def test_runs_continue_exactly_across_calls_and_paths():
         np.testing.assert_array_equal(p1.weight.numpy(), p2.weight.numpy())
 
 
+def test_paths_agree_without_delays_with_static_synapses_in_plastic_rows():
+    # Without delays the compiled path propagates and depresses a row run by run
+    # (plastic runs of each rule, static runs between them): rows of exc hold
+    # a triplet, a static, a multiplicative (mu != 1, conductance) and a pair
+    # projection's synapses. Both paths give bit-identical weights and spikes.
+    from neurodl.simulate import ConductanceSynapse
+
+    trip = TripletSTDP(0.05, 0.05, 0.05, 0.02, w_max=3.0, trace="nearest")
+    mult = STDP(0.005, 0.005, 10.0, 30.0, w_max=0.1, mu_plus=0.5, mu_minus=0.7,
+                weight_dependence="multiplicative")  # fmt: skip
+    pair = STDP(0.05, 0.06, w_max=3.0)
+    wide = STDP(0.1, 0.11, w_max=8.0)
+    out = {}
+    for backend in BACKENDS:
+        net = Network(dt=0.1, seed=5, backend=backend)
+        src = net.spike_source(60, rate=40.0)
+        p = LIFParams(tau_mem=20.0, v_rest=-60.0, v_th=-50.0, v_reset=-65.0)
+        exc = net.population(80, p, v0=("uniform", -65.0, -50.0))
+        inh = net.population(20, p, v0=("uniform", -65.0, -50.0))
+        e, cond = CurrentSynapse(5.0), ConductanceSynapse(3.0, 0.0)
+        fp = FixedProbability
+        w_in = lambda rng, n: rng.uniform(0, 8, n)  # noqa: E731
+        projs = [
+            net.connect(src, exc, fp(0.3), e, weight=w_in, plasticity=wide),
+            net.connect(exc, exc, fp(0.1), e, weight=1.0, plasticity=trip),
+        ]
+        net.connect(exc, inh, fp(0.1), e, weight=2.0)
+        net.connect(src, inh, fp(0.1), e, weight=3.0)
+        projs.append(net.connect(exc, inh, fp(0.2), cond, weight=0.04, plasticity=mult))
+        projs.append(net.connect(exc, exc, fp(0.05), e, weight=1.0, plasticity=pair))
+        net.connect(inh, exc, fp(0.3), CurrentSynapse(10.0), weight=-2.0)
+        mon = net.spike_monitor(exc)
+        net.build()
+        w0 = [pr.weight.detach().clone() for pr in projs]
+        net.run(100.0, progress=False)
+        for pr, w in zip(projs, w0, strict=True):
+            assert float((pr.weight - w).abs().max()) > 1e-4
+        weights = [pr.weight.detach().numpy().copy() for pr in projs]
+        out[backend] = (weights, mon.times, mon.indices)
+    for a, b in zip(out["numba"][0], out["torch"][0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(out["numba"][1], out["torch"][1])
+    np.testing.assert_array_equal(out["numba"][2], out["torch"][2])
+
+
 def test_reset_keeps_learned_weights_and_clears_traces():
     net, projs, _, _ = _random_network("numba")
     net.run(50.0, progress=False)

@@ -108,6 +108,60 @@ def _potentiate(  # type: ignore[no-untyped-def]
     return _bound(wv, rule_f[r, 4], rule_f[r, 5])
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _propagate_depress(  # type: ignore[no-untyped-def]
+    j, k, seg_ptr, seg, tgt, w, ring, touched, touched_list, n_touch,
+    rule_i, rule_f, post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
+):  # fmt: skip
+    """Propagate the row of ``j`` (no delays), depressing each plastic synapse.
+
+    The row goes run by run (``seg``: synapses of one rule, or static ones), in
+    its order. Each plastic synapse is depressed right after its propagation:
+    the depression reads only traces, which propagation does not touch, so this
+    is the order of a separate pass after the row. The post trace's slot is the
+    target's index plus ``rule_i[r, 9]``. For an additive rule the run's
+    constants come out of the loop: the same operations as :func:`_depress`
+    (``amp`` is its ``a2- + a3- r2``). Returns the new ``n_touch``.
+    """
+    for e in range(seg_ptr[j], seg_ptr[j + 1]):
+        lo = seg[e, 0]
+        hi = seg[e, 1]
+        r = seg[e, 2]
+        if r < 0 or rule_i[r, 1] == 1:
+            for syn in range(lo, hi):
+                t = tgt[syn]
+                if touched[t] == 0:
+                    touched[t] = 1
+                    touched_list[n_touch] = t
+                    n_touch += 1
+                ring[0, t] += w[syn]
+                if r >= 0:
+                    w[syn] = _depress(
+                        w[syn], r, k, t + rule_i[r, 9], rule_i, rule_f, post_tr,
+                        post_last, dec_lo, dec_hi, dec_nhi, scratch,
+                    )  # fmt: skip
+            continue
+        delta = rule_i[r, 9]
+        amp = rule_f[r, 2] + rule_f[r, 3] * scratch[r]
+        row = 4 * r + 2
+        nhi = dec_nhi[row] - 1
+        w_lo = rule_f[r, 4]
+        w_hi = rule_f[r, 5]
+        for syn in range(lo, hi):
+            t = tgt[syn]
+            if touched[t] == 0:
+                touched[t] = 1
+                touched_list[n_touch] = t
+                n_touch += 1
+            wv = w[syn]
+            ring[0, t] += wv
+            pt = t + delta
+            m = k - post_last[pt]
+            d = dec_lo[row, m & 1023] * dec_hi[row, min(m >> 10, nhi)]
+            w[syn] = _bound(wv - post_tr[0, pt] * d * amp, w_lo, w_hi)
+    return n_touch
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _integrate(  # type: ignore[no-untyped-def]
     vv, rr, f, method, ga, gb, da, db, ka, kb, ea, eb, coa, cob
@@ -192,11 +246,11 @@ def run_chunk(
     pop_theta: np.ndarray,  # (P, 3) adaptive?, jump a, decay per step
     n_rules: int,  # plastic projections (0: none; the arrays below unused)
     rule_f: np.ndarray,  # (R, 8) a2+, a3+, a2-, a3-, w_min, w_max, mu+, mu-
-    rule_i: np.ndarray,  # (R, 9) see plasticity.PlasticState
-    syn_rule: np.ndarray,  # (S,) rule of each synapse, -1: not plastic
+    rule_i: np.ndarray,  # (R, 10) see plasticity.PlasticState
+    pre_seg_ptr: np.ndarray,  # (N_all + 1,) runs of one rule in each plastic row
+    pre_seg: np.ndarray,  # (E, 3) lo, hi, rule (-1: static synapses)
     post_rule: np.ndarray,  # (P,) rule of each entry of post_syn
     post_one_rule: np.ndarray,  # (n_lif,) the rule of all its entries, or -1
-    syn_post_tr: np.ndarray,  # (S,) post-trace slot
     post_indptr: np.ndarray,  # (n_lif + 1,) plastic synapses onto each neuron
     post_syn: np.ndarray,  # (P,) their CSR slots
     post_pre_tr: np.ndarray,  # (P,) their pre-trace slots
@@ -305,27 +359,17 @@ def run_chunk(
             n_touch = 0
             for s in range(n_spk):
                 j = spk[s]
-                plastic = n_rules > 0 and _spike_traces(
-                    j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
-                )
-                if plastic:
-                    # each plastic synapse is depressed right after its
-                    # propagation: the depression reads only traces, which
-                    # propagation does not touch, so this is the order of a
-                    # separate pass after the row
-                    for syn in range(indptr[j], indptr[j + 1]):
-                        t = tgt[syn]
-                        if touched[t] == 0:
-                            touched[t] = 1
-                            touched_list[n_touch] = t
-                            n_touch += 1
-                        ring[0, t] += w[syn]
-                        r = syn_rule[syn]
-                        if r >= 0:
-                            w[syn] = _depress(
-                                w[syn], r, k, syn_post_tr[syn], rule_i, rule_f,
-                                post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
-                            )  # fmt: skip
+                if n_rules > 0:
+                    _spike_traces(
+                        j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi,
+                        scratch,
+                    )  # fmt: skip
+                if n_rules > 0 and pre_seg_ptr[j] < pre_seg_ptr[j + 1]:
+                    n_touch = _propagate_depress(
+                        j, k, pre_seg_ptr, pre_seg, tgt, w, ring, touched,
+                        touched_list, n_touch, rule_i, rule_f, post_tr, post_last,
+                        dec_lo, dec_hi, dec_nhi, scratch,
+                    )  # fmt: skip
                     continue
                 for syn in range(indptr[j], indptr[j + 1]):
                     t = tgt[syn]
@@ -342,19 +386,24 @@ def run_chunk(
         else:
             for s in range(n_spk):
                 j = spk[s]
-                plastic = n_rules > 0 and _spike_traces(
-                    j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi, scratch
-                )
+                if n_rules > 0:
+                    _spike_traces(
+                        j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi,
+                        scratch,
+                    )  # fmt: skip
                 for syn in range(indptr[j], indptr[j + 1]):
                     ring[(k + dly[syn]) % big_l, tgt[syn]] += w[syn]
-                if plastic:
-                    for syn in range(indptr[j], indptr[j + 1]):
-                        r = syn_rule[syn]
-                        if r >= 0:
-                            w[syn] = _depress(
-                                w[syn], r, k, syn_post_tr[syn], rule_i, rule_f,
-                                post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
-                            )  # fmt: skip
+                if n_rules == 0:
+                    continue
+                for e in range(pre_seg_ptr[j], pre_seg_ptr[j + 1]):
+                    r = pre_seg[e, 2]
+                    if r < 0:
+                        continue
+                    for syn in range(pre_seg[e, 0], pre_seg[e, 1]):
+                        w[syn] = _depress(
+                            w[syn], r, k, tgt[syn] + rule_i[r, 9], rule_i, rule_f,
+                            post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
+                        )  # fmt: skip
             slot = k % big_l
             for t in range(g.shape[0]):
                 g[t] = g[t] + ring[slot, t]
@@ -383,12 +432,17 @@ def run_chunk(
                     nhi = dec_nhi[row] - 1
                     w_lo = rule_f[r, 4]
                     w_hi = rule_f[r, 5]
+                    # two passes: the increments (sequential reads, small
+                    # tables), then the scattered weights, whose independent
+                    # read-modify-writes overlap their cache misses
                     for x in range(lo, hi):
                         pt = post_pre_tr[x]
                         m = k - pre_last[pt]
                         d = dec_lo[row, m & 1023] * dec_hi[row, min(m >> 10, nhi)]
+                        wbuf[x - lo] = pre_tr[0, pt] * d * amp
+                    for x in range(lo, hi):
                         syn = post_syn[x]
-                        w[syn] = _bound(w[syn] + pre_tr[0, pt] * d * amp, w_lo, w_hi)
+                        w[syn] = _bound(w[syn] + wbuf[x - lo], w_lo, w_hi)
                     continue
                 # gather, update, scatter: the scattered weight reads are
                 # independent, so the CPU overlaps their cache misses

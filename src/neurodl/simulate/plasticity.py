@@ -336,17 +336,48 @@ def decay_tables(tau: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def _row_segments(indptr: np.ndarray, syn_rule: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cut each CSR row holding plastic synapses into runs of one rule.
+
+    Returns ``ptr`` (rows + 1,) and ``seg`` (n, 3): ``lo, hi, rule`` of each run
+    (rule -1: static synapses), the runs of row ``j`` at ``ptr[j]:ptr[j + 1]``,
+    in the row's order and covering it; a row without plastic synapses has none.
+    """
+    n_rows = indptr.size - 1
+    ptr = np.zeros(n_rows + 1, np.int64)
+    if not syn_rule.size:
+        return ptr, np.zeros((1, 3), np.int64)
+    rows = np.repeat(np.arange(n_rows), np.diff(indptr))
+    start = np.ones(syn_rule.size, bool)
+    start[1:] = (rows[1:] != rows[:-1]) | (syn_rule[1:] != syn_rule[:-1])
+    lo = np.flatnonzero(start)
+    hi = np.append(lo[1:], syn_rule.size)
+    rule, row = syn_rule[lo].astype(np.int64), rows[lo]
+    plastic_row = np.zeros(n_rows, bool)
+    plastic_row[row[rule >= 0]] = True
+    keep = plastic_row[row]
+    np.cumsum(np.bincount(row[keep], minlength=n_rows), out=ptr[1:])
+    seg = np.stack([lo[keep], hi[keep], rule[keep]], axis=1).astype(np.int64)
+    return ptr, seg if seg.size else np.zeros((1, 3), np.int64)
+
+
 class PlasticState:
     """Tables and trace state of a network's plastic projections (built once).
 
     Per rule ``r`` (one per plastic projection): ``rule_f[r]`` = a2+, a3+, a2-,
     a3-, w_min, w_max, mu+, mu-; ``rule_i[r]`` = nearest, multiplicative,
     triplet, pre start (global), pre n, post start (LIF), post n, pre-trace
-    offset, post-trace offset. Per CSR slot: ``syn_rule`` (-1: not plastic),
-    ``syn_pre_tr``/``syn_post_tr`` (trace slots). ``post_indptr``/``post_syn``:
-    the plastic synapses onto each LIF neuron (CSR slots, ascending), with their
-    ``post_rule`` and ``post_pre_tr`` in the same order; ``post_one_rule``: per LIF
-    neuron, the rule of all its plastic synapses (-1 if they differ or it has none).
+    offset, post-trace offset, and the post-trace slot of a synapse minus its
+    target's flat index (so the kernel reads it off ``tgt``). Per CSR slot:
+    ``syn_rule`` (-1: not plastic), ``syn_pre_tr``/``syn_post_tr`` (trace
+    slots). ``pre_seg_ptr``/``pre_seg``: each CSR row holding plastic synapses
+    cut into runs of one rule (``lo, hi, rule``; rule -1: static synapses),
+    covering the row in order; rows without plastic synapses have none.
+    ``post_indptr``/``post_syn``: the plastic synapses onto each LIF neuron (CSR
+    slots, ascending), with their ``post_rule`` and ``post_pre_tr`` in the same
+    order (``post_syn``/``post_pre_tr`` int32 while the table allows: half the
+    bytes to stream); ``post_one_rule``: per LIF neuron, the rule of all its
+    plastic synapses (-1 if they differ or it has none).
     ``pre_tr``/``post_tr`` (2, n): the two traces at each neuron's last update,
     ``pre_last``/``post_last``: that step. Decay tables ``dec_lo`` (R, 4, 1024),
     ``dec_hi`` (R, 4, H), ``dec_nhi`` (R, 4): traces r1, r2, o1, o2.
@@ -358,11 +389,13 @@ class PlasticState:
         self = cls.__new__(cls)
         self.projections, self.slots, self.local, self.n_rules = [], [], [], 0
         self.rule_f = np.zeros((1, 8))
-        self.rule_i = np.zeros((1, 9), np.int64)
+        self.rule_i = np.zeros((1, 10), np.int64)
         self.syn_rule = np.zeros(0, np.int32)
         self.syn_pre_tr = self.syn_post_tr = np.zeros(0, np.int64)
-        self.post_indptr = self.post_syn = np.zeros(1, np.int64)
-        self.post_pre_tr = np.zeros(1, np.int64)
+        self.pre_seg_ptr = np.zeros(1, np.int64)
+        self.pre_seg = np.zeros((1, 3), np.int64)
+        self.post_indptr = np.zeros(1, np.int64)
+        self.post_syn = self.post_pre_tr = np.zeros(1, np.int32)
         self.post_rule = np.zeros(1, np.int32)
         self.post_one_rule = np.zeros(1, np.int32)
         self.pre_tr = self.post_tr = np.zeros((2, 1))
@@ -378,7 +411,7 @@ class PlasticState:
         n_rules = len(projs)
         n_syn = int(net._tgt.size)
         self.rule_f = np.zeros((max(n_rules, 1), 8))
-        self.rule_i = np.zeros((max(n_rules, 1), 9), np.int64)
+        self.rule_i = np.zeros((max(n_rules, 1), 10), np.int64)
         self.syn_rule = np.full(n_syn if n_rules else 0, -1, np.int32)
         self.syn_pre_tr = np.zeros(n_syn if n_rules else 0, np.int64)
         self.syn_post_tr = np.zeros(n_syn if n_rules else 0, np.int64)
@@ -407,6 +440,7 @@ class PlasticState:
                 proj.post.n,
                 pre_off,
                 post_off,
+                post_off - ch_offset[proj],
             ]
             self.syn_rule[slots] = r
             self.syn_pre_tr[slots] = pre_off + pre_l
@@ -429,6 +463,10 @@ class PlasticState:
         # CSC-ordered copies: the post-spike loop reads them sequentially
         self.post_pre_tr = self.syn_pre_tr[self.post_syn]
         self.post_rule = self.syn_rule[self.post_syn]
+        small = max(n_syn, pre_off) < 2**31
+        self.post_syn = self.post_syn.astype(np.int32 if small else np.int64)
+        self.post_pre_tr = self.post_pre_tr.astype(np.int32 if small else np.int64)
+        self.pre_seg_ptr, self.pre_seg = _row_segments(net._indptr, self.syn_rule)
         self.post_indptr = np.zeros(net.n_lif + 1, np.int64)
         np.cumsum(counts, out=self.post_indptr[1:])
         # per neuron: the rule of all its plastic synapses, -1 if they differ
@@ -461,10 +499,10 @@ class PlasticState:
             self.n_rules,
             self.rule_f,
             self.rule_i,
-            self.syn_rule,
+            self.pre_seg_ptr,
+            self.pre_seg,
             self.post_rule,
             self.post_one_rule,
-            self.syn_post_tr,
             self.post_indptr,
             self.post_syn,
             self.post_pre_tr,
