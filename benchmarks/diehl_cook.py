@@ -30,7 +30,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from neurodl.simulate.diehl_cook import train_stdp_mnist
+from neurodl.simulate.diehl_cook import DiehlCookParams, train_stdp_mnist
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,8 +68,24 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--checkpoint", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="no checkpoint file")
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a DiehlCookParams field (repeatable), e.g. --param w_ie=120",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
+    overrides = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--param must be NAME=VALUE; got {item!r}")
+        overrides[key] = (
+            int(value) if key in ("min_spikes", "max_attempts") else float(value)
+        )
+    params = DiehlCookParams(**overrides)
     out = args.out or HERE / "records" / f"diehl_cook_{args.neurons}.json"
     ckpt = None
     if not args.quick:
@@ -93,6 +109,7 @@ def main() -> None:
         args.test,
         n_assign=args.assign,
         seed=args.seed,
+        params=params,
         progress=progress,
         checkpoint=ckpt,
     )

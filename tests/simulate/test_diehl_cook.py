@@ -299,3 +299,24 @@ def test_timer_blocks_spikes_for_t_ref_over_rate_while_v_is_free_after_t_ref(rat
         # (fixed point -65/51 mV) for the rest of the 50.5 ms block, unspiked
         assert v[ref + 1] == P.v_reset_e + P.dt / P.tau_e * 50.0 * -P.v_reset_e
         assert min(v[ref + 1 : block]) > P.v_th_e
+
+
+@pytest.mark.parametrize(
+    ("gi", "euler"), [(150.0, True), (199.0, True), (500.0, False)]
+)
+def test_a_step_that_would_overshoot_is_the_exact_exponential(gi, euler):
+    # Euler while dt/tau (1 + ge + gi) <= 1; beyond, Euler steps past the fixed
+    # point v_inf (and diverges past 2: a dozen inhibitory spikes at once with
+    # w_ie = 17, two with w_ie = 120), so the step is v_inf + (v - v_inf) e^(-k g)
+    net = DiehlCook(1, params=_quiet(1), seed=0)
+    net.v_e[:] = -50.0
+    net.gi_e[:] = gi
+    net.responses(_blank())
+    k, g = P.dt / P.tau_e, 1.0 + gi
+    if euler:
+        want = -50.0 + k * ((P.v_rest_e + 50.0) + gi * (P.e_inh_e + 50.0))
+    else:
+        v_inf = (P.v_rest_e + gi * P.e_inh_e) / g
+        want = v_inf + (-50.0 - v_inf) * math.exp(-k * g)
+    assert abs(net.v_e[0] - want) < 1e-12
+    assert P.e_inh_e <= net.v_e[0] <= -50.0  # never past the reversal

@@ -10,11 +10,12 @@ followed by ``n_rest`` steps without input, exactly as the original Brian code
   step, without a random number per pixel per step); the events are bucketed by
   step (a counting sort);
 * one step: forward-Euler update of every neuron (``v``, ``ge``, ``gi``; Brian 1
-  integrated this bilinear system with Euler), threshold (an excitatory neuron
-  also needs ``timer_e >= block_e``: the steps since its last spike, which is
-  the authors' ``timer`` variable counted in steps), arrival of the input
-  spikes emitted ``d_ij`` steps ago at each synapse (``ge += w``, then the pre
-  event of the plasticity there), exc -> inh and inh -> exc spikes (no delay),
+  integrated this bilinear system with Euler; where a ``v`` step would overshoot
+  the fixed point of the conductances, the exact step instead), threshold (an
+  excitatory neuron also needs ``timer_e >= block_e``: the steps since its last
+  spike, which is the authors' ``timer`` variable counted in steps), arrival of
+  the input spikes emitted ``d_ij`` steps ago at each synapse (``ge += w``, then
+  the pre event of the plasticity there), exc -> inh and inh -> exc spikes (no delay),
   post events of the plasticity, then reset. A synapse's arrivals are found from
   the spikes of the current presentation and a CSR of the synapses by (pixel,
   delay), so no queue is needed;
@@ -128,6 +129,24 @@ def poisson_events(img, p_scale, n_present, ev_pix, cnt, start, order):  # type:
         order[fill[k]] = ev_pix[e]
         fill[k] += 1
     return n_ev
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _membrane(v, k, v_rest, ge, e_exc, gi, e_inh):  # type: ignore[no-untyped-def]
+    """One step of ``tau dv/dt = (v_rest - v) + ge (e_exc - v) + gi (e_inh - v)``.
+
+    Forward Euler (``k = dt / tau``), as Brian 1 ran the model, while
+    ``k (1 + ge + gi) <= 1``. Beyond that Euler would step past the fixed point
+    ``v_inf`` the conductances pull ``v`` towards (and diverge beyond 2); the step
+    is then the exact one for conductances held over the step,
+    ``v_inf + (v - v_inf) exp(-k (1 + ge + gi))``. With the paper's constants
+    that takes a dozen inhibitory spikes in one step.
+    """
+    g = 1.0 + ge + gi
+    if k * g <= 1.0:
+        return v + k * ((v_rest - v) + ge * (e_exc - v) + gi * (e_inh - v))
+    v_inf = (v_rest + ge * e_exc + gi * e_inh) / g
+    return v_inf + (v - v_inf) * math.exp(-k * g)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -332,7 +351,7 @@ def present(  # type: ignore[no-untyped-def]
                         refr_e[j] -= 1
                         continue
                     v = v_e[j]
-                    v = v + k_e * ((vrest_e - v) + g1 * (e_exc - v) + g2 * (e_inh - v))
+                    v = _membrane(v, k_e, vrest_e, g1, e_exc, g2, e_inh)
                     v_e[j] = v
                     if v > thr_base + theta[j] and timer_e[j] >= block_e:
                         spk_e[ne_spk] = j
@@ -345,7 +364,7 @@ def present(  # type: ignore[no-untyped-def]
                         refr_i[j] -= 1
                         continue
                     v = v_i[j]
-                    v = v + k_i * ((vrest_i - v) + g1 * (e_exc - v))
+                    v = _membrane(v, k_i, vrest_i, g1, e_exc, 0.0, 0.0)
                     v_i[j] = v
                     if v > vth_i:
                         spk_i[ni_spk] = j
