@@ -91,6 +91,7 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--images": ["0"],
             "--test-images": ["0"],
             "--seed": ["-1"],
+            "--inhibition": ["-1"],
             "--figure": [DIR],
         },
     ),

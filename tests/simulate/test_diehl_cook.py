@@ -252,14 +252,14 @@ def test_bad_input_names_the_parameter(tmp_path):
 
 def test_lateral_inhibition_wiring():
     # exc 0 fires -> its own inh neuron gets ge += 10.4 (one to one); that inh
-    # neuron fires next step -> every other exc neuron gets gi += 17 (all but one)
+    # neuron fires next step -> every other exc neuron gets gi += w_ie (all but one)
     net = DiehlCook(3, params=_quiet(2), seed=0)
     net.v_e[:] = [-40.0, -70.0, -70.0]
     net.v_i[:] = -60.0
     net.timer_e[:] = P.block_steps()  # long after any spike
     counts = net.responses(_blank())
     assert counts.tolist() == [[1, 0, 0]]
-    np.testing.assert_allclose(net.gi_e, [0.0, 17.0, 17.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(net.gi_e, [0.0, 50.0, 50.0], rtol=0, atol=1e-15)
     np.testing.assert_allclose(
         net.ge_i, [10.4 * (1 - P.dt / P.tau_ge), 0.0, 0.0], rtol=0, atol=1e-15
     )

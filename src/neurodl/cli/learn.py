@@ -125,7 +125,12 @@ def _print_rule(r: dict[str, Any]) -> None:
 
 
 @app.command("stdp-mnist")
-@cli_errors(n_neurons="--neurons", n_images="--images", n_test="--test-images")
+@cli_errors(
+    n_neurons="--neurons",
+    n_images="--images",
+    n_test="--test-images",
+    w_ie="--inhibition",
+)
 def stdp_mnist(
     n_neurons: int = typer.Option(
         100, "--neurons", help="Excitatory neurons (the paper: 100, 400, 1600, 6400)."
@@ -135,6 +140,12 @@ def stdp_mnist(
     ),
     n_test: int = typer.Option(10000, "--test-images", help="Test images."),
     seed: int = typer.Option(0, help="Seed of the weights and the Poisson inputs."),
+    inhibition: float = typer.Option(
+        50.0,
+        "--inhibition",
+        help="Conductance an inhibitory spike adds to every other excitatory neuron "
+        "(w_ie; the authors' released code: 17, a softer competition).",
+    ),
     figure: Path | None = typer.Option(
         None, "--figure", help="Write the learned receptive fields as a PNG here."
     ),
@@ -143,10 +154,13 @@ def stdp_mnist(
 ) -> None:
     """Diehl & Cook (2015): unsupervised STDP on MNIST, labels assigned afterwards."""
     check_writable("--figure", figure)
-    from neurodl.simulate.diehl_cook import train_stdp_mnist
+    from neurodl.simulate.diehl_cook import DiehlCookParams, train_stdp_mnist
 
+    params = DiehlCookParams(w_ie=inhibition)
     progress = _progress_printer() if show_progress(quiet) else None
-    r = train_stdp_mnist(n_neurons, n_images, n_test, seed=seed, progress=progress)
+    r = train_stdp_mnist(
+        n_neurons, n_images, n_test, seed=seed, params=params, progress=progress
+    )
     fields = r.pop("receptive_fields")
     if figure is not None:
         from neurodl.viz import save_receptive_fields
