@@ -669,13 +669,13 @@ n_channels)
         rng: np.random.RandomState,
         device: torch.device,
     ) -> tuple[list[float], list[float]]:
-        n_channels, n_times = Xs.shape[1], Xs.shape[2]
+        n_times = Xs.shape[2]
         crop = _fit_len(hp["crop_length"] or n_times, n_times)
         batch_size = hp["batch_size"]
         X_t = torch.from_numpy(Xs).to(device)
         y_t = torch.from_numpy(y_idx.astype(np.int64)).to(device)
-        chans = torch.arange(n_channels, device=device)[:, None]
-        steps = torch.arange(crop, device=device)
+        # every crop of every trial, as a view (trials, channels, n_crops, crop)
+        crops = X_t.unfold(2, crop, 1)
         opt = torch.optim.AdamW(
             module.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"]
         )
@@ -704,8 +704,8 @@ n_channels)
                 if hi - lo < 2:  # batch norm needs two trials: take the one before
                     lo = max(0, hi - 2)
                 rows = torch.from_numpy(order[lo:hi]).to(device)
-                pos = torch.from_numpy(starts[lo:hi]).to(device)[:, None] + steps
-                xb = X_t[rows[:, None, None], chans, pos[:, None, :]]
+                pos = torch.from_numpy(starts[lo:hi]).to(device)
+                xb = crops[rows, :, pos]  # (batch, channels, crop)
                 xb = xb * torch.from_numpy(gains[lo:hi]).to(device)[:, None, None]
                 out = module(xb)
                 target = y_t[rows][:, None].expand(-1, out.shape[2])
