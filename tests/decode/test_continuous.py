@@ -8,6 +8,7 @@ from neurodl.decode.continuous import (
     KalmanDecoder,
     RecurrentDecoder,
     WienerFilter,
+    _fit_wiener,
     history_windows,
     split_time_ordered,
 )
@@ -143,6 +144,26 @@ def test_wiener_ridge_closed_form():
     np.testing.assert_allclose(model.coef_, ref.T, atol=1e-10)
     with pytest.raises(ValidationError, match=r"'alpha' must be a finite number >= 0"):
         WienerFilter(alpha=-1.0).fit(X, y)
+
+
+def test_wiener_penalties_sharing_one_gram_equal_their_own_fits():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((60, 4))
+    X = np.hstack([x, x[:, :1]])  # rank-deficient: alpha 0 takes the lstsq path
+    y = rng.standard_normal((60, 2))
+    alphas = (0.0, 0.5, 30.0)
+    fits = [WienerFilter(alpha=a) for a in alphas]
+    _fit_wiener(fits, X, y)
+    for a, m in zip(alphas, fits, strict=True):
+        own = WienerFilter(alpha=a).fit(X, y)
+        assert np.array_equal(m.coef_, own.coef_), a
+        assert np.array_equal(m.intercept_, own.intercept_), a
+        assert m.n_features_in_ == 5
+        np.testing.assert_array_equal(m.predict(X), own.predict(X))
+    with pytest.raises(ValidationError, match="'fit_intercept'"):
+        _fit_wiener([WienerFilter(), WienerFilter(fit_intercept=False)], X, y)
+    with pytest.raises(ValidationError, match=r"'alpha' must be a finite number"):
+        _fit_wiener([WienerFilter(), WienerFilter(alpha=float("nan"))], X, y)
 
 
 # ------------------------------------------------------------------------ Kalman

@@ -255,44 +255,7 @@ class WienerFilter(RegressorMixin, BaseEstimator):
         WienerFilter
             The fitted estimator.
         """
-        if (
-            isinstance(self.alpha, bool)
-            or not isinstance(self.alpha, int | float)
-            or not self.alpha >= 0
-            or not math.isfinite(self.alpha)
-        ):
-            raise ValidationError(
-                f"'alpha' must be a finite number >= 0; got {self.alpha!r}."
-            )
-        X, _ = _as_sequence(X, None)
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True)
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        y2 = y.reshape(len(y), -1)
-        if self.fit_intercept:
-            xm, ym = X.mean(axis=0), y2.mean(axis=0)
-        else:
-            xm, ym = np.zeros(X.shape[1]), np.zeros(y2.shape[1])
-        Xc, yc = X - xm, y2 - ym
-        # normal equations (fast: a few seconds for 10^4 x 2x10^3), falling back to
-        # the minimum-norm least-squares solution when they are ill-conditioned
-        gram = Xc.T @ Xc
-        gram[np.diag_indices_from(gram)] += self.alpha
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-            try:
-                w = scipy.linalg.solve(gram, Xc.T @ yc, assume_a="pos")
-            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
-                w = None
-        if w is None:
-            if self.alpha == 0:
-                w = np.linalg.lstsq(Xc, yc, rcond=None)[0]
-            else:
-                w = np.linalg.lstsq(gram, Xc.T @ yc, rcond=None)[0]
-        coef = w.T
-        intercept = ym - xm @ w
-        self.coef_ = coef[0] if y.ndim == 1 else coef
-        self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
+        _fit_wiener([self], X, y)
         return self
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -311,6 +274,63 @@ class WienerFilter(RegressorMixin, BaseEstimator):
         X, _ = _as_sequence(X, None)
         X = validate_data(self, X, reset=False)
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+
+def _fit_wiener(models: list[WienerFilter], X: ArrayLike, y: ArrayLike) -> None:
+    """Fit several :class:`WienerFilter` (ridge penalties) on one ``X``, ``y``.
+
+    Each ends as its own ``fit(X, y)`` would; the centring, ``X'X`` and ``X'y``
+    (most of the cost) are computed once. They must share ``fit_intercept``.
+    """
+    for m in models:
+        if (
+            isinstance(m.alpha, bool)
+            or not isinstance(m.alpha, int | float)
+            or not m.alpha >= 0
+            or not math.isfinite(m.alpha)
+        ):
+            raise ValidationError(
+                f"'alpha' must be a finite number >= 0; got {m.alpha!r}."
+            )
+    fit_intercept = models[0].fit_intercept
+    if any(m.fit_intercept != fit_intercept for m in models):
+        raise ValidationError(
+            "the filters must share 'fit_intercept'; got "
+            f"{[m.fit_intercept for m in models]}."
+        )
+    X, _ = _as_sequence(X, None)
+    X, y = validate_data(models[0], X, y, multi_output=True, y_numeric=True)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    y2 = y.reshape(len(y), -1)
+    if fit_intercept:
+        xm, ym = X.mean(axis=0), y2.mean(axis=0)
+    else:
+        xm, ym = np.zeros(X.shape[1]), np.zeros(y2.shape[1])
+    Xc, yc = X - xm, y2 - ym
+    # normal equations (fast: a few seconds for 10^4 x 2x10^3), falling back to
+    # the minimum-norm least-squares solution when they are ill-conditioned
+    xx, xy = Xc.T @ Xc, Xc.T @ yc
+    for m in models:
+        gram = xx.copy()
+        gram[np.diag_indices_from(gram)] += m.alpha
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            try:
+                w = scipy.linalg.solve(gram, xy, assume_a="pos")
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+                w = None
+        if w is None:
+            if m.alpha == 0:
+                w = np.linalg.lstsq(Xc, yc, rcond=None)[0]
+            else:
+                w = np.linalg.lstsq(gram, xy, rcond=None)[0]
+        coef, intercept = w.T, ym - xm @ w
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(models[0], attr):
+                setattr(m, attr, getattr(models[0], attr))
+        m.coef_ = coef[0] if y.ndim == 1 else coef
+        m.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
 
 
 # --------------------------------------------------------------------------- Kalman

@@ -199,6 +199,7 @@ def decode_spikes(
         KalmanDecoder,
         RecurrentDecoder,
         WienerFilter,
+        _fit_wiener,
         history_windows,
         split_time_ordered,
     )
@@ -273,11 +274,15 @@ def decode_spikes(
         if decoder == "wiener":
             flat = W.reshape(len(W), -1)
             best_w: tuple[float, Any, float] | None = None
-            for alpha in (0.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0):
-                m = WienerFilter(alpha=alpha).fit(flat[tr], y[tr])
+            # one Gram matrix for all the penalties: each filter as its own fit
+            fits = [
+                WienerFilter(alpha=a) for a in (0.0, 10.0, 100.0, 1000.0, 3000.0, 1e4)
+            ]
+            _fit_wiener(fits, flat[tr], y[tr])
+            for m in fits:
                 r2 = _selection_r2(y[va], m.predict(flat[va]))
                 if best_w is None or r2 > best_w[0]:
-                    best_w = (r2, m, alpha)
+                    best_w = (r2, m, m.alpha)
             assert best_w is not None
             wiener = best_w[1]
             chosen["alpha"] = best_w[2]
