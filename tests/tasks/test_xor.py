@@ -20,6 +20,15 @@ def test_without_restarts_the_article_network_fails_about_half_the_time():
     assert 0.35 <= summary["fraction"] <= 0.7
 
 
+def test_first_attempt_fraction_is_the_fraction_without_restarts():
+    # the tour reports the single-run figure from the restart sweep's first attempts
+    seeds = range(30)
+    with_restarts = sweep_xor(seeds)
+    single = sweep_xor(seeds, XorConfig(restarts=0))
+    assert 0 < single["fraction"] < 1  # both outcomes occur in these seeds
+    assert with_restarts["first_attempt_fraction"] == single["fraction"]
+
+
 def test_tanh_solves_xor_without_restarts_almost_always():
     summary = sweep_xor(range(200), XorConfig(activation="tanh", restarts=0))
     assert summary["fraction"] >= 0.95
