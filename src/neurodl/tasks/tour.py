@@ -152,8 +152,8 @@ TOUR_M1_DECODERS = ("wiener", "kalman", "gru")
 """Decoders the decoding chapter trains on the M1 recording."""
 TOUR_GRU_EPOCHS = 3
 """The GRU's training epochs in the tour (``neurodl decode spikes``: 12)."""
-TOUR_LIVE_SECONDS = 5.0
-"""Seconds of live decoding over LSL."""
+TOUR_LIVE_SECONDS = 6.0
+"""Seconds of live decoding over LSL (the first cue-scored window comes after ~5 s)."""
 _TORCH_PIPELINES = frozenset({"convnet", "eegnet", "gru", "lstm"})
 
 
