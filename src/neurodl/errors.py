@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "DataFileError",
+    "DecryptionError",
     "ModelFileError",
     "NeurodlError",
     "NonFiniteError",
@@ -46,6 +47,10 @@ class NonFiniteError(ValidationError):
 
 class DataFileError(ValidationError):
     """A recording is missing, truncated, unreadable or fails its checksum."""
+
+
+class DecryptionError(NeurodlError, ValueError):
+    """An encrypted file cannot be opened: wrong key, or altered, cut or extended."""
 
 
 class ModelFileError(NeurodlError, ValueError):

@@ -39,6 +39,25 @@ IMAGING_FILES = [
 # command -> (arguments every case starts from, {option: bad value(s)})
 CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     "tour": ([], {"--out": [FILE]}),
+    "encrypt": (
+        ["/", "--out", "/tmp/neurodl_cli_walk_never_written.enc"],
+        {
+            "PATH": [MISSING],
+            "--out": [FILE],
+            "--key-file": [FILE],
+            "--passphrase-env": ["NEURODL_NO_VAR"],
+        },
+    ),
+    "decrypt": (
+        ["/", "--out", "/tmp/neurodl_cli_walk_never_written.bin"],
+        {
+            "PATH": [MISSING],
+            "--out": [FILE],
+            "--key-file": [FILE],
+            "--passphrase-env": ["NEURODL_NO_VAR"],
+        },
+    ),
+    "keygen": ([], {"--out": [FILE]}),
     "bci replay": (
         ["--duration", "0.2", "--quiet"],
         {
@@ -268,6 +287,8 @@ def test_bad_value_names_the_option(capsys, tmp_path, command, option):
     values = [fill.get(v, v).replace(DIR, str(tmp_path / "a_dir")) for v in bad[option]]
     if option == "MODEL":
         args = [*command.split(), "qif", *base[1:]]
+    elif option == "PATH":  # the path argument comes first
+        args = [*command.split(), *values, *base[1:]]
     else:
         args = [*command.split(), *base, option, *values]
     before = sorted(p.name for p in tmp_path.rglob("*"))

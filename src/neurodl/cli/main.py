@@ -20,6 +20,7 @@ from neurodl.cli import (
     demo,
     imaging,
     learn,
+    privacy,
     simulate,
     simulate_net,
     tour,
@@ -46,6 +47,9 @@ app.add_typer(train.app, name="train")
 simulate_net.register(simulate.app)
 app.add_typer(simulate.app, name="simulate")
 app.command(name="tour")(tour.tour)
+app.command(name="encrypt")(privacy.encrypt)
+app.command(name="decrypt")(privacy.decrypt)
+app.command(name="keygen")(privacy.keygen)
 
 
 def _version(value: bool) -> None:
