@@ -149,6 +149,53 @@ def _chunks(read: Callable[[int], bytes], size: int) -> Iterator[tuple[bytes, bo
         cur = nxt
 
 
+class _Sealer:
+    """A write-only stream that seals what is written to it into ``dst``.
+
+    One full chunk is held back until more data (or :meth:`close`) shows whether it
+    is the last; so a folder can be streamed through ``tarfile`` straight into the
+    cipher, with no plaintext copy on disk.
+    """
+
+    def __init__(
+        self, dst: BinaryIO, secret: tuple[int, bytes], content: int, chunk_size: int
+    ) -> None:
+        kind, material = secret
+        salt, self.prefix = secrets.token_bytes(16), secrets.token_bytes(7)
+        argon = ARGON2 if kind == PASSPHRASE else (0, 0, 0)
+        self.header = HEADER.pack(
+            MAGIC, VERSION, kind, content, *argon, salt, self.prefix, chunk_size
+        )
+        self.aead = AESGCM(_file_key(kind, material, salt, argon))
+        self.dst, self.size = dst, chunk_size
+        self.buf = bytearray()
+        self.pending: bytes | None = None
+        self.index = 0
+        dst.write(self.header)
+
+    def _emit(self, block: bytes, last: bool) -> None:
+        nonce = _nonce(self.prefix, self.index, last)
+        self.dst.write(self.aead.encrypt(nonce, block, self.header))
+        self.index += 1
+
+    def write(self, data: bytes) -> int:
+        self.buf += data
+        while len(self.buf) > self.size:
+            if self.pending is not None:
+                self._emit(self.pending, False)
+            self.pending = bytes(self.buf[: self.size])
+            del self.buf[: self.size]
+        return len(data)
+
+    def close(self) -> None:
+        """Seal what is left; the last chunk carries the final flag."""
+        if self.pending is not None:
+            self._emit(self.pending, False)
+        self._emit(bytes(self.buf), True)  # empty input: one empty final chunk
+        self.buf.clear()
+        self.pending = None
+
+
 def _seal(
     src: BinaryIO,
     dst: BinaryIO,
@@ -156,16 +203,10 @@ def _seal(
     content: int,
     chunk_size: int,
 ) -> None:
-    kind, material = secret
-    salt, prefix = secrets.token_bytes(16), secrets.token_bytes(7)
-    argon = ARGON2 if kind == PASSPHRASE else (0, 0, 0)
-    header = HEADER.pack(
-        MAGIC, VERSION, kind, content, *argon, salt, prefix, chunk_size
-    )
-    aead = AESGCM(_file_key(kind, material, salt, argon))
-    dst.write(header)
-    for i, (block, last) in enumerate(_chunks(src.read, chunk_size)):
-        dst.write(aead.encrypt(_nonce(prefix, i, last), block, header))
+    sealer = _Sealer(dst, secret, content, chunk_size)
+    while block := src.read(chunk_size):
+        sealer.write(block)
+    sealer.close()
 
 
 def _parse_header(
@@ -278,12 +319,11 @@ def encrypt_path(
     s, d = _paths(src, dst)
     secret, size = _secret(key, passphrase), _chunk(chunk_size)
     with _atomic(d) as out:
-        if s.is_dir():
-            with tempfile.TemporaryFile() as tar_fh:
-                with tarfile.open(fileobj=tar_fh, mode="w") as tar:
-                    tar.add(s, arcname=".")
-                tar_fh.seek(0)
-                _seal(tar_fh, out, secret, FOLDER, size)
+        if s.is_dir():  # streamed: no plaintext archive on disk
+            sealer = _Sealer(out, secret, FOLDER, size)
+            with tarfile.open(fileobj=sealer, mode="w|") as tar:  # type: ignore[call-overload]
+                tar.add(s, arcname=".")
+            sealer.close()
         else:
             with s.open("rb") as fh:
                 _seal(fh, out, secret, FILE, size)
