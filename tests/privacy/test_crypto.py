@@ -132,6 +132,8 @@ def test_bad_arguments_name_the_parameter(tmp_path):
         encrypt_path(src, src, key=KEY)
     with pytest.raises(ValidationError, match=r"'path' .* does not exist"):
         encrypt_path(tmp_path / "nope", tmp_path / "o", key=KEY)
+    with pytest.raises(ValidationError, match="'key_file' folder"):
+        generate_key_file(tmp_path / "no" / "k.key")
     (tmp_path / "k").write_bytes(b"123")
     with pytest.raises(ValidationError, match="exactly 32 bytes"):
         read_key_file(tmp_path / "k")

@@ -9,6 +9,7 @@ it would land in the shell history and the process list).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -26,13 +27,6 @@ PASSPHRASE_ENV = typer.Option(
     "--passphrase-env",
     help="Name of an environment variable holding the passphrase (Argon2id).",
 )
-
-
-def _out(out: Path) -> None:
-    if out.exists():
-        raise ValidationError(f"'--out' {str(out)!r} already exists; not overwritten.")
-    if not out.parent.is_dir():
-        raise ValidationError(f"'--out' folder {str(out.parent)!r} does not exist.")
 
 
 def _secret(key_file: Path | None, passphrase_env: str | None) -> dict[str, object]:
@@ -53,9 +47,20 @@ def _secret(key_file: Path | None, passphrase_env: str | None) -> dict[str, obje
     return {"passphrase": value}
 
 
-def _input(path: Path) -> None:
-    if not path.exists():
-        raise ValidationError(f"'PATH' {str(path)!r} does not exist.")
+def _crypt(
+    action: Callable[..., Path],
+    verb: str,
+    path: Path,
+    out: Path,
+    key_file: Path | None,
+    passphrase_env: str | None,
+) -> None:
+    """Check the paths, then the key, then encrypt or decrypt PATH to OUT."""
+    from neurodl.privacy.crypto import check_paths
+
+    check_paths(path, out)
+    action(path, out, **_secret(key_file, passphrase_env))
+    typer.echo(f"{verb} {path} -> {out}")
 
 
 @cli_errors(key="--key-file", passphrase="--passphrase-env", path="PATH")
@@ -68,11 +73,7 @@ def encrypt(
     """Encrypt a file or folder (AES-256-GCM, authenticated) to OUT."""
     from neurodl.privacy import encrypt_path
 
-    _out(out)
-    _input(path)
-    secret = _secret(key_file, passphrase_env)
-    encrypt_path(path, out, **secret)  # type: ignore[arg-type]
-    typer.echo(f"encrypted {path} -> {out}")
+    _crypt(encrypt_path, "encrypted", path, out, key_file, passphrase_env)
 
 
 @cli_errors(key="--key-file", passphrase="--passphrase-env", path="PATH")
@@ -85,11 +86,7 @@ def decrypt(
     """Decrypt PATH to OUT; a wrong key or any alteration writes nothing."""
     from neurodl.privacy import decrypt_path
 
-    _out(out)
-    _input(path)
-    secret = _secret(key_file, passphrase_env)
-    decrypt_path(path, out, **secret)  # type: ignore[arg-type]
-    typer.echo(f"decrypted {path} -> {out}")
+    _crypt(decrypt_path, "decrypted", path, out, key_file, passphrase_env)
 
 
 @cli_errors(key_file="--out")
@@ -99,7 +96,5 @@ def keygen(
     """Write a new random 32-byte key file; keep it apart from the data."""
     from neurodl.privacy import generate_key_file
 
-    if not out.parent.is_dir():
-        raise ValidationError(f"'--out' folder {str(out.parent)!r} does not exist.")
     generate_key_file(out)
     typer.echo(f"key written to {out} (keep it apart from the data it protects)")

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from neurodl.errors import DecryptionError, ValidationError
 
 __all__ = [
+    "check_paths",
     "decrypt_bytes",
     "decrypt_path",
     "encrypt_bytes",
@@ -72,6 +73,8 @@ def generate_key_file(path: str | os.PathLike[str]) -> Path:
     Refuses to overwrite an existing file: losing a key loses the data it sealed.
     """
     p = Path(path)
+    if not p.parent.is_dir():
+        raise ValidationError(f"'key_file' folder {str(p.parent)!r} does not exist.")
     try:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -289,9 +292,14 @@ def _chunk(chunk_size: int) -> int:
     return chunk_size
 
 
-def _paths(
+def check_paths(
     src: str | os.PathLike[str], dst: str | os.PathLike[str]
 ) -> tuple[Path, Path]:
+    """Check that ``src`` exists and ``dst`` is new in an existing folder.
+
+    Returns both as paths (the checks of :func:`encrypt_path` and
+    :func:`decrypt_path`, for callers that check before other work).
+    """
     s, d = Path(src), Path(dst)
     if not s.exists():
         raise ValidationError(f"'path' {str(s)!r} does not exist.")
@@ -316,7 +324,7 @@ def encrypt_path(
 
     Written to a temporary file beside ``dst`` and moved into place when complete.
     """
-    s, d = _paths(src, dst)
+    s, d = check_paths(src, dst)
     secret, size = _secret(key, passphrase), _chunk(chunk_size)
     with _atomic(d) as out:
         if s.is_dir():  # streamed: no plaintext archive on disk
@@ -338,7 +346,7 @@ def decrypt_path(
     passphrase: str | None = None,
 ) -> Path:
     """Decrypt ``src`` to the new file or folder ``dst``; on a fault, write nothing."""
-    s, d = _paths(src, dst)
+    s, d = check_paths(src, dst)
     secret = _secret(key, passphrase)
     with tempfile.TemporaryFile(dir=d.parent) as plain, s.open("rb") as fh:
         content = _open(fh, plain, secret, str(s))
