@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import shutil
 import struct
 import tarfile
 import tempfile
@@ -38,6 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from neurodl._atomic import atomic_path
 from neurodl.errors import DecryptionError, ValidationError
 
 __all__ = [
@@ -326,7 +328,7 @@ def encrypt_path(
     """
     s, d = check_paths(src, dst)
     secret, size = _secret(key, passphrase), _chunk(chunk_size)
-    with _atomic(d) as out:
+    with atomic_path(d) as tmp, tmp.open("wb") as out:
         if s.is_dir():  # streamed: no plaintext archive on disk
             sealer = _Sealer(out, secret, FOLDER, size)
             with tarfile.open(fileobj=sealer, mode="w|") as tar:  # type: ignore[call-overload]
@@ -348,46 +350,22 @@ def decrypt_path(
     """Decrypt ``src`` to the new file or folder ``dst``; on a fault, write nothing."""
     s, d = check_paths(src, dst)
     secret = _secret(key, passphrase)
-    with tempfile.TemporaryFile(dir=d.parent) as plain, s.open("rb") as fh:
-        content = _open(fh, plain, secret, str(s))
-        plain.seek(0)
-        if content == FILE:
-            with _atomic(d) as out:
-                while block := plain.read(CHUNK):
-                    out.write(block)
-        else:
-            tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f".{d.name}."))
+    with s.open("rb") as fh:
+        _, content, *_ = _parse_header(fh.read(HEADER.size), str(s))
+        fh.seek(0)
+        if content == FILE:  # straight into the output's temporary file
+            with atomic_path(d) as tmp, tmp.open("wb") as out:
+                _open(fh, out, secret, str(s))
+            return d
+        with tempfile.TemporaryFile(dir=d.parent) as plain:
+            _open(fh, plain, secret, str(s))
+            plain.seek(0)
+            folder = Path(tempfile.mkdtemp(dir=d.parent, prefix=f".{d.name}."))
             try:
                 with tarfile.open(fileobj=plain, mode="r") as tar:
-                    tar.extractall(tmp, filter="data")
-                os.replace(tmp, d)
+                    tar.extractall(folder, filter="data")
+                os.replace(folder, d)
             except BaseException:
-                _rmtree(tmp)
+                shutil.rmtree(folder, ignore_errors=True)
                 raise
     return d
-
-
-class _atomic:
-    """Write ``path`` via a temporary file in its folder; keep it only on success."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> BinaryIO:
-        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        self.tmp = Path(name)
-        self.fh: BinaryIO = os.fdopen(fd, "wb")
-        return self.fh
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.fh.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
