@@ -10,6 +10,10 @@ Every error that a user can cause derives from :class:`NeurodlError`, so a calle
     │   └── DataFileError                    - a data file is missing, truncated,
     │                                          unreadable or fails its checksum
     ├── ModelFileError (also ValueError)    - a model/checkpoint file is unreadable
+    ├── FormatError (a DataFileError and a ModelFileError) - a file's bytes are
+    │                                          malformed: every loader turns a
+    │                                          broken or hostile file into this
+    ├── DecryptionError (also ValueError)   - wrong key, or an altered encrypted file
     └── TrainingDivergedError (also RuntimeError) - the loss became NaN or infinite
 
 Messages say what was wrong, what is allowed and what was received.
@@ -20,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "DataFileError",
     "DecryptionError",
+    "FormatError",
     "ModelFileError",
     "NeurodlError",
     "NonFiniteError",
@@ -55,6 +60,29 @@ class DecryptionError(NeurodlError, ValueError):
 
 class ModelFileError(NeurodlError, ValueError):
     """A model or checkpoint file is missing, corrupted or not written by neurodl."""
+
+
+class FormatError(DataFileError, ModelFileError):
+    """A file is malformed: truncated, mutated, crafted or not the format it claims.
+
+    Every loader (EDF/BDF, FIF, BrainVision, NIfTI, .mat, NWB, safetensors and
+    neurodl's own files) raises this, and only this, for bad bytes; the message
+    names the file, the format and what is wrong, and the underlying exception is
+    chained as ``__cause__``. It is both a :class:`DataFileError` and a
+    :class:`ModelFileError`, so code that catches either still catches it.
+
+    Attributes
+    ----------
+    path : str or None
+        The file that could not be read.
+    fmt : str or None
+        The format it was read as ("EDF", "NIfTI", "NWB", ...).
+    """
+
+    def __init__(self, message: str, *, path: object = None, fmt: str | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.fmt = fmt
 
 
 class TrainingDivergedError(NeurodlError, RuntimeError):
