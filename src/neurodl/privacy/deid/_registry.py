@@ -1,0 +1,15 @@
+"""The format handlers, in the order they are asked whether they read a file."""
+
+from __future__ import annotations
+
+from neurodl.privacy.deid._core import Handler
+
+__all__ = ["handlers"]
+
+
+def handlers() -> list[Handler]:
+    """One instance of every format handler (first match wins)."""
+    from neurodl.privacy.deid.bids import JsonHandler, TsvHandler
+    from neurodl.privacy.deid.edf import BdfHandler, EdfHandler
+
+    return [EdfHandler(), BdfHandler(), JsonHandler(), TsvHandler()]
