@@ -1,0 +1,113 @@
+"""neurodl._sandbox.run_limited: a reader in a child process, under limits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from neurodl._sandbox import ChildError, resolve_limits, run_limited
+from neurodl.errors import FormatError, ShapeError, ValidationError
+
+
+def _sleep(seconds):
+    time.sleep(seconds)
+    return "woke"
+
+
+def _allocate(n_bytes):
+    a = np.ones(n_bytes, dtype=np.uint8)  # touched: really resident
+    return int(a.sum())
+
+
+def test_result_round_trip_without_pickle():
+    def read():
+        return {
+            "counts": np.arange(12, dtype=np.int16).reshape(3, 4),
+            "names": np.array(["a", "bc"]),
+            "nested": [1, 2.5, None, True, "x", (np.float32(3.0), {"k": "v"})],
+        }
+
+    got = run_limited(read, fmt="test")
+    np.testing.assert_array_equal(got["counts"], np.arange(12).reshape(3, 4))
+    assert got["counts"].dtype == np.int16
+    assert got["names"].tolist() == ["a", "bc"]
+    assert got["nested"] == [1, 2.5, None, True, "x", [3.0, {"k": "v"}]]
+
+
+def test_large_result_passes_through_the_pipe():
+    big = run_limited(lambda n: np.arange(n, dtype=np.float64), 3_000_000)
+    assert big.shape == (3_000_000,) and big[-1] == 2_999_999  # 24 MB > pipe buffer
+
+
+def test_a_reader_that_sleeps_past_the_limit_is_stopped():
+    t0 = time.monotonic()
+    with pytest.raises(FormatError, match=r"longer than the 0\.5 s limit") as info:
+        run_limited(_sleep, 60, path="x.nwb", fmt="NWB", timeout_s=0.5)
+    assert time.monotonic() - t0 < 10  # stopped, not waited for (60 s)
+    assert info.value.path == "x.nwb" and info.value.fmt == "NWB"
+    assert run_limited(_sleep, 0.01, timeout_s=5) == "woke"  # under the limit
+
+
+def test_a_reader_that_allocates_past_the_limit_gets_a_format_error():
+    with pytest.raises(FormatError, match=r"more than the 0\.25 GiB memory limit"):
+        run_limited(_allocate, 1 << 30, path="x.mat", fmt="MAT", memory_bytes=1 << 28)
+    # the same allocation under a large enough limit works, and the parent is unharmed
+    assert run_limited(_allocate, 1 << 20, memory_bytes=1 << 28) == 1 << 20
+    assert _allocate(1 << 24) == 1 << 24
+
+
+def test_a_crashing_reader_is_named_by_its_signal():
+    def crash():
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    with pytest.raises(FormatError, match="killed by signal SIGSEGV") as info:
+        run_limited(crash, path="bad.h5", fmt="HDF5")
+    assert "bad.h5" in str(info.value)
+
+
+def test_validation_errors_pass_through_and_others_become_format_errors():
+    def shape():
+        raise ShapeError("'x' must be 2-D; got shape (3,).")
+
+    with pytest.raises(ShapeError, match="must be 2-D"):
+        run_limited(shape)
+
+    def bad():
+        raise KeyError("no such dataset")
+
+    with pytest.raises(
+        FormatError, match=r"cannot read 'f\.nwb' as NWB: KeyError"
+    ) as info:
+        run_limited(bad, path="f.nwb", fmt="NWB")
+    assert isinstance(info.value.__cause__, ChildError)
+    assert "no such dataset" in str(info.value.__cause__)
+
+    def fmt_error():
+        raise FormatError("inner", path="p", fmt="MAT")
+
+    with pytest.raises(FormatError, match="inner") as info:
+        run_limited(fmt_error)
+    assert (info.value.path, info.value.fmt) == ("p", "MAT")
+
+
+def test_object_arrays_cannot_come_back():
+    with pytest.raises(FormatError, match="TypeError"):
+        run_limited(lambda: np.array([object()]))
+
+
+def test_limits_from_arguments_and_environment(monkeypatch):
+    monkeypatch.setenv("NEURODL_READ_TIMEOUT_S", "7")
+    monkeypatch.setenv("NEURODL_READ_MEMORY_MB", "512")
+    assert resolve_limits() == (7.0, 512 << 20)
+    assert resolve_limits(1.5, 1000) == (1.5, 1000)
+    monkeypatch.setenv("NEURODL_READ_TIMEOUT_S", "soon")
+    with pytest.raises(ValidationError, match="NEURODL_READ_TIMEOUT_S"):
+        resolve_limits()
+    with pytest.raises(ValidationError, match="'timeout_s' must be a number > 0"):
+        resolve_limits(0, 1)
+    with pytest.raises(ValidationError, match="'memory_bytes'"):
+        resolve_limits(1, -5)
