@@ -16,7 +16,17 @@ from neurodl.cli import main
 from neurodl.cli.main import app
 from neurodl.data.registry import dataset_file
 
-FLAGS = {"--json", "--quiet", "--verify", "--resume", "--loop", "--markers", "--rest"}
+FLAGS = {
+    "--json",
+    "--quiet",
+    "--verify",
+    "--resume",
+    "--loop",
+    "--markers",
+    "--rest",
+    "--keep-flagged",
+    "--allow-face",
+}
 """Switches: they take no value, so no value of theirs can be bad."""
 
 # placeholders filled per test: an existing file, an existing folder, a missing path
@@ -58,6 +68,25 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         },
     ),
     "keygen": ([], {"--out": [FILE]}),
+    "deid": (
+        [
+            __file__,
+            "--out",
+            "/tmp/neurodl_cli_walk_deid_never_written",
+            "--mapping",
+            "/tmp/neurodl_cli_walk_deid_never_written.json",
+        ],
+        {
+            "PATH": [MISSING],
+            "--out": [FILE],
+            "--mapping": [FILE],
+            "--report": [DIR],
+            "--key-file": [FILE],
+            "--passphrase-env": ["NEURODL_NO_VAR"],
+            "--subject-pattern": ["("],
+            "--allow": ["re:("],
+        },
+    ),
     "bci replay": (
         ["--duration", "0.2", "--quiet"],
         {

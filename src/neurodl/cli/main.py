@@ -13,12 +13,15 @@ import typer
 
 from neurodl import __version__
 from neurodl.cli import (
+    audit,
     bci,
     compare,
     data,
     decode,
+    deid,
     demo,
     imaging,
+    info,
     learn,
     privacy,
     simulate,
@@ -36,6 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(audit.app, name="audit")
 app.add_typer(bci.app, name="bci")
 app.add_typer(compare.app, name="compare")
 app.add_typer(data.app, name="data")
@@ -50,6 +54,8 @@ app.command(name="tour")(tour.tour)
 app.command(name="encrypt")(privacy.encrypt)
 app.command(name="decrypt")(privacy.decrypt)
 app.command(name="keygen")(privacy.keygen)
+app.command(name="info")(info.info)
+app.command(name="deid")(deid.deid)
 
 
 def _version(value: bool) -> None:

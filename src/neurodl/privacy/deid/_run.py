@@ -147,6 +147,9 @@ def _subject_of(
         return None  # a dataset-level file
     if from_dir and len(item.inner.parts) > 1:
         return item.inner.parts[0]  # one folder per subject
+    folder = item.src.parent.name
+    if len(folder) >= 2 and item.src.name.startswith(folder):
+        return folder  # a subject's folder given on its own: S001/S001R03.edf
     if item.found is not None and item.found.subject:
         return item.found.subject
     name = item.rel.name
@@ -158,16 +161,27 @@ def _subject_of(
     return item.rel.stem
 
 
-def _renamer(subjects: dict[str, str]) -> Callable[[Path], Path]:
+def _renamer(
+    subjects: dict[str, str], known: Sequence[str] = ()
+) -> Callable[[Path], Path]:
+    """Rename a relative path: subject ids to pseudonyms, known identifiers out."""
     rules = []
     for orig, pseudo in subjects.items():
         if orig == pseudo:
             continue
         bids_rx = re.compile(rf"(?<=sub-){re.escape(orig)}(?![A-Za-z0-9])")
         rules.append((bids_rx, pseudo))
+        esc = re.escape(orig)
         if len(orig) >= 3 and not orig.isdigit():
-            esc = re.escape(orig)
             rules.append((re.compile(rf"(?<![A-Za-z0-9]){esc}(?!\d)"), pseudo))
+        else:  # a short id only as a whole name or a name's first word: P1_run1
+            rules.append((re.compile(rf"^{esc}(?![A-Za-z0-9])"), pseudo))
+
+    for term in known:  # a name in a file name: 'jane_doe_2024.edf'
+        if not is_pseudonym(term):
+            esc = re.escape(term).replace(r"\ ", "[ _.-]")
+            rx = re.compile(rf"(?<![A-Za-z0-9]){esc}(?![A-Za-z0-9])", re.IGNORECASE)
+            rules.append((rx, "redacted"))
 
     def rename(rel: Path) -> Path:
         parts = []
@@ -230,6 +244,10 @@ def _check_paths(
     for name, q in (("mapping", mapping), ("report", report)):
         if q is None:
             continue
+        if q.is_dir():
+            raise ValidationError(
+                f"'{name}' must be a file path; {str(q)!r} is a folder."
+            )
         if _inside(q, out):
             raise ValidationError(
                 f"'{name}' ({str(q)!r}) must not be inside 'out' ({str(out)!r}): it "
@@ -375,7 +393,13 @@ def deidentify(
     # the mapping: reuse what the user keeps, add new subjects
     table: dict[str, dict[str, object]] = {}
     if map_path is not None and map_path.exists():
-        table = read_mapping(map_path, key=key, passphrase=passphrase)
+        try:
+            table = read_mapping(map_path, key=key, passphrase=passphrase)
+        except FormatError as exc:
+            raise ValidationError(
+                f"'mapping' names an existing file that is not a neurodl subject "
+                f"mapping: {exc}"
+            ) from exc
     taken = {str(v["pseudonym"]) for v in table.values()}
     in_files = {i.subject for i in items if i.subject is not None}
     subject_ids = sorted(in_files | set(dates))
@@ -406,10 +430,11 @@ def deidentify(
     if map_path is not None:
         _write_mapping(map_path, table, key, passphrase)
     pseudonyms = {s: str(table[s]["pseudonym"]) for s in subject_ids}
-    rename = _renamer(pseudonyms)
+    rename = _renamer(pseudonyms, scrubber.terms)
     result.subjects = len(subject_ids)
 
     # second pass: write
+    used: set[Path] = set()
     out_dir.mkdir(parents=True, exist_ok=True)
     acq_rows: list[tuple[str | None, Path, dt.datetime]] = []
     for item in items:
@@ -420,7 +445,7 @@ def deidentify(
         owner = item.subject
         pseudo = pseudonyms.get(owner, "") if owner else ""
         shift = int(table[owner]["daysback"]) if owner else 0  # type: ignore[call-overload]
-        new_rel = rename(item.rel)
+        new_rel = _unique(rename(item.rel), used)
         dst = out_dir / new_rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         item.report.output = str(new_rel)
@@ -465,6 +490,18 @@ def deidentify(
     if rep_path is not None:
         result.write(rep_path)
     return result
+
+
+def _unique(rel: Path, used: set[Path]) -> Path:
+    """``rel``, or ``rel`` with ``-2``, ``-3``... before its suffix if taken."""
+    new, k = rel, 1
+    while new in used:
+        k += 1
+        stem = rel.name.split(".", 1)
+        tail = "." + stem[1] if len(stem) > 1 else ""
+        new = rel.with_name(f"{stem[0]}-{k}{tail}")
+    used.add(new)
+    return new
 
 
 def _relocate(
