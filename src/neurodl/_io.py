@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from neurodl._atomic import atomic_path
 from neurodl.errors import ModelFileError
 
-__all__ = ["read_tensors", "write_tensors"]
+__all__ = ["read_header", "read_tensors", "write_tensors"]
 
 META_KEY = "neurodl"
 
@@ -74,3 +74,45 @@ def read_tensors(
         got = meta.get("kind") if isinstance(meta, dict) else None
         raise ModelFileError(f"{str(path)!r} holds a {got!r}, not a {kind!r}.")
     return tensors, meta
+
+
+def read_header(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
+    """Return the tensor shapes and the metadata of any neurodl file, of any kind.
+
+    Reads only the header (no tensor data), for inspecting a file
+    (``neurodl info``) before knowing what it holds.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not a safetensors file, or not written by neurodl.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} does not exist.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            shapes = {
+                key: tuple(f.get_slice(key).get_shape())
+                for key in f.keys()  # noqa: SIM118
+            }
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable neurodl file (corrupted or not "
+            f"safetensors): {exc}"
+        ) from exc
+    try:
+        meta = json.loads(header[META_KEY]) if META_KEY in header else None
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(
+            f"{str(path)!r} has unreadable neurodl metadata: {exc}"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise ModelFileError(
+            f"{str(path)!r} is a safetensors file but was not written by neurodl "
+            f"(no {META_KEY!r} metadata)."
+        )
+    return shapes, meta
