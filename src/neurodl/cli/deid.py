@@ -45,7 +45,7 @@ def _key(key_file: Path | None, passphrase_env: str | None) -> dict[str, object]
 
 
 @cli_errors(
-    paths="PATH",
+    paths="PATH",  # the library says paths
     mapping="--mapping",
     report="--report",
     key="--key-file",
@@ -54,7 +54,7 @@ def _key(key_file: Path | None, passphrase_env: str | None) -> dict[str, object]
     allow="--allow",
 )
 def deid(
-    paths: list[Path] = PATHS,
+    path: list[Path] = PATHS,
     out: Path = typer.Option(..., "--out", help="A new (or empty) output folder."),
     mapping: Path = typer.Option(
         ...,
@@ -121,7 +121,7 @@ def deid(
             rules.append(rule)
     report_path = report or mapping.parent / "deid-report.json"
     result = deidentify(
-        paths,
+        path,
         out,
         mapping=mapping,
         report=report_path,
