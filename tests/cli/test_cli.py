@@ -134,7 +134,12 @@ def test_tour(capsys, tmp_path):
         "decoding",
         "imaging",
         "learning",
+        "privacy",
     }
+    priv = results["chapters"]["privacy"]
+    assert priv["samples_bitwise_equal"] and priv["annotations_unchanged"]
+    assert priv["headers_without_date"] and priv["round_trip_equal"]
+    assert 1902 <= int(priv["shifted_start"][:4]) <= 1925
     assert results["chapters"]["xor"]["seeds_0_199"]["fraction"] >= 0.99
     # a single run per seed (the restart sweep's first attempts): 54% measured
     assert 0.35 <= results["chapters"]["xor"]["seeds_0_199_without_restarts"] <= 0.7
