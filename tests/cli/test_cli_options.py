@@ -9,6 +9,8 @@ fails :func:`test_every_option_has_a_case`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
 
@@ -31,6 +33,12 @@ FLAGS = {
 
 # placeholders filled per test: an existing file, an existing folder, a missing path
 FILE, DIR, MISSING = "{file}", "{dir}", "{missing}"
+
+
+_SMALL = Path(__file__).parent / "data"
+FEATURES = str(_SMALL / "features_small.npz")  # 20 subjects x 4 windows x 4 features
+MEMBERS = str(_SMALL / "members_small.txt")  # subjects 0-9
+SMALL_MODEL = str(_SMALL / "model_small.safetensors")  # DPClassifier on 0-9, eps 8
 
 
 def _haxby(name: str) -> str:
@@ -231,6 +239,39 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--seed": ["-1"],
             "--out": [FILE],
             "--checkpoint-every": ["-1"],
+        },
+    ),
+    "train features": (
+        [FEATURES, "--out", "/tmp/neurodl_cli_walk_never_written.safetensors"],
+        {
+            "PATH": [MISSING],
+            "--out": [DIR],
+            "--subjects": [FILE],
+            "--hidden": ["0"],
+            "--activation": ["relu7"],
+            "--steps": ["0"],
+            "--sample-rate": ["1.5"],
+            "--lr": ["0"],
+            "--optimizer": ["lbfgs"],
+            "--dp-epsilon": ["0"],
+            "--dp-delta": ["0.5", "--dp-epsilon", "8"],
+            "--privacy-unit": ["person"],
+            "--max-grad-norm": ["0"],
+            "--accountant": ["gdp"],
+            "--seed": ["-1"],
+        },
+    ),
+    "info": ([SMALL_MODEL], {"MODEL": []}),
+    "audit membership": (
+        [SMALL_MODEL, "--data", FEATURES, "--members", MEMBERS],
+        {
+            "MODEL": [],
+            "--data": [MISSING],
+            "--members": [FILE],
+            "--attack": ["rmia"],
+            "--shadows": ["1"],
+            "--seed": ["-1"],
+            "--out": [DIR],
         },
     ),
     "simulate neuron": (

@@ -355,6 +355,12 @@ class DPConfig:
                     f"dp_epsilon={self.dp_epsilon!r}, "
                     f"noise_multiplier={self.noise_multiplier!r}."
                 )
+        if self.dp_delta is not None and not self.private:
+            raise ValidationError(
+                f"'dp_delta' applies to private training only; got dp_delta="
+                f"{self.dp_delta!r} without 'dp_epsilon' (give both, or neither for "
+                "a non-private run)."
+            )
         check_int("seed", self.seed, minimum=0)
         check_int("chunk_size", self.chunk_size, minimum=1)
 
