@@ -291,3 +291,20 @@ def test_eeg_helpers():
     Z = standardize_per_subject(f, np.array([0, 0, 0, 1, 1, 1]))
     np.testing.assert_allclose(Z[:3].mean(0), 0, atol=1e-12)
     np.testing.assert_allclose(Z[3:].std(0), 1, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("eps", "steps"), [(8.0, 50), (1.0, 50), (3.0, 10)])
+def test_full_batch_prv_epsilon_is_the_exact_gaussian_one(eps, steps):
+    # q = 1: T steps at sigma compose to one Gaussian mechanism, mu = sqrt(T)/sigma,
+    # whose exact delta(eps) is Phi(-eps/mu + mu/2) - e^eps Phi(-eps/mu - mu/2)
+    # (Balle & Wang 2018, Thm 8). PRV's epsilon satisfies it, and 0.1 less does not.
+    from scipy.stats import norm
+
+    def exact_delta(e, mu):
+        return norm.cdf(-e / mu + mu / 2) - math.exp(e) * norm.cdf(-e / mu - mu / 2)
+
+    sigma = noise_multiplier_for(eps, 1e-5, 1.0, steps, "prv")
+    spent = epsilon_spent(sigma, 1.0, steps, 1e-5, "prv")
+    mu = math.sqrt(steps) / sigma
+    assert spent <= eps
+    assert exact_delta(spent, mu) <= 1e-5 < exact_delta(spent - 0.1, mu)
