@@ -10,6 +10,11 @@ __all__ = ["handlers"]
 def handlers() -> list[Handler]:
     """One instance of every format handler (first match wins)."""
     from neurodl.privacy.deid.bids import JsonHandler, TsvHandler
+    from neurodl.privacy.deid.brainvision import BrainVisionHandler
     from neurodl.privacy.deid.edf import BdfHandler, EdfHandler
+    from neurodl.privacy.deid.fif import FifHandler
+    from neurodl.privacy.deid.nwb import NwbHandler
 
-    return [EdfHandler(), BdfHandler(), JsonHandler(), TsvHandler()]
+    found: list[Handler] = [EdfHandler(), BdfHandler(), JsonHandler(), TsvHandler()]
+    found += [FifHandler(), BrainVisionHandler(), NwbHandler()]
+    return found
