@@ -18,6 +18,7 @@ from neurodl.cli import (
     compare,
     data,
     decode,
+    deface,
     deid,
     demo,
     imaging,
@@ -56,6 +57,7 @@ app.command(name="decrypt")(privacy.decrypt)
 app.command(name="keygen")(privacy.keygen)
 app.command(name="info")(info.info)
 app.command(name="deid")(deid.deid)
+app.command(name="deface")(deface.deface)
 
 
 def _version(value: bool) -> None:

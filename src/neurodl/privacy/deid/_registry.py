@@ -10,11 +10,9 @@ __all__ = ["handlers"]
 def handlers() -> list[Handler]:
     """One instance of every format handler (first match wins)."""
     from neurodl.privacy.deid.bids import JsonHandler, TsvHandler
-    from neurodl.privacy.deid.brainvision import BrainVisionHandler
     from neurodl.privacy.deid.edf import BdfHandler, EdfHandler
-    from neurodl.privacy.deid.fif import FifHandler
-    from neurodl.privacy.deid.nwb import NwbHandler
+    from neurodl.privacy.deid.nifti import NiftiHandler
 
     found: list[Handler] = [EdfHandler(), BdfHandler(), JsonHandler(), TsvHandler()]
-    found += [FifHandler(), BrainVisionHandler(), NwbHandler()]
+    found += [NiftiHandler()]
     return found
