@@ -10,9 +10,13 @@ __all__ = ["handlers"]
 def handlers() -> list[Handler]:
     """One instance of every format handler (first match wins)."""
     from neurodl.privacy.deid.bids import JsonHandler, TsvHandler
+    from neurodl.privacy.deid.brainvision import BrainVisionHandler
     from neurodl.privacy.deid.edf import BdfHandler, EdfHandler
+    from neurodl.privacy.deid.fif import FifHandler
     from neurodl.privacy.deid.nifti import NiftiHandler
+    from neurodl.privacy.deid.nwb import NwbHandler
 
     found: list[Handler] = [EdfHandler(), BdfHandler(), JsonHandler(), TsvHandler()]
     found += [NiftiHandler()]
+    found += [FifHandler(), BrainVisionHandler(), NwbHandler()]
     return found
