@@ -76,6 +76,7 @@ def _fif(path, *, fmt="single", meas=MEAS, his="MRN4471923"):
         raw.info["proj_name"] = "EpilepsyStudyX"
         raw.info["proj_id"] = 17
         raw.info["utc_offset"] = "-05:00"
+        raw.info["acq_pars"] = "ERFversion 1\nERFsamplingFrequency 250\nERFuser jsmith"
         raw.info["device_info"] = dict(
             type="EEG", model="actiCHamp", serial="SN17010768", site="St Elsewhere"
         )
@@ -217,6 +218,10 @@ def test_planted_identifiers_leave_no_byte(tmp_path, fmt, ext):
     assert kinds.count(4) == 0
     assert kinds.count(1) == 3 and kinds.count(3) == 3
     assert got.info["description"] == "[removed] [removed] at rest, [removed], [date]"
+    # acquisition parameters (parsed by MNE and MaxFilter): only known ids removed
+    assert got.info["acq_pars"] == (
+        "ERFversion 1\nERFsamplingFrequency 250\nERFuser [removed]"
+    )
     assert all("Jane" not in (c.new or "") for c in f.changes)  # never the old value
     if ext == ".fif.gz":  # gzip header: no file name, no time
         head = out.read_bytes()[:10]

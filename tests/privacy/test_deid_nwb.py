@@ -213,6 +213,7 @@ def test_planted_identifiers_leave_no_byte_and_no_string(tmp_path):
         assert nwb.timestamps_reference_time == START - shift
         assert nwb.file_create_date == [START + dt.timedelta(days=1) - shift]
         assert SHIFT_WINDOW[0] <= nwb.session_start_time.date() <= SHIFT_WINDOW[1]
+        assert SHIFT_WINDOW[0] <= nwb.file_create_date[0].date() <= SHIFT_WINDOW[1]
         assert nwb.identifier.startswith(f"{f.subject}-")
         for field in ("experimenter", "institution", "lab", "session_id"):
             assert getattr(nwb, field) is None, field

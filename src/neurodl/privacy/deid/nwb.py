@@ -9,7 +9,9 @@ What is written, field by field:
 
 * ``session_start_time``, ``timestamps_reference_time`` (a duplicate) and every
   ``file_create_date``: moved back by the subject's shift (time of day and UTC
-  offset kept).
+  offset kept). Creation dates within 10 years of the session count when the shift
+  is chosen, so they land in 1902-1925 too; a file converted later lands later (a
+  subject's dates may span at most the window's 24 years).
 * ``identifier``: a fresh random one, ``<pseudonym>-<32 hex digits>`` (the source's
   identifier would link the output to it).
 * **Removed**: ``session_id`` (often a date or a record number), ``experimenter``,
@@ -72,6 +74,8 @@ __all__ = ["NwbHandler"]
 
 _FMT = "NWB"
 _START = ("session_start_time", "timestamps_reference_time")
+#: file creation dates this close to the session (days) must land in the window too
+_NEAR = 3653
 #: removed outright: people, the site, session ids, code, the date of birth
 REMOVED = (
     "general/session_id",
@@ -215,6 +219,17 @@ class NwbHandler(Handler):
                     when = self._date(f, name, path)
                     start = start or when
                     found.dates.append(when)
+            made_texts = (
+                _strings(f["file_create_date"]) if "file_create_date" in f else []
+            )
+            for text in made_texts or []:
+                try:
+                    made = _parse_when(text)
+                except (ValueError, OverflowError):
+                    continue
+                near = start is None or abs((made.date() - start.date()).days) <= _NEAR
+                if near:  # a file converted decades later would not fit the window
+                    found.dates.append(made)
             general = f.get("general")
             if general is None:
                 return found
