@@ -8,7 +8,9 @@ Data: eegmmidb subjects S001-S008 (``/work/shared/data/eegmmidb``, or
 all.
 
 Decoder, trained across subjects and tested on a subject it never saw
-(leave-one-subject-out, 8 folds): per-trial log-variance of the 64 channels in
+(leave-one-subject-out, 8 folds; features by
+:func:`neurodl.tasks.private_eeg.eeg_subject_features`, as ``neurodl train eeg``
+makes them): per-trial log-variance of the 64 channels in
 three bands, 8-13, 13-20 and 20-30 Hz (192 features;
 :class:`~neurodl.decode.private.LogVariance`: no fitting, so nothing leaks across
 subjects), z-scored within each subject with that subject's own statistics
@@ -44,9 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodl.data import load_eeg
-from neurodl.decode.private import DPClassifier, LogVariance, standardize_per_subject
+from neurodl.decode.private import DPClassifier
 from neurodl.privacy.dp import SampleLevelPrivacyWarning
+from neurodl.tasks.private_eeg import eeg_subject_features
 
 DATA = Path("/work/shared/data/eegmmidb")
 RUNS = (6, 10, 14)
@@ -73,31 +75,6 @@ SETTINGS = {
 COMMON = {"lr": 0.05, "max_grad_norm": 1.0, "dp_delta": None, "hidden": ()}
 
 
-def load_features(folder: Path, subjects: range) -> tuple[np.ndarray, ...]:
-    xs, ys, gs = [], [], []
-    classes = None
-    for s in subjects:
-        bands = []
-        for lo, hi in BANDS:
-            ep = load_eeg(
-                folder / f"S{s:03d}",
-                subject=s,
-                runs=RUNS,
-                l_freq=lo,
-                h_freq=hi,
-                tmin=TMIN,
-                tmax=TMAX,
-            )
-            bands.append(LogVariance().fit_transform(ep.X))
-        classes = classes or ep.classes
-        assert ep.classes == classes
-        f = np.hstack(bands)
-        xs.append(standardize_per_subject(f, np.full(len(f), s)))
-        ys.append(ep.y)
-        gs.append(np.full(len(f), s))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
-
-
 def loso(X, y, g, make) -> tuple[float, list[float], float]:
     """Leave-one-subject-out: mean accuracy, per-subject accuracies, s per fit."""
     accs, secs = [], []
@@ -121,7 +98,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    X, y, g = load_features(args.data, range(1, 9))
+    X, y, g, _ = eeg_subject_features(
+        args.data, range(1, 9), runs=RUNS, bands=BANDS, tmin=TMIN, tmax=TMAX
+    )
     load_s = time.perf_counter() - t0
     from sklearn.linear_model import LogisticRegression
 
@@ -169,7 +148,7 @@ def main() -> None:
         "window_s": (TMIN, TMAX),
         "n_features": int(X.shape[1]),
         "n_trials": len(y),
-        "chance": float(np.bincount(y).max() / len(y)),
+        "chance": float(np.unique(y, return_counts=True)[1].max() / len(y)),
         "load_s": load_s,
         "seeds": args.seeds,
         "results": results,

@@ -39,6 +39,8 @@ _SMALL = Path(__file__).parent / "data"
 FEATURES = str(_SMALL / "features_small.npz")  # 20 subjects x 4 windows x 4 features
 MEMBERS = str(_SMALL / "members_small.txt")  # subjects 0-9
 SMALL_MODEL = str(_SMALL / "model_small.safetensors")  # DPClassifier on 0-9, eps 8
+# the bundled eegmmidb folder: every bad value is refused before a file is read
+EEG_FOLDER = str(dataset_file("eegmmidb", "S001R06.edf").parent)
 
 
 def _haxby(name: str) -> str:
@@ -259,6 +261,30 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--subjects": [FILE],
             "--hidden": ["0"],
             "--activation": ["relu7"],
+            "--steps": ["0"],
+            "--sample-rate": ["1.5"],
+            "--lr": ["0"],
+            "--optimizer": ["lbfgs"],
+            "--dp-epsilon": ["0"],
+            "--dp-delta": ["0.5", "--dp-epsilon", "8"],
+            "--privacy-unit": ["person"],
+            "--max-grad-norm": ["0"],
+            "--accountant": ["gdp"],
+            "--seed": ["-1"],
+        },
+    ),
+    "train eeg": (
+        ["--data", EEG_FOLDER, "--out", "/tmp/neurodl_cli_walk_never_written.st"],
+        {
+            "--data": [MISSING],
+            "--out": [DIR],
+            "--subjects": ["9-3"],
+            "--test-subjects": ["x"],
+            "--runs": ["99"],
+            "--bands": ["13-8"],
+            "--tmin": ["5"],
+            "--tmax": ["0"],
+            "--hidden": ["0"],
             "--steps": ["0"],
             "--sample-rate": ["1.5"],
             "--lr": ["0"],

@@ -6,6 +6,7 @@ the audit reads the recipe from it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +131,27 @@ def test_delta_rule_on_the_command_line(capsys, files):
         code == 1 and "'--dp-delta' must be < 1/(number of privacy units) = 1/40" in err
     )
     assert not (files / "never.safetensors").exists()
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/eegmmidb is absent")
+def test_train_eeg_private_per_subject(capsys, tmp_path):
+    # 4 eegmmidb subjects, one band: the subject of each epoch is the privacy unit
+    model = tmp_path / "eeg.safetensors"
+    out, _ = _ok(
+        capsys,
+        ["train", "eeg", "--data", str(SHARED), "--subjects", "1-4",
+         "--test-subjects", "4", "--bands", "8-30", "--dp-epsilon", "8",
+         "--out", str(model), "--json"],
+    )  # fmt: skip
+    res = json.loads(out)
+    assert res["train_subjects"] == [1, 2, 3] and res["test_subjects"] == [4]
+    assert res["classes"] == ["both_feet", "both_fists"] and res["n_features"] == 64
+    assert res["n_train_trials"] == 135  # 45 trials per subject
+    p = res["privacy"]
+    assert p["privacy_unit"] == "subject" and p["n_units"] == 3 and p["epsilon"] <= 8
+    assert 0 <= res["test_accuracy"] <= 1 and set(res["test_per_subject"]) == {"4"}
+    info = json.loads(_ok(capsys, ["info", str(model), "--json"])[0])
+    assert info["privacy"] == p and info["classes"] == ["both_feet", "both_fists"]

@@ -308,3 +308,21 @@ def test_full_batch_prv_epsilon_is_the_exact_gaussian_one(eps, steps):
     mu = math.sqrt(steps) / sigma
     assert spent <= eps
     assert exact_delta(spent, mu) <= 1e-5 < exact_delta(spent - 0.1, mu)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_matches_cpu():
+    # sampling and noise are drawn on the CPU, so the two runs see the same draws
+    X, y, g = subject_task(n_subjects=30, n_windows=6, n_features=5)
+    cfg = DPConfig(dp_epsilon=4.0, sample_rate=0.3, steps=20, accountant="rdp")
+    nets = []
+    for device in ("cpu", "cuda"):
+        net = FeedForward((5, 7, 2), seed=0, dtype=D, device=device)
+        rep = fit_private(net, torch.as_tensor(X, dtype=D), torch.as_tensor(y), g, cfg)
+        nets.append((net, rep.privacy))
+    (cpu, p_cpu), (gpu, p_gpu) = nets
+    assert p_cpu == p_gpu
+    for a, b in zip(cpu.parameters(), gpu.parameters(), strict=True):
+        assert b.device.type == "cuda"
+        torch.testing.assert_close(a, b.cpu(), rtol=1e-9, atol=1e-10)

@@ -1,7 +1,8 @@
-"""``neurodl train digits|features``: train networks from the command line.
+"""``neurodl train digits|features|eeg``: train networks from the command line.
 
 ``digits``: a 64-hidden MLP on scikit-learn's 8x8 digits. ``features``: a
 classifier on feature windows with subject labels, optionally private per subject.
+``eeg``: a motor-imagery decoder across eegmmidb subjects, private per subject.
 """
 
 from __future__ import annotations
@@ -251,4 +252,168 @@ def features(
         f"trained on {res['n_windows']} windows of {res['n_subjects']} subjects, "
         f"{res['n_features']} features, classes {res['classes']}: training accuracy "
         f"{res['train_accuracy']:.4f}\n{guarantee}\nmodel: {model}"
+    )
+
+
+def _subject_list(name: str, text: str) -> list[int]:
+    """Parse ``'1-8'``, ``'1,3,5'`` or ``'1-4,7'`` into subject numbers."""
+    from neurodl.cli._common import parse_range
+
+    out: list[int] = []
+    for part in text.split(","):
+        if part.strip():
+            out.extend(parse_range(name, part))
+    return list(dict.fromkeys(out))
+
+
+def _bands(text: str) -> list[tuple[float, float]]:
+    """Parse ``--bands '8-13,13-30'`` into ``[(8, 13), (13, 30)]``."""
+    from neurodl.errors import ValidationError
+
+    out = []
+    for part in text.split(","):
+        lo, sep, hi = part.partition("-")
+        try:
+            band = (float(lo), float(hi))
+        except ValueError:
+            band = None
+        if not sep or band is None or not 0 < band[0] < band[1]:
+            raise ValidationError(
+                "'--bands' must be LOW-HIGH pairs in Hz separated by commas, "
+                f"0 < LOW < HIGH, such as '8-13,13-30'; got {text!r}."
+            )
+        out.append(band)
+    return out
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+)
+@cli_errors()
+def eeg(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="Folder of eegmmidb-named recordings (S###R##.edf, or S### subfolders).",
+    ),
+    out: Path = typer.Option(..., "--out", help="The model file to write."),
+    subjects: str = typer.Option(
+        "1-8", "--subjects", help="Subjects to use, e.g. '1-8' or '1,3,5-9'."
+    ),
+    test_subjects: str = typer.Option(
+        "",
+        "--test-subjects",
+        help="Subjects held out for testing (not trained on), e.g. '8'.",
+    ),
+    runs: list[int] = typer.Option(
+        [6, 10, 14], "--runs", help="Runs, e.g. --runs 6 10 14 (one task)."
+    ),
+    bands: str = typer.Option(
+        "8-13,13-20,20-30", "--bands", help="Frequency bands in Hz for log-variance."
+    ),
+    tmin: float = typer.Option(0.5, "--tmin", help="Epoch start, s after the cue."),
+    tmax: float = typer.Option(3.5, "--tmax", help="Epoch end, s after the cue."),
+    hidden: str = typer.Option(
+        "none", "--hidden", help="Hidden widths, e.g. '32'; none: logistic regression."
+    ),
+    steps: int = typer.Option(50, "--steps", help="Optimizer steps."),
+    sample_rate: float = typer.Option(
+        1.0, "--sample-rate", help="Chance that a subject joins a step."
+    ),
+    lr: float = typer.Option(0.05, "--lr", help="Learning rate."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="adam or sgd."),
+    dp_epsilon: float = typer.Option(
+        None, "--dp-epsilon", help="Train with DP at this epsilon (default: no DP)."
+    ),
+    dp_delta: float = typer.Option(
+        None, "--dp-delta", help="DP delta, < 1/number of training subjects."
+    ),
+    privacy_unit: str = typer.Option(
+        "subject",
+        "--privacy-unit",
+        help="subject (the subject of each epoch) or sample (one epoch: warns).",
+    ),
+    max_grad_norm: float = typer.Option(
+        1.0, "--max-grad-norm", help="Clipping norm of one subject's gradient."
+    ),
+    accountant: str = typer.Option("prv", "--accountant", help="prv or rdp."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the weights, sampling, noise."),
+    as_json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Decode motor imagery across subjects, private per subject (eegmmidb files).
+
+    Features: per-trial log-variance of every channel in each band, z-scored
+    within each subject (nothing fitted across subjects); the privacy unit is the
+    subject of each epoch. Prints the accuracy on the held-out subjects.
+    """
+    from neurodl.cli.decode import _runs
+    from neurodl.errors import ValidationError
+    from neurodl.privacy.dp import check_delta
+    from neurodl.tasks.private_eeg import train_eeg_private
+
+    check_writable("--out", out)
+    if not Path(data).is_dir():
+        raise ValidationError(
+            f"'--data' must be a folder of eegmmidb recordings; got {str(data)!r}."
+        )
+    use = _subject_list("--subjects", subjects)
+    test = _subject_list("--test-subjects", test_subjects)
+    if not use:
+        raise ValidationError("'--subjects' must name at least one subject.")
+    run_list = _runs(runs, ctx.args)
+    bad = [r for r in run_list if not 1 <= r <= 14]
+    if bad:
+        raise ValidationError(f"'--runs' must lie in 1-14 (eegmmidb); got {bad}.")
+    band_list = _bands(bands)
+    if tmax <= tmin:
+        raise ValidationError(
+            f"'--tmax' must be > '--tmin'; got tmin={tmin!r}, tmax={tmax!r}."
+        )
+    n_train = len([s for s in use if s not in test])
+    if dp_delta is not None and privacy_unit == "subject" and n_train >= 1:
+        check_delta(dp_delta, n_train)  # before minutes of loading
+    r = train_eeg_private(
+        data,
+        use,
+        test_subjects=test,
+        runs=run_list,
+        bands=band_list,
+        tmin=tmin,
+        tmax=tmax,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
+        privacy_unit=privacy_unit,
+        max_grad_norm=max_grad_norm,
+        sample_rate=sample_rate,
+        steps=steps,
+        hidden=_hidden(hidden),
+        lr=lr,
+        optimizer=optimizer,
+        accountant=accountant,
+        random_state=seed,
+    )
+    model = r.classifier.save(out)
+    res = r.to_dict() | {"model": str(model)}
+    for note in r.warnings:
+        typer.echo(f"warning: {note}", err=True)
+    if as_json:
+        echo_json(res)
+        return
+    guarantee = (
+        r.classifier.privacy_.summary()
+        if r.classifier.privacy_ is not None
+        else "no differential privacy"
+    )
+    test_line = (
+        f"held-out subjects {r.test_subjects}: accuracy {r.test_accuracy:.4f} "
+        f"(per subject {r.test_per_subject})"
+        if r.test_subjects
+        else "no held-out subjects (--test-subjects) to test on"
+    )
+    typer.echo(
+        f"trained on subjects {r.train_subjects} ({r.n_train_trials} trials, "
+        f"{r.n_features} features, classes {r.classes}): training accuracy "
+        f"{r.train_accuracy:.4f}\n{test_line}\n{guarantee}\nmodel: {model}"
     )
