@@ -95,3 +95,23 @@ def test_scrubbing_twice_changes_nothing_more():
     for item in FIXTURE["items"]:
         once = scrubber.scrub(item["text"]).text
         assert scrubber.scrub(once).text == once
+
+
+def test_a_common_word_before_a_name_does_not_hide_the_surname():
+    # "Patient Jane" must not be taken as the name, leaving "Doe" behind
+    assert (
+        TextScrubber().scrub("Patient Jane Doe says hi").text
+        == "Patient [name] says hi"
+    )
+    # one capitalised term next to a common word is not a name pair
+    assert TextScrubber().scrub("Left Hippocampus").text == "Left Hippocampus"
+
+
+def test_an_address_holding_a_known_name_goes_whole():
+    scrubber = TextScrubber(known=[("Jane Doe", "name")], redact=False)
+    result = scrubber.scrub("write to jane.doe@example.org or desk@example.org")
+    assert result.text == "write to [e-mail] or desk@example.org"
+    assert [(f.kind, f.action) for f in result.findings] == [
+        ("e-mail", "removed"),
+        ("e-mail", "flagged"),
+    ]

@@ -259,11 +259,15 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "name",
         r"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s+[A-Z][a-z'-]+"
-        r"|\b[A-Z][a-z'-]+,\s+[A-Z][a-z'-]+\b"
-        r"|\b[A-Z][a-z'-]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z'-]+\b",
+        r"|\b[A-Z][a-z'-]+,\s+[A-Z][a-z'-]+\b",
     ),
 )
+# runs of capitalised words ("Patient Jane Doe"): a name is two or more of them in
+# a row that are not in _NOT_NAMES ("Jane Doe"), with an optional middle initial
+_CAPITAL_RUN = re.compile(r"\b[A-Z][a-z'-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-z'-]+)+\b")
+_CAPITAL_WORD = re.compile(r"[A-Z][a-z'-]+|[A-Z]\.")
 _COMPILED = tuple((kind, re.compile(rx)) for kind, rx in PATTERNS)
+_COMPILED_BY_KIND = dict(_COMPILED)
 
 
 def is_event_code(text: str, allow: Sequence[str | re.Pattern[str]] = ()) -> bool:
@@ -316,6 +320,29 @@ def _name_pair_is_words(match: str) -> bool:
     return all(w in _NOT_NAMES or w.rstrip(".") in _NOT_NAMES for w in words)
 
 
+def _name_runs(text: str) -> list[tuple[int, int, str]]:
+    """Spans of 2+ consecutive capitalised words that are not common words."""
+    spans: list[tuple[int, int, str]] = []
+    for run in _CAPITAL_RUN.finditer(text):
+        words = [
+            (run.start() + w.start(), run.start() + w.end(), w.group())
+            for w in _CAPITAL_WORD.finditer(run.group())
+        ]
+        group: list[tuple[int, int, str]] = []
+        for word in [*words, (0, 0, "The")]:  # a common word ends a group
+            common = word[2] in _NOT_NAMES
+            if not common:
+                group.append(word)
+                continue
+            names = [w for w in group if not w[2].endswith(".")]
+            if len(names) >= 2:
+                spans.append(
+                    (group[0][0], group[-1][1], text[group[0][0] : group[-1][1]])
+                )
+            group = []
+    return spans
+
+
 def scan_text(text: str) -> list[tuple[str, int, int]]:
     """Every pattern match in ``text`` as ``(kind, start, end)``, earliest first.
 
@@ -326,15 +353,25 @@ def scan_text(text: str) -> list[tuple[str, int, int]]:
     """
     taken: list[tuple[str, int, int]] = []
     for kind, rx in _COMPILED:
-        for m in rx.finditer(text):
-            start, end = m.span()
-            if end - start < 2 or not m.group().strip():
+        matches = [(m.start(), m.end(), m.group()) for m in rx.finditer(text)]
+        if kind == "name":
+            matches += _name_runs(text)
+        for start, end, group in matches:
+            if end - start < 2 or not group.strip():
                 continue
-            if kind == "name" and _name_pair_is_words(m.group()):
+            if kind == "name" and _name_pair_is_words(group):
                 continue
-            if kind == "phone number" and sum(c.isdigit() for c in m.group()) < 9:
+            if kind == "phone number" and sum(c.isdigit() for c in group) < 9:
                 continue
-            if any(start < e and s < end for _, s, e in taken):
+            overlap = [t for t in taken if start < t[2] and t[1] < end]
+            if overlap and all(t[0] == kind for t in overlap):
+                # the same kind overlapping ("Walker, St" and "St Elsewhere
+                # Hospital"): one span covering both
+                for t in overlap:
+                    taken.remove(t)
+                start = min(start, *(t[1] for t in overlap))
+                end = max(end, *(t[2] for t in overlap))
+            elif overlap:
                 continue
             taken.append((kind, start, end))
     return sorted(taken, key=lambda t: t[1])
@@ -391,21 +428,34 @@ class TextScrubber:
             return ScrubResult(text)
         findings: list[Finding] = []
         out = text
+        # addresses first: known names inside them would hide the address
+        for kind in ("e-mail", "url"):
+            pieces: list[str] = []
+            last = 0
+            for m in _COMPILED_BY_KIND[kind].finditer(out):
+                holds = any(t.lower() in m.group().lower() for t in self._terms)
+                if self.redact or holds:
+                    action = "redacted" if self.redact else "removed"
+                    findings.append(Finding(kind, m.group(), action))
+                    pieces += [out[last : m.start()], f"[{kind}]"]
+                    last = m.end()
+            out = "".join([*pieces, out[last:]])
         for term in self._terms:
             bounded = r"(?<![A-Za-z0-9])" + re.escape(term) + r"(?![A-Za-z0-9])"
             rx = re.compile(bounded, re.I)
             if rx.search(out):
                 findings.append(Finding("known identifier", term, "removed"))
                 out = rx.sub("[removed]", out)
-        pieces: list[str] = []
-        last = 0
-        for kind, start, end in scan_text(out):
-            found = out[start:end]
+        for _ in range(4):  # until nothing more is found: scrubbing is idempotent
+            spans = scan_text(out)
             action = "redacted" if self.redact else "flagged"
-            findings.append(Finding(kind, found, action))
-            if self.redact:
-                pieces += [out[last:start], f"[{kind}]"]
+            findings += [Finding(kind, out[a:b], action) for kind, a, b in spans]
+            if not self.redact or not spans:
+                break
+            parts: list[str] = []
+            last = 0
+            for kind, start, end in spans:
+                parts += [out[last:start], f"[{kind}]"]
                 last = end
-        if self.redact:
-            out = "".join([*pieces, out[last:]])
+            out = "".join([*parts, out[last:]])
         return ScrubResult(out, tuple(findings))
