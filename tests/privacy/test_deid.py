@@ -353,3 +353,10 @@ def test_fif_can_store_the_earliest_shifted_date():
     days = (meas.date() - SHIFT_WINDOW[0]).days
     raw.anonymize(daysback=days, verbose="error")
     assert raw.info["meas_date"].date() == SHIFT_WINDOW[0]
+
+
+def test_formats_lists_every_handler():
+    from neurodl.privacy.deid import FORMATS
+    from neurodl.privacy.deid._registry import handlers
+
+    assert FORMATS == {h.fmt: h.suffixes for h in handlers()}

@@ -19,8 +19,22 @@ from neurodl.privacy.deid._core import (
 )
 from neurodl.privacy.deid._run import deidentify, read_mapping
 
+#: The formats :func:`deidentify` rewrites, and the file name endings it reads.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "EDF": (".edf",),
+    "BDF": (".bdf",),
+    "FIF": (".fif", ".fif.gz"),
+    "BrainVision": (".vhdr",),  # with its .vmrk and .eeg
+    "NWB": (".nwb",),
+    "NIfTI": (".nii", ".nii.gz"),
+    "MAT": (".mat",),
+    "JSON": (".json",),  # BIDS sidecars
+    "TSV": (".tsv",),  # participants, scans, sessions, events...
+}
+
 __all__ = [
     "AGE_CAP",
+    "FORMATS",
     "SHIFT_WINDOW",
     "DeidReport",
     "FileReport",
