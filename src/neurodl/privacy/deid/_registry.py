@@ -13,10 +13,12 @@ def handlers() -> list[Handler]:
     from neurodl.privacy.deid.brainvision import BrainVisionHandler
     from neurodl.privacy.deid.edf import BdfHandler, EdfHandler
     from neurodl.privacy.deid.fif import FifHandler
+    from neurodl.privacy.deid.mat import MatHandler
     from neurodl.privacy.deid.nifti import NiftiHandler
     from neurodl.privacy.deid.nwb import NwbHandler
 
     found: list[Handler] = [EdfHandler(), BdfHandler(), JsonHandler(), TsvHandler()]
     found += [NiftiHandler()]
     found += [FifHandler(), BrainVisionHandler(), NwbHandler()]
+    found += [MatHandler()]
     return found
