@@ -132,3 +132,13 @@ def test_lira_with_dp_recipe_shadows(task, eps8, eps1):
     assert r8.attacks["lira"].auc <= 0.65
     r1 = audit_membership(eps1, X, y, g, members, n_shadows=8)
     assert r1.attacks["lira"].tpr_at_fpr <= r1.dp_bound_tpr + SLACK
+
+
+def test_sample_level_bound_uses_group_privacy(task, eps1):
+    X, y, g, members, _ = task
+    sample = dict(eps1.privacy_.to_dict(), privacy_unit="sample", epsilon=0.01)
+    res = audit_membership(eps1, X, y, g, members, attacks=("loss",), privacy=sample)
+    # 40 windows per subject: (0.4, 40 e^0.39 delta) for a subject
+    want = math.exp(0.4) * 0.05 + 40 * math.exp(39 * 0.01) * sample["delta"]
+    assert res.dp_bound_tpr == pytest.approx(want)
+    assert "k = 40" in res.extra["bound_note"]

@@ -131,4 +131,6 @@ def membership(
             f"(epsilon {float(res.privacy['epsilon']):.3g} per "
             f"{res.privacy['privacy_unit']}, delta {res.privacy['delta']:.3g})"
         )
+        if res.extra.get("bound_note"):
+            lines.append(f"  ({res.extra['bound_note']})")
     typer.echo("\n".join(lines))

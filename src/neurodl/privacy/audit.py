@@ -78,7 +78,9 @@ class MembershipAudit:
     """Every attack's result on one model, with the DP bound when it has one.
 
     ``dp_bound_tpr`` is ``min(1, e^epsilon * fpr + delta)`` from the model's
-    privacy report (None for a model trained without DP).
+    privacy report (None for a model trained without DP); for a sample-level
+    model, epsilon and delta are first scaled to a subject of ``k`` windows by
+    group privacy (``extra["bound_note"]`` says so).
     """
 
     attacks: dict[str, AttackResult]
@@ -315,9 +317,20 @@ def audit_membership(
         report = getattr(estimator, "privacy_", None)
         privacy = report.to_dict() if report is not None else None
     bound = None
+    extra: dict[str, Any] = {}
     if privacy is not None:
-        eps = float(privacy["epsilon"])
-        bound = min(1.0, math.exp(min(eps, 700.0)) * fpr + float(privacy["delta"]))
+        eps, delta = float(privacy["epsilon"]), float(privacy["delta"])
+        if privacy.get("privacy_unit") == "sample":
+            # the attack is on subjects: a subject of k windows is (k eps,
+            # k e^((k-1) eps) delta)-DP by group privacy (Dwork & Roth 2014, 2.2)
+            k = int(np.unique(g[np.isin(g, mem)], return_counts=True)[1].max())
+            delta = min(1.0, k * math.exp(min((k - 1) * eps, 700.0)) * delta)
+            eps = k * eps
+            extra["bound_note"] = (
+                f"sample-level model: the subject-level bound uses group privacy "
+                f"over k = {k} windows (epsilon {eps:.3g})"
+            )
+        bound = min(1.0, math.exp(min(eps, 700.0)) * fpr + delta)
     right = np.asarray(estimator.predict(X)) == y
     row_member = np.isin(g, mem)
     return MembershipAudit(
@@ -328,4 +341,5 @@ def audit_membership(
         dp_bound_tpr=bound,
         member_accuracy=float(right[row_member].mean()),
         nonmember_accuracy=float(right[~row_member].mean()),
+        extra=extra,
     )
