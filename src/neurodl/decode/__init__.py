@@ -4,7 +4,8 @@ EEG classifiers (:mod:`neurodl.decode.eeg`) and their common spatial patterns
 (:mod:`neurodl.decode.csp`), EEG ConvNets
 (:mod:`neurodl.decode.convnet`), continuous decoders of kinematics
 (:mod:`neurodl.decode.continuous`), leak-free evaluation
-(:mod:`neurodl.decode.evaluate`).
+(:mod:`neurodl.decode.evaluate`), and a classifier trained with subject-level
+differential privacy (:mod:`neurodl.decode.private`).
 """
 
 from neurodl.decode.continuous import KalmanDecoder as KalmanDecoder
@@ -29,6 +30,11 @@ from neurodl.decode.evaluate import cross_validate as cross_validate
 from neurodl.decode.evaluate import make_cv as make_cv
 from neurodl.decode.evaluate import permutation_test as permutation_test
 from neurodl.decode.evaluate import regression_scores as regression_scores
+from neurodl.decode.private import DPClassifier as DPClassifier
+from neurodl.decode.private import LogVariance as LogVariance
+from neurodl.decode.private import (
+    standardize_per_subject as standardize_per_subject,
+)
 
 __all__ = [
     "CSP",
@@ -36,9 +42,11 @@ __all__ = [
     "EEG_PIPELINES",
     "CVResult",
     "ConvNetClassifier",
+    "DPClassifier",
     "EEGNetClassifier",
     "FilterBankCSP",
     "KalmanDecoder",
+    "LogVariance",
     "MDMClassifier",
     "RecurrentDecoder",
     "ShallowConvNetClassifier",
@@ -53,4 +61,5 @@ __all__ = [
     "permutation_test",
     "regression_scores",
     "split_time_ordered",
+    "standardize_per_subject",
 ]

@@ -72,6 +72,7 @@ from neurodl.learning.optimizers import make_optimizer as make_optimizer
 from neurodl.learning.predictive_coding import PCConfig as PCConfig
 from neurodl.learning.predictive_coding import fit_pc as fit_pc
 from neurodl.learning.predictive_coding import pc_gradients as pc_gradients
+from neurodl.learning.private import fit_private as fit_private
 from neurodl.learning.rule_runs import load_rule_data as load_rule_data
 from neurodl.learning.rule_runs import train_rule as train_rule
 from neurodl.learning.trainer import ENGINES as ENGINES
@@ -122,6 +123,7 @@ __all__ = [
     "fit_ff",
     "fit_hebbian",
     "fit_pc",
+    "fit_private",
     "flip_bits",
     "hebb_step",
     "hopfield_energy",
