@@ -17,6 +17,8 @@ PACKAGES = [
     "neurodl.imaging",
     "neurodl.tasks",
     "neurodl.errors",
+    "neurodl.privacy",
+    "neurodl.privacy.deid",
 ]
 
 
