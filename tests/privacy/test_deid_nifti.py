@@ -223,7 +223,8 @@ def test_defaced_t1w_is_accepted(tmp_path):
     deface(src, anat / src.name)
     report = deidentify(dataset, tmp_path / "out")
     (rep,) = [f for f in report.files if f.format == "NIfTI"]
-    assert rep.status in ("written", "unchanged"), rep.reason
+    assert rep.status == "written", rep.reason
+    assert [c.field for c in rep.changes] == ["file name"]  # a clean header stays
     out = tmp_path / "out" / rep.output
     assert (np.asanyarray(nib.load(out).dataobj)[face] == 0).mean() >= 0.99
     assert json.loads(out.with_name(out.name.replace(".nii.gz", ".json")).read_text())[

@@ -510,13 +510,17 @@ def _v73(path: Path, rules: _Rules, tmp: Path | None) -> None:
         fin = h5py.File(path, "r")
     except OSError as exc:
         raise _bad(path, f"its HDF5 part cannot be opened: {exc}") from exc
-    with fin:
-        logical = _h5_logical(fin)
-        if tmp is None:
-            _walk_h5(fin, None, logical, rules)
-            return
-        with h5py.File(tmp, "w", userblock_size=512) as fout:
-            _walk_h5(fin, fout, logical, rules)
+    try:
+        with fin:
+            logical = _h5_logical(fin)
+            if tmp is None:
+                _walk_h5(fin, None, logical, rules)
+                return
+            with h5py.File(tmp, "w", userblock_size=512) as fout:
+                _walk_h5(fin, fout, logical, rules)
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        # h5py's errors on damaged B-trees, heaps and dataspaces
+        raise _bad(path, f"{type(exc).__name__}: {exc}") from exc
     with open(tmp, "r+b") as f:
         f.write(HEADER_V73 + b"\0" * 8 + b"\0\2IM" + b"\0" * (512 - 128))
 

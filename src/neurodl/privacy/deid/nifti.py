@@ -50,6 +50,7 @@ import io
 import json
 import re
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,9 @@ _TEXT_FIELDS[2] = ("descrip", "aux_file", "intent_name", "unused_str")
 _UNUSED = ("extents", "session_error", "glmax", "glmin")
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+# what reading a damaged file raises (zlib.error: a corrupt gzip stream; KeyError:
+# nibabel's unknown data type codes)
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zlib.error)
 
 
 @dataclass
@@ -178,15 +182,18 @@ class NiftiFile:
 
     def data_chunks(self) -> Iterator[bytes]:
         """Yield the image's data bytes, exactly as stored, in pieces."""
-        with _open(self.path) as f:
-            _skip(f, self.vox_offset, self.path)
-            left = self.nbytes
-            while left:
-                piece = f.read(min(left, _CHUNK))
-                if not piece:
-                    raise _bad(self.path, "the image data is truncated")
-                left -= len(piece)
-                yield piece
+        try:
+            with _open(self.path) as f:
+                _skip(f, self.vox_offset, self.path)
+                left = self.nbytes
+                while left:
+                    piece = f.read(min(left, _CHUNK))
+                    if not piece:
+                        raise _bad(self.path, "the image data is truncated")
+                    left -= len(piece)
+                    yield piece
+        except _READ_ERRORS as exc:
+            raise _bad(self.path, f"{type(exc).__name__}: {exc}") from exc
 
     def raw_array(self) -> np.ndarray[Any, Any]:
         """Return the stored (unscaled) values in the file's data type."""
@@ -288,7 +295,7 @@ def read_nifti(path: str | Path) -> NiftiFile:
                 tail += len(piece)
     except FormatError:
         raise
-    except (OSError, EOFError, ValueError, nib.spatialimages.HeaderDataError) as exc:
+    except (*_READ_ERRORS, nib.spatialimages.HeaderDataError) as exc:
         raise _bad(path, f"{type(exc).__name__}: {exc}") from exc
     found = NiftiFile(path, version, header, vox_offset, nbytes=nbytes, tail=tail)
     found.gzip = compressed
@@ -437,7 +444,8 @@ class NiftiHandler(Handler):
                 raise Refused(
                     f"{src.name} is {why} and was not defaced, so it shows the face: "
                     "run 'neurodl deface' on it first (its JSON sidecar then records "
-                    "DeIdentificationMethod), or set 'allow_face' to export the face."
+                    "DeIdentificationMethod), or allow faces (--allow-face, "
+                    "allow_face=True) to export it as it is."
                 )
             note = (
                 f"defaced ({method})" if method else "kept with the face (allow_face)"
@@ -453,7 +461,7 @@ class NiftiHandler(Handler):
                 if int(hdr[name]) != 0:
                     hdr[name] = 0
                     ctx.change(f"header {name}", "cleared (unused)", 0)
-            if bytes(hdr["regular"]) not in (b"", b"r"):
+            if bytes(hdr["regular"]).rstrip(b"\0") not in (b"", b"r"):
                 hdr["regular"] = b"r"
                 ctx.change("header regular", "cleared (unused)", "r")
         for k, (code, size) in enumerate(img.extensions):
