@@ -221,7 +221,8 @@ class _Rules:
         self.ctx = ctx
         self.found = Inspection()
 
-    def _change(self, where: str, action: str, new: object = None) -> None:
+    def change(self, where: str, action: str, new: object = None) -> None:
+        """Record a changed field (write mode only)."""
         if self.ctx is not None:
             self.ctx.change(where, action, new)
 
@@ -231,7 +232,7 @@ class _Rules:
 
     def drop(self, where: str, what: str) -> None:
         """Record that ``where`` (an object that cannot be checked) was removed."""
-        self._change(where, f"removed ({what})")
+        self.change(where, f"removed ({what})")
 
     def text(self, names: tuple[str, ...], where: str, value: str) -> str:
         """Return the text to write for ``value`` (a char row or string)."""
@@ -247,7 +248,7 @@ class _Rules:
             )
             self.found.known.append((clean, kind))
             why = "a date of birth is never written" if rule == "birth" else rule
-            self._change(where, f"emptied ({why})", "")
+            self.change(where, f"emptied ({why})", "")
             return ""
         if rule == "subject" and clean:
             if self.found.subject is None:
@@ -255,13 +256,13 @@ class _Rules:
             pseudo = self.ctx.pseudonym if self.ctx is not None else ""
             if is_pseudonym(clean) or not pseudo:
                 return value
-            self._change(where, "pseudonymised", pseudo)
+            self.change(where, "pseudonymised", pseudo)
             return pseudo
         if rule == "age" and re.fullmatch(r"\d+(\.\d*)?", clean):
             self.found.age = float(clean)
             new = bids_age(float(clean))
             if float(clean) >= AGE_CAP and new != clean:
-                self._change(where, "capped", new)
+                self.change(where, "capped", new)
                 return new
             return value
         if rule == "date" and (parsed := _parse_date(clean)) is not None:
@@ -270,7 +271,7 @@ class _Rules:
             if self.ctx is None or self.ctx.daysback == 0:
                 return value
             new = self.ctx.shift(when).strftime(fmt)
-            self._change(where, "shifted", new)
+            self.change(where, "shifted", new)
             return new
         if rule == "sex" and clean[:1].upper() in ("F", "M"):
             self.found.sex = self.found.sex or clean[:1].upper()
@@ -288,7 +289,7 @@ class _Rules:
             return arr
         if rule in ("birth", "person", "subject"):
             why = "a date of birth is never written" if rule == "birth" else rule
-            self._change(where, f"emptied ({why})", "[]")
+            self.change(where, f"emptied ({why})", "[]")
             return None
         if rule == "age":
             if arr.size == 1 and arr.dtype.kind in "iuf":
@@ -296,7 +297,7 @@ class _Rules:
                 if np.isfinite(years) and years >= 0:
                     self.found.age = years
                 if years > AGE_CAP:
-                    self._change(where, "capped", AGE_CAP)
+                    self.change(where, "capped", AGE_CAP)
                     return np.full_like(arr, AGE_CAP)
             return arr
         kind = _date_kind(arr)
@@ -311,7 +312,7 @@ class _Rules:
                 self.found.dates.append(dt.datetime.fromordinal(int(v) - 366))
             if not days:
                 return arr
-            self._change(where, "shifted (datenum)", f"-{days} days")
+            self.change(where, "shifted (datenum)", f"-{days} days")
             return (arr - days).astype(arr.dtype)
         rows = _datevec_rows(arr)
         new = rows.copy()
@@ -322,7 +323,7 @@ class _Rules:
             new[i, :3] = (moved.year, moved.month, moved.day)
         if not days:
             return arr
-        self._change(where, "shifted (datevec)", f"-{days} days")
+        self.change(where, "shifted (datevec)", f"-{days} days")
         return new.reshape(arr.shape).astype(arr.dtype)
 
 
@@ -421,11 +422,11 @@ def _v5(path: Path, rules: _Rules) -> bytes | None:
     with open(path, "rb") as f:
         head = f.read(116)
     if head != HEADER_V5:
-        rules._change("header text", "replaced", HEADER_V5.decode().strip())
+        rules.change("header text", "replaced", HEADER_V5.decode().strip())
     out: dict[str, Any] = {}
     for name, value in data.items():
         if name == "__globals__" and len(value):
-            rules._change("global variable flags", "removed")
+            rules.change("global variable flags", "removed")
         if name.startswith("__"):
             if name == "__function_workspace__":
                 rules.drop(name, "MATLAB subsystem data: cannot be checked")
@@ -503,7 +504,7 @@ def _v73(path: Path, rules: _Rules, tmp: Path | None) -> None:
     with open(path, "rb") as f:
         head = f.read(116)
     if head != HEADER_V73:
-        rules._change(
+        rules.change(
             "header text (HDF5 user block)", "replaced", HEADER_V73.decode().strip()
         )
     try:
@@ -550,9 +551,7 @@ def _walk_h5(fin: Any, fout: Any, logical: dict[str, Any], rules: _Rules) -> Non
                 continue
             kind = h5py.check_string_dtype(aid.dtype)
             if kind is not None and key != "MATLAB_class":
-                value = _scrub_strings(
-                    value, f"{where} @{key}", rules, kind.length is None
-                )
+                value = _scrub_strings(value, f"{where} @{key}", rules)
                 if dst is not None:
                     vlen = kind.length is None  # fixed length: sized to the new text
                     dst.attrs.create(key, value, dtype=aid.dtype if vlen else None)
@@ -610,7 +609,9 @@ def _walk_h5(fin: Any, fout: Any, logical: dict[str, Any], rules: _Rules) -> Non
                         shuffle=obj.shuffle,
                         fletcher32=obj.fletcher32,
                     )
-                dtype = obj.dtype if same else None
+                info = h5py.check_string_dtype(obj.dtype)
+                vlen = info is not None and info.length is None
+                dtype = obj.dtype if same or vlen else None  # fixed: sized anew
                 dset = out.create_dataset(key, data=data, dtype=dtype, **kw)
             copy_attrs(obj, dset, where)
             for k, v in (ds_new[1] if ds_new else {}).items():
@@ -619,7 +620,7 @@ def _walk_h5(fin: Any, fout: Any, logical: dict[str, Any], rules: _Rules) -> Non
     copy_attrs(fin, fout, "(file)")
     walk(fin, fout)
     if times:
-        rules._change("HDF5 object time stamps", "removed")
+        rules.change("HDF5 object time stamps", "removed")
     if fout is None:
         return
     for dst_path, src_refs in refs:
@@ -639,14 +640,14 @@ def _walk_h5(fin: Any, fout: Any, logical: dict[str, Any], rules: _Rules) -> Non
         fout[dst_path][...] = new
 
 
-def _scrub_strings(value: Any, where: str, rules: _Rules, vlen: bool) -> Any:
+def _scrub_strings(value: Any, where: str, rules: _Rules) -> Any:
     if isinstance(value, (bytes, str)):
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         new = rules.text((), where, text)
         return new.encode() if isinstance(value, bytes) else new
     arr = np.asarray(value)
     if arr.dtype == object or arr.dtype.kind in "SU":
-        items = [_scrub_strings(v, where, rules, vlen) for v in arr.ravel()]
+        items = [_scrub_strings(v, where, rules) for v in arr.ravel()]
         if arr.dtype.kind == "S":
             width = max([len(i) for i in items] + [1])
             return np.array(items, dtype=f"S{width}").reshape(arr.shape)
@@ -694,9 +695,7 @@ def _dataset(
         )
         return codes.T.copy(), {}, False
     if h5py.check_string_dtype(obj.dtype) is not None or obj.dtype.kind == "S":
-        new_s = _scrub_strings(
-            data, where, rules, h5py.check_string_dtype(obj.dtype) is not None
-        )
+        new_s = _scrub_strings(data, where, rules)
         same = np.array_equal(np.asarray(new_s), np.asarray(data))
         return (data if same else new_s), {}, same
     if obj.dtype.kind in "biuf" and cls:
