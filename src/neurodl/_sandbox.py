@@ -275,7 +275,7 @@ def _collect(fd: int, pid: int, deadline: float) -> tuple[bytes, int | None]:
 
     ``(partial, None)`` if the deadline passed (the child is then killed).
     """
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -365,6 +365,11 @@ def run_limited(
     os.close(w)
     try:
         blob, status = _collect(r, pid, deadline)
+    except BaseException:  # interrupted (Ctrl-C, an alarm): stop the child too
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
     finally:
         os.close(r)
     if status is None:

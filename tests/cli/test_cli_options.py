@@ -405,3 +405,35 @@ def test_bad_value_names_the_option(capsys, tmp_path, command, option):
     if code == 1:
         assert err.startswith("neurodl: error: ") and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+# options of the root command go before the command (``neurodl --key-file F info
+# MODEL``): the key for reading encrypted inputs; a bad value is named like any other
+ROOT_FLAGS = {"--version", "--debug", "--help"}
+ROOT_CASES: dict[str, list[str]] = {
+    "--key-file": [MISSING, DIR, FILE],  # FILE: not 32 bytes
+    "--passphrase-env": ["NEURODL_NO_VAR"],
+}
+
+
+def test_every_root_option_has_a_case():
+    root = typer.main.get_command(app)
+    options = {next(o for o in p.opts if o.startswith("--")) for p in root.params}
+    assert options - ROOT_FLAGS == set(ROOT_CASES)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [(o, v) for o, vs in ROOT_CASES.items() for v in vs]
+)
+def test_bad_root_value_names_the_option(capsys, tmp_path, monkeypatch, option, value):
+    monkeypatch.delenv("NEURODL_NO_VAR", raising=False)
+    a_file = tmp_path / "a_file.txt"
+    a_file.write_text("not a key\n")
+    (tmp_path / "a_dir").mkdir()
+    fill = {FILE: str(a_file), DIR: str(tmp_path / "a_dir"), MISSING: "/nope/x.bin"}
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, err = _run(capsys, [option, fill.get(value, value), "info", "/nope/m.st"])
+    assert code == 1, err
+    assert f"'{option}'" in err and "Traceback" not in err
+    assert err.startswith("neurodl: error: ") and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

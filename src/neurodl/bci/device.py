@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodl.errors import ValidationError
+from neurodl.errors import FormatError, ValidationError
 
 __all__ = [
     "TRAJECTORY_COLUMNS",
@@ -284,28 +284,59 @@ def read_trajectory(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     Raises
     ------
     ValidationError
-        If the file is missing or not a trajectory file.
+        If the file is missing or not a trajectory file (no such columns).
+    FormatError
+        If the file is malformed: a broken archive, text that is not UTF-8, a row
+        with the wrong number of fields or a value that is not a number.
     """
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"trajectory file {str(path)!r} does not exist.")
+
+    def broken(what: str, fmt: str) -> FormatError:
+        return FormatError(
+            f"{str(path)!r} is not a readable trajectory file: {what}.",
+            path=path,
+            fmt=fmt,
+        )
+
     if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            missing = [c for c in TRAJECTORY_COLUMNS if c not in z.files]
-            if missing:
-                raise ValidationError(
-                    f"{str(path)!r} is not a trajectory file (no {missing})."
-                )
-            return {c: z[c] for c in TRAJECTORY_COLUMNS}
-    lines = path.read_text().splitlines()
+        try:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
+                missing = [c for c in TRAJECTORY_COLUMNS if c not in z.files]
+                if missing:
+                    raise ValidationError(
+                        f"{str(path)!r} is not a trajectory file (no {missing})."
+                    )
+                return {c: z[c] for c in TRAJECTORY_COLUMNS}
+        except ValidationError:
+            raise
+        except Exception as exc:  # zipfile and numpy raise many types
+            raise broken(f"{type(exc).__name__}: {exc}", "npz") from exc
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise broken(f"not UTF-8 text ({exc})", "CSV") from exc
     if not lines or lines[0].split(",") != list(TRAJECTORY_COLUMNS):
         raise ValidationError(
             f"{str(path)!r} is not a trajectory file (header must be "
             f"{','.join(TRAJECTORY_COLUMNS)})."
         )
     cells = [line.split(",") for line in lines[1:]]
+    short = [k for k, row in enumerate(cells, 2) if len(row) != len(TRAJECTORY_COLUMNS)]
+    if short:
+        raise broken(
+            f"line {short[0]} has {len(cells[short[0] - 2])} fields, the header "
+            f"{len(TRAJECTORY_COLUMNS)}",
+            "CSV",
+        )
     out: dict[str, np.ndarray] = {}
     for j, c in enumerate(TRAJECTORY_COLUMNS):
         col = [row[j] for row in cells]
-        out[c] = np.asarray(col, dtype=str if c == "label" else float)
+        try:
+            out[c] = np.asarray(col, dtype=str if c == "label" else float)
+        except ValueError as exc:
+            raise broken(
+                f"column {c!r} holds a value that is not a number ({exc})", "CSV"
+            ) from exc
     return out

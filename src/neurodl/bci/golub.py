@@ -76,7 +76,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from neurodl._validate import check_int, check_option, check_positive
 from neurodl.data.registry import dataset_file
-from neurodl.errors import NonFiniteError, ShapeError, ValidationError
+from neurodl.errors import FormatError, NonFiniteError, ShapeError, ValidationError
 
 __all__ = [
     "BLOCKS",
@@ -762,23 +762,22 @@ def load_golub_session(path: str | Path | None = None) -> GolubSession:
     Raises
     ------
     ValidationError
-        If the file is missing, unreadable, or lacks a field (the message names the
-        file and the field).
+        If the file is missing or lacks a field (the message names the file and
+        the field).
+    FormatError
+        If the file is not a readable MATLAB v5/v7 file (a ValidationError too).
     """
     p = dataset_file("bci_golub", "exampleData.mat") if path is None else Path(path)
     if not p.is_file():
         raise ValidationError(f"no Golub session file at {p}: it does not exist.")
     try:
         raw = scipy.io.loadmat(str(p), squeeze_me=True, struct_as_record=False)
-    except (OSError, ValueError, TypeError, NotImplementedError) as exc:
-        raise ValidationError(
+    except Exception as exc:  # scipy raises many types on bad bytes
+        raise FormatError(
             f"{p} is not a Golub session file: it cannot be read as a MATLAB "
-            f"(v5/v7) file ({exc})."
-        ) from exc
-    except scipy.io.matlab.MatReadError as exc:
-        raise ValidationError(
-            f"{p} is not a Golub session file: it cannot be read as a MATLAB "
-            f"file ({exc})."
+            f"(v5/v7) file ({type(exc).__name__}: {exc}).",
+            path=p,
+            fmt="MATLAB .mat",
         ) from exc
     rd = _Reader(p)
     exp = rd.get(raw, "expParams", "")

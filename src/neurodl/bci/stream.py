@@ -11,9 +11,13 @@
 * :class:`GapCounter` counts samples missing from a stream from jumps of its
   timestamps (> 1.5 sample periods).
 
-liblsl logs INFO lines to stderr; :func:`quiet_lsl` silences them unless the user has
-an LSL configuration file of their own (``LSLAPICFG``, ``./lsl_api.cfg``,
-``~/lsl_api/lsl_api.cfg`` or ``/etc/lsl_api/lsl_api.cfg``), which then wins.
+liblsl logs INFO lines to stderr, and by default looks for streams on the whole local
+network. :func:`quiet_lsl` silences the logging and keeps stream discovery on this
+machine (``ResolveScope = machine``: recordings are personal data and do not go on
+the network by accident), unless the user has an LSL configuration file of their own
+(``LSLAPICFG``, ``./lsl_api.cfg``, ``~/lsl_api/lsl_api.cfg`` or
+``/etc/lsl_api/lsl_api.cfg``), which then wins: to read an amplifier on another
+machine, put ``[multicast]`` / ``ResolveScope = site`` in one.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodl.errors import ValidationError
+from neurodl.errors import FormatError, ValidationError
 
 __all__ = [
     "DEFAULT_STREAM",
@@ -71,6 +75,9 @@ VOLT_SCALE = {
 _LINGER_S = 0.1
 """Seconds a finished replay keeps its outlets open so the last chunk arrives."""
 
+LSL_CONFIG = "[log]\nlevel = -3\n[multicast]\nResolveScope = machine\n"
+"""neurodl's liblsl configuration: no INFO logging, streams of this machine only."""
+
 _QUIET_DONE = False
 _QUIET_LOCK = threading.Lock()
 
@@ -80,7 +87,7 @@ class StreamNotFoundError(ValidationError):
 
 
 def quiet_lsl() -> bool:
-    """Silence liblsl's INFO logging, unless the user configured LSL themselves.
+    """Silence liblsl's logging, resolve on this machine only, unless configured.
 
     Must run before the first LSL call of the process to have an effect (liblsl
     reads its configuration once); every function of :mod:`neurodl.bci` that talks
@@ -108,7 +115,7 @@ def quiet_lsl() -> bool:
         import pylsl
 
         try:
-            pylsl.set_config_content("[log]\nlevel = -3\n")
+            pylsl.set_config_content(LSL_CONFIG)
         except NotImplementedError:  # liblsl < 1.17.7: leave the default logging
             return False
         return True
@@ -221,7 +228,12 @@ class Recording:
 
 
 def load_recording(
-    path: str | os.PathLike[str] | None = None, *, data: str = "eegmmidb", run: int = 6
+    path: str | os.PathLike[str] | None = None,
+    *,
+    data: str = "eegmmidb",
+    run: int = 6,
+    key: bytes | None = None,
+    passphrase: str | None = None,
 ) -> Recording:
     """Read a recording: a file, or run ``run`` of bundled dataset ``data``.
 
@@ -238,6 +250,9 @@ def load_recording(
     run : int
         Bundled run: 4, 8 or 12 (imagined left fist T1 / right fist T2) or 6, 10
         or 14 (imagined both fists T1 / both feet T2).
+    key, passphrase : bytes or str, optional
+        For a file written by ``neurodl encrypt`` (``S001R04.edf.enc``): the key
+        file's 32 bytes or the passphrase; decrypted in memory, never to disk.
 
     Returns
     -------
@@ -246,7 +261,12 @@ def load_recording(
     Raises
     ------
     ValidationError
-        Unknown dataset or run, a missing or unreadable file, or a bad array.
+        Unknown dataset or run, a missing file, or a bad array.
+    FormatError
+        A malformed file (a :class:`ValidationError` too); see
+        :func:`neurodl.data.eeg.read_raw`.
+    DecryptionError
+        An encrypted file without its key, or with a wrong one.
     """
     if path is None:
         from neurodl.data.registry import DATASETS, dataset_file
@@ -267,14 +287,16 @@ def load_recording(
         raise ValidationError(
             f"'path' must be an existing recording file; {str(p)!r} does not exist."
         )
-    if p.suffix.lower() == ".npz":
-        return _load_npz(p)
+    from neurodl.privacy.plaintext import plain_name, plaintext_path
+
+    if plain_name(p).lower().endswith(".npz"):
+        with plaintext_path(p, key=key, passphrase=passphrase) as plain:
+            return _load_npz(plain, p)
     import mne
 
-    try:
-        raw = mne.io.read_raw(p, preload=True, verbose="error")
-    except (ValueError, RuntimeError, OSError, NotImplementedError) as exc:
-        raise ValidationError(f"cannot read {str(p)!r} as a recording: {exc}") from exc
+    from neurodl.data.rawfile import read_raw
+
+    raw = read_raw(p, key=key, passphrase=passphrase)
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     if len(picks) == 0:
         picks = np.arange(len(raw.ch_names))
@@ -298,9 +320,9 @@ def load_recording(
     return rec
 
 
-def _load_npz(p: Path) -> Recording:
+def _load_npz(plain: Path, p: Path) -> Recording:
     try:
-        with np.load(p, allow_pickle=False) as z:
+        with plain.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
             if "data" not in z.files or "sfreq" not in z.files:
                 raise ValidationError(
                     f"{str(p)!r} must hold arrays 'data' (n_channels, n_samples) and "
@@ -310,11 +332,13 @@ def _load_npz(p: Path) -> Recording:
             sfreq = float(np.asarray(z["sfreq"]).reshape(-1)[0])
             names = [str(c) for c in z["ch_names"]] if "ch_names" in z.files else None
             unit = str(z["unit"]) if "unit" in z.files else "microvolts"
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise ValidationError(
-            f"cannot read {str(p)!r} as an .npz array: {exc}"
+    except ValidationError:
+        raise
+    except Exception as exc:  # zipfile and numpy raise many types on bad bytes
+        raise FormatError(
+            f"cannot read {str(p)!r} as an .npz array: {type(exc).__name__}: {exc}",
+            path=p,
+            fmt="npz",
         ) from exc
     rec = Recording.from_array(values, sfreq, names, unit=unit)
     rec.source = str(p)
@@ -638,7 +662,9 @@ def resolve_stream(
         )
         raise StreamNotFoundError(
             f"no LSL stream with {what} found within {timeout:g} s; start one "
-            "(e.g. 'neurodl bci replay') or check the name, type and network."
+            "(e.g. 'neurodl bci replay') or check the name and type. neurodl looks "
+            "on this machine only, unless an lsl_api.cfg says otherwise "
+            "('[multicast]' 'ResolveScope = site' for the local network)."
         )
     return max(found, key=lambda f: f.created_at())
 

@@ -8,6 +8,7 @@ traceback instead.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -30,6 +31,7 @@ from neurodl.cli import (
     tour,
     train,
 )
+from neurodl.cli._common import options_in_errors
 from neurodl.errors import NeurodlError
 
 app = typer.Typer(
@@ -68,6 +70,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False,
         "--version",
@@ -78,8 +81,36 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback when a command fails."
     ),
+    key_file: Path | None = typer.Option(
+        None,
+        "--key-file",
+        help="Key file (neurodl keygen) for reading encrypted inputs (FILE.enc "
+        "from neurodl encrypt) in memory; goes before the command.",
+    ),
+    passphrase_env: str | None = typer.Option(
+        None,
+        "--passphrase-env",
+        help="Environment variable holding the passphrase of encrypted inputs; "
+        "goes before the command.",
+    ),
 ) -> None:
-    """Neurodl: artificial and biological neural networks in one toolkit."""
+    """Neurodl: artificial and biological neural networks in one toolkit.
+
+    ``--key-file F`` or ``--passphrase-env VAR`` (before the command) let every
+    command read files written by ``neurodl encrypt`` (``S001R04.edf.enc``,
+    ``bold.nii.gz.enc``, ``model.safetensors.enc``...), decrypted in memory and
+    never to disk (:func:`neurodl.privacy.plaintext.use_key`). The encrypt and
+    decrypt commands take their own ``--key-file`` / ``--passphrase-env``.
+    """
+    if key_file is None and passphrase_env is None:
+        return
+    from neurodl.cli.privacy import _secret
+    from neurodl.privacy.plaintext import use_key
+
+    names = {"key_file": "--key-file", "key": "--key-file"}
+    with options_in_errors(names | {"passphrase": "--passphrase-env"}):
+        secret = _secret(key_file, passphrase_env)
+        ctx.with_resource(use_key(**secret))  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> None:

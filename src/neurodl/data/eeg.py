@@ -22,8 +22,11 @@ from typing import Any
 import numpy as np
 
 from neurodl._validate import check_positive
+from neurodl.data.rawfile import check_edf_size as check_edf_size
+from neurodl.data.rawfile import read_raw as read_raw
 from neurodl.data.registry import DATASETS, dataset_file
 from neurodl.errors import DataFileError, NonFiniteError, ValidationError
+from neurodl.privacy.plaintext import ENCRYPTED_SUFFIX, plain_name
 
 __all__ = [
     "EEGMMIDB_RUNS",
@@ -33,6 +36,7 @@ __all__ = [
     "eegmmidb_events",
     "eegmmidb_file_events",
     "load_eeg",
+    "read_raw",
 ]
 
 EEG_EXTENSIONS = (".edf", ".bdf", ".gdf", ".fif", ".fif.gz", ".vhdr")
@@ -154,58 +158,6 @@ class EEGEpochs:
         return float(counts.max() / counts.sum())
 
 
-def check_edf_size(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`DataFileError` if an EDF/BDF file is shorter than its header says.
-
-    MNE reads a truncated EDF without complaint (the missing records read as
-    zeros or garbage), so the size is checked here first: the header gives the
-    number of data records and the samples per record of each signal.
-    """
-    path = Path(path)
-    width = 3 if path.suffix.lower() == ".bdf" else 2
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(256)
-        if len(head) < 256:
-            raise DataFileError(
-                f"{str(path)!r} is truncated: {size} bytes, shorter than the "
-                "256-byte EDF/BDF header."
-            )
-        try:
-            header_bytes = int(head[184:192].decode("ascii").strip())
-            n_records = int(head[236:244].decode("ascii").strip())
-            n_signals = int(head[252:256].decode("ascii").strip())
-        except ValueError as exc:
-            raise DataFileError(
-                f"{str(path)!r} is not an EDF/BDF file (unreadable header: {exc})."
-            ) from exc
-        rest = f.read(256 * n_signals)
-        if len(rest) < 256 * n_signals:
-            raise DataFileError(
-                f"{str(path)!r} is truncated inside its header ({size} bytes)."
-            )
-    offset = 216 * n_signals  # samples-per-record field of each signal
-    try:
-        per_record = sum(
-            int(rest[offset + 8 * i : offset + 8 * (i + 1)].decode("ascii").strip())
-            for i in range(n_signals)
-        )
-    except ValueError as exc:
-        raise DataFileError(
-            f"{str(path)!r} has an unreadable EDF/BDF signal header: {exc}"
-        ) from exc
-    if n_records < 0:  # -1: unknown while recording; nothing to check
-        return
-    expected = header_bytes + n_records * per_record * width
-    if size < expected:
-        have = (size - header_bytes) / (per_record * width)
-        raise DataFileError(
-            f"{str(path)!r} is truncated: {size} bytes, but its header declares "
-            f"{n_records} data records ({expected} bytes); only {have:.1f} records "
-            "are present."
-        )
-
-
 def _resolve_files(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     subject: int,
@@ -238,12 +190,13 @@ def _resolve_files(
         if path.is_dir():
             # the subject's files in the folder itself, or in its S### subfolder
             # (PhysioNet's own layout, and MNE's eegbci download)
+            # (each as it is, or encrypted as NAME.enc)
             names = [f"S{subject:03d}R{r:02d}.edf" for r in runs]
             for folder in (path, path / f"S{subject:03d}"):
-                files = [folder / n for n in names]
+                files = [_plain_or_encrypted(folder / n) for n in names]
                 if all(f.is_file() for f in files):
                     return files
-            absent = [n for n in names if not (path / n).is_file()]
+            absent = [n for n in names if not _plain_or_encrypted(path / n).is_file()]
             raise DataFileError(
                 f"'data' folder {str(path)!r} lacks the files of subject "
                 f"{subject}, runs {list(runs)}: {absent} (looked in the folder and "
@@ -260,23 +213,19 @@ def _resolve_files(
                 f"'data' must be a bundled dataset, a folder or EEG files; EEG file "
                 f"{str(p)!r} does not exist."
             )
-        if not str(p).lower().endswith(EEG_EXTENSIONS):
+        if not plain_name(p).lower().endswith(EEG_EXTENSIONS):
             raise ValidationError(
                 f"EEG file {str(p)!r} must end in one of "
-                f"{', '.join(EEG_EXTENSIONS)}; got {p.suffix!r}."
+                f"{', '.join(EEG_EXTENSIONS)} (encrypted: the same followed by "
+                f".enc); got {p.suffix!r}."
             )
     return paths
 
 
-def _read_raw(path: Path) -> Any:
-    import mne
-
-    if path.suffix.lower() in (".edf", ".bdf"):
-        check_edf_size(path)
-    try:
-        return mne.io.read_raw(path, preload=True, verbose="error")
-    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as exc:
-        raise DataFileError(f"cannot read EEG file {str(path)!r}: {exc}") from exc
+def _plain_or_encrypted(path: Path) -> Path:
+    """``path`` if it exists, else ``path.enc`` if that does, else ``path``."""
+    enc = path.with_name(path.name + ENCRYPTED_SUFFIX)
+    return enc if not path.is_file() and enc.is_file() else path
 
 
 def load_eeg(
@@ -294,6 +243,8 @@ def load_eeg(
     resample: float | None = None,
     reference: str | None = "average",
     min_trials_per_class: int = 5,
+    key: bytes | None = None,
+    passphrase: str | None = None,
 ) -> EEGEpochs:
     """Read EEG runs and cut labelled epochs, as MNE's motor-imagery example does.
 
@@ -326,11 +277,21 @@ def load_eeg(
     min_trials_per_class : int
         Fewest trials a class may have; fewer is an error (a decoder cannot be
         cross-validated on it).
+    key, passphrase : bytes or str, optional
+        For files written by ``neurodl encrypt`` (``S001R06.edf.enc``; a folder
+        may hold ``S###R##.edf.enc`` files): the key file's 32 bytes
+        (:func:`neurodl.privacy.read_key_file`) or the passphrase. They are
+        decrypted in memory, never to disk (see :func:`read_raw`).
 
     Raises
     ------
     DataFileError
-        A file is missing, truncated or unreadable.
+        A file is missing.
+    FormatError
+        A file is malformed: truncated, a broken header, not the format its name
+        says (see :func:`read_raw`).
+    DecryptionError
+        A file is encrypted and no key, or a wrong one, was given.
     ValidationError
         Unknown channel names, runs with different sampling rates, an event that
         never occurs, a class with too few trials, a bad parameter.
@@ -365,7 +326,7 @@ def load_eeg(
         raise ValidationError(
             f"'events' must map annotations to at least two classes; got {events}."
         )
-    raws = [_read_raw(f) for f in files]
+    raws = [read_raw(f, key=key, passphrase=passphrase) for f in files]
     rates = {float(r.info["sfreq"]) for r in raws}
     if len(rates) > 1:
         detail = ", ".join(
@@ -384,12 +345,13 @@ def load_eeg(
             f"the {sfreq:g} Hz recording; got {h_freq!r}."
         )
     is_physionet = (isinstance(data, str) and data == "eegmmidb") or any(
-        f.name.upper().startswith("S") and f.suffix.lower() == ".edf" for f in files
+        plain_name(f).upper().startswith("S") and plain_name(f).lower().endswith(".edf")
+        for f in files
     )
-    for raw in raws:
+    for f, raw in zip(files, raws, strict=True):
         if is_physionet:
             mne.datasets.eegbci.standardize(raw)
-        _check_finite(raw)
+        _check_finite(raw, str(f))
     run_of_raw = [_run_number(f, i) for i, f in enumerate(files)]
 
     names = list(raws[0].ch_names)
@@ -481,7 +443,7 @@ def load_eeg(
         tmax=float(epochs.tmax),
         rank=rank,
         info={
-            "files": [f.name for f in files],
+            "files": [plain_name(f) for f in files],
             "band_hz": [l_freq, h_freq],
             "reference": reference,
             "trials_per_class": {
@@ -489,9 +451,9 @@ def load_eeg(
             },
             "events": events,
             "tasks": {
-                f.name: EEGMMIDB_RUNS[int(m.group(2))][0]
+                plain_name(f): EEGMMIDB_RUNS[int(m.group(2))][0]
                 for f in files
-                if (m := _PHYSIONET_NAME.fullmatch(f.name))
+                if (m := _PHYSIONET_NAME.fullmatch(plain_name(f)))
                 and int(m.group(2)) in EEGMMIDB_RUNS
             },
         },
@@ -510,7 +472,7 @@ def eegmmidb_file_events(
     >>> eegmmidb_file_events(["S002R06.edf", "data/S002R10.edf"])
     {'T1': 'both_fists', 'T2': 'both_feet'}
     """
-    names = [Path(f).name for f in files]
+    names = [plain_name(f) for f in files]
     matches = [_PHYSIONET_NAME.fullmatch(n) for n in names]
     if not all(matches):
         other = [n for n, m in zip(names, matches, strict=True) if not m]
@@ -524,7 +486,7 @@ def eegmmidb_file_events(
 
 
 def _run_number(path: Path, index: int) -> int:
-    stem = path.name.split(".")[0].upper()
+    stem = plain_name(path).split(".")[0].upper()
     if "R" in stem:
         tail = stem.rsplit("R", 1)[1]
         if tail.isdigit():
@@ -532,7 +494,7 @@ def _run_number(path: Path, index: int) -> int:
     return index + 1
 
 
-def _check_finite(raw: Any) -> None:
+def _check_finite(raw: Any, source: str) -> None:
     data = raw.get_data()
     bad = ~np.isfinite(data)
     if bad.any():
@@ -542,7 +504,7 @@ def _check_finite(raw: Any) -> None:
         t1 = float(t.max()) / raw.info["sfreq"]
         names = sorted({raw.ch_names[int(c)] for c in ch})
         raise NonFiniteError(
-            f"EEG recording {raw.filenames[0]!s} holds {int(bad.sum())} NaN or "
+            f"EEG recording {source} holds {int(bad.sum())} NaN or "
             f"infinite samples in {len(names)} channel(s) (first {first_ch!r}) "
             f"between {t0:.3f} s and {t1:.3f} s; mark or repair that segment first."
         )

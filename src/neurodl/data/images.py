@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from neurodl._validate import check_int, check_option
 from neurodl.data.registry import dataset_file
-from neurodl.errors import DataFileError, ValidationError
+from neurodl.errors import DataFileError, FormatError, ValidationError
 
 __all__ = ["MNIST_SPLITS", "load_mnist", "load_mnist1d"]
 
@@ -36,25 +37,33 @@ def _read_idx(path: Path, magic: int, dims: int) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise DataFileError(f"cannot read MNIST file {path}: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FormatError(
+            f"cannot read MNIST file {path}: {exc}", path=path, fmt="idx"
+        ) from exc
     header = 4 + 4 * dims
     if len(raw) < header:
-        raise DataFileError(f"{path} is not an idx file: only {len(raw)} bytes.")
+        raise FormatError(
+            f"{path} is not an idx file: only {len(raw)} bytes.", path=path, fmt="idx"
+        )
     got_magic = int.from_bytes(raw[:4], "big")
     if got_magic != magic:
-        raise DataFileError(
+        raise FormatError(
             f"{path} is not an idx file of the expected kind: magic number "
-            f"{got_magic}, expected {magic}."
+            f"{got_magic}, expected {magic}.",
+            path=path,
+            fmt="idx",
         )
     shape = tuple(
         int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)
     )
     n = int(np.prod(shape))
     if len(raw) - header != n:
-        raise DataFileError(
+        raise FormatError(
             f"{path} is truncated or padded: its header announces {shape} "
-            f"({n} bytes of data), the file holds {len(raw) - header}."
+            f"({n} bytes of data), the file holds {len(raw) - header}.",
+            path=path,
+            fmt="idx",
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 

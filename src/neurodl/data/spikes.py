@@ -28,8 +28,16 @@ from typing import Any
 
 import numpy as np
 
+from neurodl.data.formats import read_mat, read_nwb
 from neurodl.data.registry import DATASETS, dataset_file
-from neurodl.errors import DataFileError, NonFiniteError, ShapeError, ValidationError
+from neurodl.errors import (
+    DataFileError,
+    FormatError,
+    NonFiniteError,
+    ShapeError,
+    ValidationError,
+)
+from neurodl.privacy.plaintext import plain_name, plaintext_path
 
 __all__ = ["SUFFIXES", "SpikeData", "load_spikes"]
 
@@ -177,49 +185,52 @@ def _resolve(
 
 
 def _read_arrays(
-    path: Path, keys: Mapping[str, str], optional: str | None = None
+    path: Path,
+    keys: Mapping[str, str],
+    optional: str | None = None,
+    secret: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Read the named arrays from a .mat (v5 or v7.3) or .npz file.
 
     ``keys`` maps each array's name to the parameter that gave it (for messages).
-    Key ``optional`` (one of ``keys``) is read only when the file has it.
+    Key ``optional`` (one of ``keys``) is read only when the file has it. A .mat
+    file is read in a sandboxed process (:func:`neurodl.data.formats.read_mat`);
+    ``secret`` holds ``key``/``passphrase`` for an encrypted file.
     """
-    suffix = path.suffix.lower()
+    secret = dict(secret or {})
+    if plain_name(path).lower().endswith(".npz"):
+        with plaintext_path(path, **secret) as plain:
+            return _read_npz(plain, path, keys, optional), "npz"
+    mat = read_mat(path, names=list(keys), **secret)
+    available = sorted(set(mat.arrays) | set(mat.other))
+    found = _check_keys(path, keys, available, optional)
+    for k in found:
+        if k in mat.other:
+            raise ValidationError(
+                f"key {k!r} in {path} must be a numeric array; got a MATLAB "
+                f"{mat.other[k]}."
+            )
+    return {k: mat.arrays[k] for k in found}, mat.version
+
+
+def _read_npz(
+    plain: Path, path: Path, keys: Mapping[str, str], optional: str | None
+) -> dict[str, np.ndarray]:
+    """Read an .npz archive (no pickle); a broken archive is a FormatError."""
     try:
-        if suffix == ".npz":
-            # open the file here: np.load leaks its handle when the archive is bad
-            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as f:
-                available = sorted(f.files)
-                found = _check_keys(path, keys, available, optional)
-                return {k: np.asarray(f[k]) for k in found}, "npz"
-        import h5py
-
-        if h5py.is_hdf5(path):
-            with h5py.File(path, "r") as f:
-                available = sorted(k for k in f if not k.startswith("#"))
-                found = _check_keys(path, keys, available, optional)
-                out = {}
-                for k in found:
-                    obj = f[k]
-                    if not isinstance(obj, h5py.Dataset):
-                        raise ValidationError(
-                            f"key {k!r} in {path} must be a numeric array; got a "
-                            f"MATLAB struct or cell ({type(obj).__name__})."
-                        )
-                    out[k] = np.asarray(obj[()])
-                return out, "mat-v7.3"
-        import scipy.io
-
-        mat = scipy.io.loadmat(str(path))
-        available = sorted(k for k in mat if not k.startswith("__"))
-        found = _check_keys(path, keys, available, optional)
-        return {k: np.asarray(mat[k]) for k in found}, "mat"
+        # open the file here: np.load leaks its handle when the archive is bad
+        with plain.open("rb") as fh, np.load(fh, allow_pickle=False) as f:
+            available = sorted(f.files)
+            found = _check_keys(path, keys, available, optional)
+            return {k: np.asarray(f[k]) for k in found}
     except ValidationError:
         raise
-    except Exception as err:  # the readers raise many types; name the file
-        raise DataFileError(
-            f"cannot read {path} as a {suffix} file ({type(err).__name__}: {err}); "
-            "the file may be truncated, damaged or in another format."
+    except Exception as err:  # zipfile and numpy raise many types; name the file
+        raise FormatError(
+            f"cannot read {path} as a .npz file ({type(err).__name__}: {err}); "
+            "the file may be truncated, damaged or in another format.",
+            path=path,
+            fmt="npz",
         ) from err
 
 
@@ -381,54 +392,40 @@ def _check_bin(name: str, value: Any) -> float:
 
 
 def _read_nwb(
-    path: Path, target_keys: list[str], bin_s: float | None
+    path: Path,
+    target_keys: list[str],
+    bin_s: float | None,
+    secret: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
     if bin_s is None:
         raise ValidationError(
             f"'bin_s' must be given for NWB files (spike times are binned at bin_s "
             f"seconds); got None for {path}."
         )
-    try:
-        from pynwb import NWBHDF5IO, TimeSeries
-
-        with NWBHDF5IO(str(path), "r") as io:
-            nwb = io.read()
-            units = nwb.units
-            if units is None or len(units) == 0:
-                raise ValidationError(
-                    f"{path} must have a units table with spike times (nwbfile.units); "
-                    "got none."
-                )
-            spike_times = [
-                np.asarray(units.get_unit_spike_times(i), dtype=np.float64)
-                for i in range(len(units))
-            ]
-            ids = [str(i) for i in units.id[:]]
-            if "unit_name" in units.colnames:
-                ids = [str(v) for v in units["unit_name"][:]]
-            series = [o for o in nwb.objects.values() if isinstance(o, TimeSeries)]
-            targets = []
-            for key in target_keys:
-                found = [s for s in series if s.name == key]
-                if len(found) != 1:
-                    have = sorted({s.name for s in series})
-                    what = "no" if not found else f"{len(found)}"
-                    raise ValidationError(
-                        f"'target_key' must name exactly one TimeSeries in {path}; "
-                        f"got {key!r}, which matches {what} TimeSeries. The file has "
-                        f"TimeSeries {', '.join(map(repr, have)) or '(none)'}."
-                    )
-                ts = found[0]
-                stamps = np.asarray(ts.get_timestamps(), dtype=np.float64)
-                data = np.asarray(ts.data[()], dtype=np.float64)
-                targets.append((key, stamps, data.reshape(data.shape[0], -1)))
-    except ValidationError:
-        raise
-    except Exception as err:
-        raise DataFileError(
-            f"cannot read {path} as an NWB file ({type(err).__name__}: {err}); the "
-            "file may be truncated, damaged or not NWB."
-        ) from err
+    nwb = read_nwb(path, series=target_keys, **dict(secret or {}))
+    if not nwb.unit_ids:
+        raise ValidationError(
+            f"{path} must have a units table with spike times (nwbfile.units); "
+            "got none."
+        )
+    spike_times = list(nwb.spike_times)
+    ids = list(nwb.unit_ids)
+    targets = []
+    for key in target_keys:
+        if key not in nwb.series:
+            have = sorted(nwb.series_counts)
+            n = nwb.series_counts.get(key, 0)
+            what = "no" if not n else f"{n}"
+            raise ValidationError(
+                f"'target_key' must name exactly one TimeSeries in {path}; "
+                f"got {key!r}, which matches {what} TimeSeries. The file has "
+                f"TimeSeries {', '.join(map(repr, have)) or '(none)'}."
+            )
+        stamps, data = nwb.series[key]
+        data = data.reshape(
+            data.shape[0] if data.ndim else 1, int(np.prod(data.shape[1:]))
+        )
+        targets.append((key, stamps, data))
 
     for key, stamps, data in targets:
         if stamps.size != data.shape[0] or stamps.size < 2:
@@ -482,6 +479,8 @@ def load_spikes(
     rebin_s: float | None = None,
     target_dims: Sequence[int] | None = None,
     names: Mapping[str, str] | None = None,
+    key: bytes | None = None,
+    passphrase: str | None = None,
 ) -> SpikeData:
     """Load binned spike counts and a behavioural target, time axis first.
 
@@ -519,6 +518,11 @@ def load_spikes(
         How to name ``spikes_key`` and ``target_key`` in error messages, for a
         caller that passes its own parameter on as one of them (``{"target_key":
         "position_key"}``).
+    key, passphrase : bytes or str, optional
+        For a file written by ``neurodl encrypt`` (``x.mat.enc``, ``x.nwb.enc``:
+        the name without ``.enc`` gives the format): the key file's 32 bytes
+        (:func:`neurodl.privacy.read_key_file`) or the passphrase. It is decrypted
+        in memory, never to disk (:mod:`neurodl.privacy.plaintext`).
 
     Returns
     -------
@@ -528,8 +532,14 @@ def load_spikes(
     Raises
     ------
     neurodl.errors.DataFileError
-        If the file does not exist or cannot be read (truncated, damaged, wrong
-        format); the message names the file.
+        If the file does not exist; the message names the file.
+    neurodl.errors.FormatError
+        If the file cannot be read (truncated, damaged, wrong format, or its
+        reader ran past the time or memory limit of
+        :func:`neurodl.data.formats.read_mat` / :func:`~neurodl.data.formats.
+        read_nwb`); the message names the file and the format.
+    neurodl.errors.DecryptionError
+        If the file is encrypted and no key, or a wrong one, was given.
     neurodl.errors.ShapeError
         If the time axis cannot be told by matching lengths, or arrays disagree
         on the number of bins.
@@ -562,7 +572,7 @@ def load_spikes(
         raise ValidationError(f"'spikes_key' must be a string; got {spikes_key!r}.")
     if bin_s is not None:
         bin_s = _check_bin("bin_s", bin_s)
-    suffix = file.suffix.lower()
+    suffix = Path(plain_name(file)).suffix.lower()
     if suffix not in SUFFIXES:
         raise ValidationError(
             f"'path' must end in one of {', '.join(SUFFIXES)} or name a bundled "
@@ -573,9 +583,12 @@ def load_spikes(
             f"'path' must be an existing file; got {str(file)!r} (no such file)."
         )
 
+    secret: dict[str, Any] = {"key": key, "passphrase": passphrase}
     time: np.ndarray | None
     if suffix == ".nwb":
-        counts, target, time, unit_names, target_names = _read_nwb(file, t_keys, bin_s)
+        counts, target, time, unit_names, target_names = _read_nwb(
+            file, t_keys, bin_s, secret
+        )
         assert bin_s is not None  # checked by _read_nwb
         fmt = "nwb"
         _check_finite("spike counts from the units table", counts, file)
@@ -588,7 +601,7 @@ def load_spikes(
         if time_key is not None:
             keys.setdefault(time_key, "time_key")
         # the time vector is optional: read only if the file has it
-        arrays, fmt = _read_arrays(file, keys, optional=time_key)
+        arrays, fmt = _read_arrays(file, keys, optional=time_key, secret=secret)
         spikes = _numeric(f"spikes {s_key!r}", arrays[s_key], file)
         if spikes.ndim != 2:
             raise ShapeError(

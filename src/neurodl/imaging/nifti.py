@@ -7,6 +7,9 @@ messages naming both shapes or affines.
 
 from __future__ import annotations
 
+import gzip
+import io
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +18,14 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from neurodl.errors import DataFileError, NonFiniteError, ShapeError, ValidationError
+from neurodl.errors import (
+    DataFileError,
+    FormatError,
+    NeurodlError,
+    NonFiniteError,
+    ShapeError,
+    ValidationError,
+)
 
 __all__ = ["apply_mask", "load_haxby", "load_img", "save_img", "unmask"]
 
@@ -26,38 +36,167 @@ HAXBY_TASKS = ("8way", "faces-houses")
 
 
 def load_img(
-    path: str | os.PathLike[str], *, name: str = "path"
+    path: str | os.PathLike[str],
+    *,
+    name: str = "path",
+    key: bytes | None = None,
+    passphrase: str | None = None,
 ) -> nib.spatialimages.SpatialImage:
     """Read a NIfTI (or other nibabel-readable) image.
+
+    A NIfTI header is checked against the data it declares before anything is
+    allocated: an uncompressed ``.nii`` must be long enough; a ``.nii.gz`` is
+    decompressed into memory (only as far as the header says), so a truncated or
+    corrupted archive fails here and not later, when the data is first used.
 
     Parameters
     ----------
     path : str or path-like
-        The file, e.g. ``bold.nii.gz``.
+        The file, e.g. ``bold.nii.gz``; or one written by ``neurodl encrypt``,
+        named as the original plus ``.enc`` (``bold.nii.gz.enc``; single-file
+        NIfTI only).
     name : str
         How error messages refer to the file (the command line passes its option,
         e.g. ``"--mask"``).
+    key, passphrase : bytes or str, optional
+        For an encrypted file: the key file's 32 bytes
+        (:func:`neurodl.privacy.read_key_file`) or the passphrase. It is decrypted
+        in memory, never to disk.
 
     Returns
     -------
     nibabel.spatialimages.SpatialImage
-        The image (data is loaded lazily by nibabel).
+        The image. The data of an uncompressed plain file is read lazily (memory
+        map); that of a compressed or encrypted one is held in memory.
 
     Raises
     ------
     DataFileError
-        The file is missing or nibabel cannot read it.
+        The file is missing.
+    FormatError
+        The file is malformed: an unreadable header, fewer data bytes than the
+        header declares, a damaged archive; the message names the file, the
+        format and what is wrong.
+    DecryptionError
+        The file is encrypted and no key, or a wrong one, was given.
     """
+    from neurodl.privacy.plaintext import is_encrypted, plain_name, read_plaintext
+
     p = Path(path)
     if not p.is_file():
         raise DataFileError(
             f"{name!r} must be an image file; {str(p)!r} does not exist."
         )
+    fname = plain_name(p).lower()
+    encrypted = is_encrypted(p)
+    if not fname.endswith((".nii", ".nii.gz")):
+        if encrypted:
+            raise ValidationError(
+                f"{name!r}: encrypted images must be single-file NIfTI (.nii or "
+                f".nii.gz, then .enc); got {str(p)!r}."
+            )
+        try:
+            return nib.load(p)  # type: ignore[return-value]
+        except Exception as exc:  # nibabel raises several types for bad files
+            raise FormatError(
+                f"{name!r}: cannot read image {str(p)!r}: {type(exc).__name__}: {exc}",
+                path=p,
+                fmt="image",
+            ) from exc
+    fmt = "NIfTI"
     try:
-        img = nib.load(p)
+        if not encrypted and not fname.endswith(".gz"):
+            with p.open("rb") as f:
+                _nifti_layout(f.read(_NIFTI2_SIZE), p.stat().st_size, p, name)
+            img = nib.load(p)
+        else:
+            raw = (
+                read_plaintext(p, key=key, passphrase=passphrase) if encrypted else None
+            )
+            data = _gunzip_nifti(raw, p, name) if fname.endswith(".gz") else raw
+            assert data is not None
+            klass, _ = _nifti_layout(data[:_NIFTI2_SIZE], len(data), p, name)
+            img = klass.from_bytes(data)
+            if not encrypted:
+                img.set_filename(str(p))
+    except NeurodlError:
+        raise
     except Exception as exc:  # nibabel raises several types for bad files
-        raise DataFileError(f"{name!r}: cannot read image {str(p)!r}: {exc}") from exc
+        raise FormatError(
+            f"{name!r}: cannot read image {str(p)!r} as {fmt}: "
+            f"{type(exc).__name__}: {exc}",
+            path=p,
+            fmt=fmt,
+        ) from exc
     return img  # type: ignore[return-value]
+
+
+_NIFTI1_SIZE, _NIFTI2_SIZE = 348, 540
+
+
+def _nifti_layout(head: bytes, size: int | None, p: Path, name: str) -> tuple[Any, int]:
+    """Parse a NIfTI-1/2 header: return the image class and the bytes it declares.
+
+    With ``size`` (the bytes there are), raise if the data cannot all be there.
+    """
+
+    def broken(what: str) -> FormatError:
+        return FormatError(
+            f"{name!r}: {str(p)!r} is not a readable NIfTI file: {what}.",
+            path=p,
+            fmt="NIfTI",
+        )
+
+    if len(head) < 4:
+        raise broken(f"only {len(head)} bytes")
+    sizes = {int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big")}
+    header_class: Any
+    klass: Any
+    if _NIFTI2_SIZE in sizes:
+        header_class, klass, need = nib.Nifti2Header, nib.Nifti2Image, _NIFTI2_SIZE
+    elif _NIFTI1_SIZE in sizes:
+        header_class, klass, need = nib.Nifti1Header, nib.Nifti1Image, _NIFTI1_SIZE
+    else:
+        raise broken(f"the header size field is {head[:4]!r}, not 348 or 540")
+    if len(head) < need:
+        raise broken(f"{len(head)} bytes, shorter than its {need}-byte header")
+    hdr = header_class.from_fileobj(io.BytesIO(head[:need]), check=True)
+    shape = hdr.get_data_shape()
+    if not shape or any(n < 1 for n in shape):
+        raise broken(f"its header declares the shape {shape} (no voxels)")
+    dtype = hdr.get_data_dtype()
+    offset = int(hdr.get_data_offset())
+    expected = offset + math.prod(shape) * dtype.itemsize
+    if size is not None and size < expected:
+        raise FormatError(
+            f"{name!r}: {str(p)!r} is truncated: its NIfTI header declares "
+            f"{shape} voxels of {dtype} from byte {offset} ({expected} bytes), but "
+            f"it holds {size}.",
+            path=p,
+            fmt="NIfTI",
+        )
+    return klass, expected
+
+
+def _gunzip_nifti(raw: bytes | None, p: Path, name: str) -> bytes:
+    """Decompress a ``.nii.gz`` (``raw``: its bytes, or None to read ``p``).
+
+    Only as many bytes as the header declares are decompressed, so an archive
+    that inflates without end costs no more than the image it claims to be.
+    """
+    src: Any = io.BytesIO(raw) if raw is not None else p.open("rb")
+    try:
+        with gzip.GzipFile(fileobj=src, mode="rb") as gz:
+            out = bytearray(gz.read(_NIFTI2_SIZE))
+            _, declared = _nifti_layout(bytes(out), None, p, name)
+            while len(out) < declared:
+                block = gz.read(min(1 << 24, declared - len(out)))
+                if not block:
+                    break
+                out += block
+    finally:
+        src.close()
+    return bytes(out)
 
 
 def save_img(img: nib.spatialimages.SpatialImage, path: str | os.PathLike[str]) -> Path:

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodl.errors import DataFileError, ShapeError, ValidationError
+from neurodl.errors import DataFileError, FormatError, ShapeError, ValidationError
 from neurodl.imaging.mvpa import REST
 
 __all__ = [
@@ -136,7 +136,10 @@ def read_events(path: PathLike, *, name: str = "events") -> list[Event]:
     Raises
     ------
     DataFileError
-        Missing file or columns, a non-numeric, negative or non-finite onset or
+        Missing file.
+    FormatError
+        (A DataFileError too.) Not UTF-8 tab-separated text, missing columns, a
+        row of the wrong length, a non-numeric, negative or non-finite onset or
         duration.
     """
     p = Path(path)
@@ -144,24 +147,35 @@ def read_events(path: PathLike, *, name: str = "events") -> list[Event]:
         raise DataFileError(
             f"{name!r} must be an events.tsv file; {str(p)!r} does not exist."
         )
-    with p.open(newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FormatError(
+            f"{name!r} file {str(p)!r} is not a tab-separated text file: {exc}",
+            path=p,
+            fmt="events.tsv",
+        ) from exc
     rows = [r for r in rows if any(c.strip() for c in r)]
     header = [c.strip() for c in rows[0]] if rows else []
     need = ("onset", "duration", "trial_type")
     if not all(c in header for c in need):
-        raise DataFileError(
+        raise FormatError(
             f"{name!r} file {str(p)!r} must be tab-separated with a header naming "
             f"the columns onset, duration and trial_type; its header is "
-            f"{header!r}."
+            f"{header!r}.",
+            path=p,
+            fmt="events.tsv",
         )
     i_on, i_du, i_tt = (header.index(c) for c in need)
     out = []
     for k, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise DataFileError(
+            raise FormatError(
                 f"{name!r} file {str(p)!r}: line {k} has {len(row)} fields, the "
-                f"header {len(header)}."
+                f"header {len(header)}.",
+                path=p,
+                fmt="events.tsv",
             )
         tt = row[i_tt].strip()
         if tt in ("", "n/a"):
@@ -173,9 +187,11 @@ def read_events(path: PathLike, *, name: str = "events") -> list[Event]:
             except ValueError:
                 v = math.nan
             if not math.isfinite(v) or v < 0:
-                raise DataFileError(
+                raise FormatError(
                     f"{name!r} file {str(p)!r}: the {col} on line {k} must be a "
-                    f"number of seconds >= 0; got {row[i]!r}."
+                    f"number of seconds >= 0; got {row[i]!r}.",
+                    path=p,
+                    fmt="events.tsv",
                 )
             vals.append(v)
         out.append(Event(vals[0], vals[1], tt, k))
@@ -272,19 +288,37 @@ def read_label_table(
         One per row.
     runs : numpy.ndarray of int or None
         The run column, None if the table has none.
+
+    Raises
+    ------
+    DataFileError
+        Missing file.
+    FormatError
+        (A DataFileError too.) Not UTF-8 text, no rows, rows of different
+        lengths, a run that is not an integer.
     """
     p = Path(path)
     if not p.is_file():
         raise DataFileError(
             f"{name!r} must be a label table file; {str(p)!r} does not exist."
         )
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"{name!r} file {str(p)!r} is not UTF-8 text: {exc}",
+            path=p,
+            fmt="label table",
+        ) from exc
     lines = [
         (k, line)
-        for k, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), 1)
+        for k, line in enumerate(text.splitlines(), 1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if not lines:
-        raise DataFileError(f"{name!r} file {str(p)!r} holds no rows.")
+        raise FormatError(
+            f"{name!r} file {str(p)!r} holds no rows.", path=p, fmt="label table"
+        )
     tab = "\t" in lines[0][1]
 
     def split(line: str) -> list[str]:
@@ -299,29 +333,35 @@ def read_label_table(
     else:
         n_fields = len(first)
         if n_fields > 2:
-            raise DataFileError(
+            raise FormatError(
                 f"{name!r} file {str(p)!r}: rows must be 'label' or 'label run' "
                 f"unless a header names the columns ({', '.join(LABEL_COLUMNS)}; "
                 f"{', '.join(RUN_COLUMNS)}); line {lines[0][0]} has {n_fields} "
-                "fields."
+                "fields.",
+                path=p,
+                fmt="label table",
             )
         i_lab, i_run = 0, (1 if n_fields == 2 else None)
     labels, runs = [], []
     for k, line in lines:
         row = split(line)
         if len(row) != n_fields:
-            raise DataFileError(
+            raise FormatError(
                 f"{name!r} file {str(p)!r}: every row must have {n_fields} fields; "
-                f"line {k} has {len(row)} ({line.strip()!r})."
+                f"line {k} has {len(row)} ({line.strip()!r}).",
+                path=p,
+                fmt="label table",
             )
         labels.append(row[i_lab])
         if i_run is not None:
             try:
                 runs.append(int(row[i_run]))
             except ValueError:
-                raise DataFileError(
+                raise FormatError(
                     f"{name!r} file {str(p)!r}: the run column must hold integers; "
-                    f"line {k} has {row[i_run]!r}."
+                    f"line {k} has {row[i_run]!r}.",
+                    path=p,
+                    fmt="label table",
                 ) from None
     return np.array(labels, dtype=str), (
         np.array(runs, dtype=np.int64) if i_run is not None else None

@@ -11,7 +11,7 @@ import torch
 
 from neurodl import __version__
 from neurodl._io import read_tensors, write_tensors
-from neurodl.errors import ModelFileError, NeurodlError, ValidationError
+from neurodl.errors import FormatError, ModelFileError, NeurodlError, ValidationError
 from neurodl.networks.feedforward import FeedForward
 
 if TYPE_CHECKING:
@@ -90,24 +90,39 @@ def load_with_meta(
             f"{str(path)!r} has format_version {meta.get('format_version')!r}; this "
             f"neurodl reads version {FORMAT_VERSION}."
         )
-    cfg = dict(meta["config"])
-    dtype_name = cfg.pop("dtype")
+    try:
+        cfg = dict(meta["config"])
+        dtype_name = cfg.pop("dtype")
+        sizes = cfg.pop("sizes")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(
+            f"{str(path)!r} has corrupted neurodl metadata: no usable 'config' "
+            f"with 'sizes' and 'dtype' ({type(exc).__name__}: {exc}).",
+            path=path,
+            fmt="safetensors",
+        ) from exc
     dtype = getattr(torch, str(dtype_name), None)
     if not isinstance(dtype, torch.dtype):
         raise ModelFileError(f"{str(path)!r} names an unknown dtype {dtype_name!r}.")
-    try:
-        net = FeedForward(cfg.pop("sizes"), dtype=dtype, device=device, seed=0, **cfg)
-    except (NeurodlError, TypeError) as exc:
-        raise ModelFileError(
-            f"{str(path)!r} holds an invalid network config: {exc}"
-        ) from exc
-    expected = {name: tuple(p.shape) for name, p in net.named_parameters()}
+
+    def build(on: torch.device | str | None) -> FeedForward:
+        try:
+            return FeedForward(sizes, dtype=dtype, device=on, seed=0, **cfg)
+        except (NeurodlError, TypeError, ValueError, OverflowError) as exc:
+            raise ModelFileError(
+                f"{str(path)!r} holds an invalid network config: {exc}"
+            ) from exc
+
+    # shapes first, on the meta device (no memory): a config that declares layers
+    # the file's tensors do not hold is refused before anything is allocated
+    expected = {name: tuple(p.shape) for name, p in build("meta").named_parameters()}
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if expected != found:
         raise ModelFileError(
             f"{str(path)!r}: tensors {found} do not match the config, which needs "
             f"{expected}."
         )
+    net = build(device)
     with torch.no_grad():
         for name, p in net.named_parameters():
             p.copy_(tensors[name])

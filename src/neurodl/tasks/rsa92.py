@@ -40,12 +40,20 @@ def load_it_rdms() -> dict[str, Any]:
 
     from neurodl.compare.rsa import condensed
     from neurodl.data.registry import dataset_file
+    from neurodl.errors import FormatError
 
-    mat = scipy.io.loadmat(
-        dataset_file("rsa_92images", "92_brainRDMs.mat"),
-        squeeze_me=True,
-        struct_as_record=False,
-    )["RDMs"]
+    # bundled and checksum-verified (dataset_file), yet read as any file is: a
+    # malformed one is a FormatError naming it, whatever scipy raised
+    path = dataset_file("rsa_92images", "92_brainRDMs.mat")
+    try:
+        mat = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)["RDMs"]
+    except Exception as exc:
+        raise FormatError(
+            f"cannot read {str(path)!r} as a MATLAB file with an 'RDMs' variable "
+            f"({type(exc).__name__}: {exc}).",
+            path=path,
+            fmt="MATLAB .mat",
+        ) from exc
     subjects = []
     names = []
     for s in range(mat.shape[0]):
