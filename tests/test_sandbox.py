@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -9,7 +10,15 @@ import time
 import numpy as np
 import pytest
 
-from neurodl._sandbox import ChildError, resolve_limits, run_limited
+from neurodl._sandbox import (
+    _LEN,
+    _MAGIC,
+    ChildError,
+    _decode,
+    _encode,
+    resolve_limits,
+    run_limited,
+)
 from neurodl.errors import FormatError, ShapeError, ValidationError
 
 
@@ -95,8 +104,31 @@ def test_validation_errors_pass_through_and_others_become_format_errors():
 
 
 def test_object_arrays_cannot_come_back():
-    with pytest.raises(FormatError, match="TypeError"):
+    with pytest.raises(FormatError, match="refused dtype"):
         run_limited(lambda: np.array([object()]))
+
+
+def test_a_forged_answer_cannot_make_objects_in_the_parent():
+    # a child subverted by a crafted file could write any answer: the parent maps
+    # bytes to arrays only for plain dtypes, and checks every length
+    good = bytearray(b"".join(bytes(p) for p in _encode({"ok": 1}, [np.arange(3)])))
+    head, arrays = _decode(good)
+    assert head == {"ok": 1} and arrays[0].tolist() == [0, 1, 2]
+    for descr in ("|O", "<M8[s]", "(2,)<f8", "[('a', '|O')]", 7):
+        blob = _forge({"ok": 1, "arrays": [[descr, [1]]]}, bytes(8))
+        with pytest.raises((ValueError, TypeError)):
+            _decode(blob)
+    with pytest.raises(ValueError, match="shorter"):
+        _decode(_forge({"ok": 1, "arrays": [["<f8", [10]]]}, bytes(8)))
+    with pytest.raises(ValueError, match="longer"):
+        _decode(_forge({"ok": 1, "arrays": []}, bytes(8)))
+    with pytest.raises(ValueError, match="bad shape"):
+        _decode(_forge({"ok": 1, "arrays": [["<f8", [-1]]]}, bytes(8)))
+
+
+def _forge(head, tail: bytes) -> bytearray:
+    text = json.dumps(head).encode()
+    return bytearray(_MAGIC + _LEN.pack(len(text)) + text + tail)
 
 
 def test_limits_from_arguments_and_environment(monkeypatch):

@@ -7,14 +7,16 @@ machine swaps; scipy's MATLAB reader is "not hardened for untrusted input" eithe
 wall-clock deadline, so such a file costs at most the limits and ends in one
 :class:`~neurodl.errors.FormatError` naming the limit (or the crash).
 
-The child sends its result back as JSON plus a NumPy ``.npz`` archive read with
-``allow_pickle=False``, never as a pickle: a reader that a crafted file subverts
-cannot make the parent run code. So a reader must return plain data: ``dict`` (str
+The child sends its result back as JSON plus the raw bytes of its arrays, whose
+dtypes (named in the JSON) must be plain numbers, booleans or fixed-width strings,
+never objects, and never as a pickle: a reader that a crafted file subverts cannot
+make the parent run code. So a reader must return plain data: ``dict`` (str
 keys), ``list``/``tuple``, ``str``, ``int``, ``float``, ``bool``, ``None`` and NumPy
 arrays of non-object dtype (numbers, booleans, fixed-width strings).
 
-Fork, not spawn: a fork costs about 10 ms on a 2-core machine with torch, MNE and
-pynwb imported; a spawned child re-imports them (several seconds). The child runs
+Fork, not spawn: a call costs 15-25 ms on a 2-core machine with torch, MNE and
+pynwb imported (``benchmarks/sandbox.py``); a spawned child would re-import them
+(3.6 s measured). The child runs
 only NumPy, h5py and scipy, never torch or numba, whose thread pools are not
 fork-safe; h5py's global lock is held across the fork so that no other thread of
 the parent holds it in the child.
@@ -28,7 +30,6 @@ the calling process, without limits.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -145,11 +146,28 @@ def resolve_limits(
 
 
 # ------------------------------------------------------------------ transport
+_SAFE_KINDS = frozenset("biufcSU")  # booleans, numbers, fixed-width bytes and text
+
+
+def _safe_dtype(descr: object) -> np.dtype:
+    """Return the dtype named by ``descr`` if it holds plain values (no objects)."""
+    if not isinstance(descr, str):
+        raise ValueError(f"bad dtype {descr!r}")
+    dt = np.dtype(descr)
+    if (
+        dt.kind not in _SAFE_KINDS
+        or dt.hasobject
+        or dt.fields is not None
+        or dt.subdtype is not None
+    ):
+        raise ValueError(f"refused dtype {descr!r}")
+    return dt
+
+
 def _flatten(obj: Any, arrays: list[np.ndarray]) -> Any:
     if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            raise TypeError(f"cannot return an array of dtype {obj.dtype} safely")
-        arrays.append(obj)
+        _safe_dtype(obj.dtype.str)  # TypeError-like refusal in the child
+        arrays.append(np.ascontiguousarray(obj))
         return {_ARRAY: len(arrays) - 1}
     if isinstance(obj, np.generic):
         return obj.item()
@@ -174,21 +192,40 @@ def _rebuild(obj: Any, arrays: list[np.ndarray]) -> Any:
     return obj
 
 
-def _encode(head: dict[str, Any], arrays: list[np.ndarray]) -> bytes:
+def _encode(head: dict[str, Any], arrays: list[np.ndarray]) -> list[Any]:
+    """Return the answer as parts to write: magic, JSON length, JSON, array bytes.
+
+    The JSON names each array's dtype and shape; the bytes follow in order. No
+    pickle, no zip: the parent maps the bytes straight into arrays.
+    """
+    head = {**head, "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}
     text = json.dumps(head).encode("utf-8")
-    buf = io.BytesIO()
-    np.savez(buf, *arrays)
-    return _MAGIC + _LEN.pack(len(text)) + text + buf.getvalue()
+    parts: list[Any] = [_MAGIC + _LEN.pack(len(text)) + text]
+    parts += [a.reshape(-1).view(np.uint8) for a in arrays if a.size]
+    return parts
 
 
-def _decode(blob: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
-    if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _LEN.size:
-        raise ValueError("no result from the reader process")
+def _decode(blob: bytearray) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Parse an answer; the arrays are views into ``blob`` (checked, no objects)."""
     start = len(_MAGIC) + _LEN.size
+    if len(blob) < start or not blob.startswith(_MAGIC):
+        raise ValueError("no result from the reader process")
     (n,) = _LEN.unpack(blob[len(_MAGIC) : start])
-    head = json.loads(blob[start : start + n].decode("utf-8"))
-    with np.load(io.BytesIO(blob[start + n :]), allow_pickle=False) as z:
-        arrays = [z[f"arr_{i}"] for i in range(len(z.files))]
+    head = json.loads(bytes(blob[start : start + n]).decode("utf-8"))
+    offset = start + n
+    arrays = []
+    for descr, shape in head.pop("arrays"):
+        dt = _safe_dtype(descr)
+        if not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise ValueError(f"bad shape {shape!r}")
+        count = math.prod(shape)
+        if offset + count * dt.itemsize > len(blob):
+            raise ValueError("the answer is shorter than its arrays")
+        a = np.frombuffer(blob, dtype=dt, count=count, offset=offset)
+        arrays.append(a.reshape(shape))
+        offset += count * dt.itemsize
+    if offset != len(blob):
+        raise ValueError("the answer is longer than its arrays")
     return head, arrays
 
 
@@ -203,11 +240,12 @@ def _address_space() -> int:
         return 0
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def _write_all(fd: int, parts: list[Any]) -> None:
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
 
 
 def _child(
@@ -270,12 +308,12 @@ def _fork() -> int:
 
 
 # --------------------------------------------------------------------- parent
-def _collect(fd: int, pid: int, deadline: float) -> tuple[bytes, int | None]:
+def _collect(fd: int, pid: int, deadline: float) -> tuple[bytearray, int | None]:
     """Read the child's output until EOF; return it and the wait status.
 
     ``(partial, None)`` if the deadline passed (the child is then killed).
     """
-    chunks: list[bytes] = []
+    buf = bytearray()
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -289,14 +327,14 @@ def _collect(fd: int, pid: int, deadline: float) -> tuple[bytes, int | None]:
             while time.monotonic() < deadline:
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
-                    return b"".join(chunks), status
+                    return buf, status
                 time.sleep(0.001)
             break
-        chunks.append(data)
+        buf += data
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    return b"".join(chunks), None
+    return buf, None
 
 
 def run_limited(
