@@ -359,4 +359,4 @@ def test_formats_lists_every_handler():
     from neurodl.privacy.deid import FORMATS
     from neurodl.privacy.deid._registry import handlers
 
-    assert FORMATS == {h.fmt: h.suffixes for h in handlers()}
+    assert {h.fmt: h.suffixes for h in handlers()} == FORMATS

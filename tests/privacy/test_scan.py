@@ -115,3 +115,10 @@ def test_an_address_holding_a_known_name_goes_whole():
         ("e-mail", "removed"),
         ("e-mail", "flagged"),
     ]
+
+
+def test_one_name_after_a_word_for_a_person():
+    assert (
+        TextScrubber().scrub("Patient Quincy coughed").text == "Patient [name] coughed"
+    )
+    assert TextScrubber().scrub("Subject Rest").text == "Subject Rest"  # a common word

@@ -262,6 +262,10 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"|\b[A-Z][a-z'-]+,\s+[A-Z][a-z'-]+\b",
     ),
 )
+# words for a person: one capitalised word after them is taken as a name
+_PERSON_NOUNS = frozenset(
+    ["Patient", "Subject", "Participant", "Doctor", "Nurse", "Technician"]
+)
 # runs of capitalised words ("Patient Jane Doe"): a name is two or more of them in
 # a row that are not in _NOT_NAMES ("Jane Doe"), with an optional middle initial
 _CAPITAL_RUN = re.compile(r"\b[A-Z][a-z'-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][a-z'-]+)+\b")
@@ -321,7 +325,11 @@ def _name_pair_is_words(match: str) -> bool:
 
 
 def _name_runs(text: str) -> list[tuple[int, int, str]]:
-    """Spans of 2+ consecutive capitalised words that are not common words."""
+    """Spans of capitalised words that look like a person's name.
+
+    Two or more in a row that are not common words ("Jane Doe" in "Patient Jane
+    Doe"), or one right after a word for a person ("Quincy" in "Patient Quincy").
+    """
     spans: list[tuple[int, int, str]] = []
     for run in _CAPITAL_RUN.finditer(text):
         words = [
@@ -329,17 +337,16 @@ def _name_runs(text: str) -> list[tuple[int, int, str]]:
             for w in _CAPITAL_WORD.finditer(run.group())
         ]
         group: list[tuple[int, int, str]] = []
+        before = ""  # the common word just before the group
         for word in [*words, (0, 0, "The")]:  # a common word ends a group
-            common = word[2] in _NOT_NAMES
-            if not common:
+            if word[2] not in _NOT_NAMES:
                 group.append(word)
                 continue
             names = [w for w in group if not w[2].endswith(".")]
-            if len(names) >= 2:
-                spans.append(
-                    (group[0][0], group[-1][1], text[group[0][0] : group[-1][1]])
-                )
-            group = []
+            if len(names) >= 2 or (names and before in _PERSON_NOUNS):
+                a, b = group[0][0], group[-1][1]
+                spans.append((a, b, text[a:b]))
+            before, group = word[2], []
     return spans
 
 

@@ -48,7 +48,7 @@ def privacy_summary(out: Path) -> dict[str, Any]:
     deid_s = time.perf_counter() - t0
     shutil.rmtree(staged)
     mapping = read_mapping(keep / "mapping.enc", key=key)
-    pseudo = mapping["S001"]["pseudonym"]
+    pseudo = str(mapping["S001"]["pseudonym"])
     equal_samples = equal_annotations = no_date = True
     for f in runs:
         a = edfio.read_edf(f)

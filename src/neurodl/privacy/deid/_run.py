@@ -479,17 +479,36 @@ def deidentify(
             item.report.output = None
             _remove(dst, [ctx.rename(c) for c in item.companions])
             continue
+        content = [c for c in item.report.changes if c.field != "file name"]
         if not item.report.changes:
             item.report.status = "unchanged"
-            if not item.companions:
-                shutil.copyfile(item.src, dst)  # nothing changed: the same bytes
+        if (not content and not item.companions) or not dst.exists():
+            shutil.copyfile(item.src, dst)  # nothing inside changed: the same bytes
         for where, started in ctx.acq_times:
             acq_rows.append((pseudo or None, where, started))
 
+    _drop_sidecars_of_refused(items, out_dir)
     _write_tables(out_dir, acq_rows, pseudonyms, ages, sexes, bids)
     if rep_path is not None:
         result.write(rep_path)
     return result
+
+
+def _drop_sidecars_of_refused(items: list[_Item], out: Path) -> None:
+    """Remove the JSON sidecar written for an image that was refused."""
+    by_source = {i.src: i for i in items}
+    for item in items:
+        if item.report is None or item.report.status != "refused":
+            continue
+        name = item.src.name
+        stem = name[: -len(".nii.gz")] if name.endswith(".nii.gz") else item.src.stem
+        side = by_source.get(item.src.with_name(stem + ".json"))
+        if side is None or side.report is None or side.report.output is None:
+            continue
+        (out / side.report.output).unlink(missing_ok=True)
+        side.report.output = None
+        side.report.status = "refused"
+        side.report.reason = f"the sidecar of a refused image ({item.src.name})"
 
 
 def _unique(rel: Path, used: set[Path]) -> Path:

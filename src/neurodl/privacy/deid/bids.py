@@ -3,7 +3,8 @@
 JSON: keys that identify a person, a place or a machine (:data:`DROP_KEYS`, from the
 DICOM fields dcm2niix copies into sidecars) are removed; date and time keys
 (:data:`DATE_KEYS`) are shifted with the subject; every other string value is
-scrubbed as free text, except the dataset's own attribution in
+scrubbed as free text, except ``DeIdentificationMethod*`` (what was done to the
+data, e.g. by ``neurodl deface``) and the dataset's own attribution in
 ``dataset_description.json`` (Name, Authors, Acknowledgements, Funding,
 ReferencesAndLinks, HowToAcknowledge, License, DatasetDOI), which names the dataset's
 makers, not its subjects.
@@ -214,6 +215,9 @@ class JsonHandler(Handler):
                         continue
                     if dataset_level and not where and k in _ATTRIBUTION:
                         new[k] = v
+                        continue
+                    if str(k).startswith("DeIdentificationMethod"):
+                        new[k] = v  # what was done to the data, e.g. by deface
                         continue
                     if low in DATE_KEYS and isinstance(v, str):
                         moved = _shift_text(v, ctx.daysback)
