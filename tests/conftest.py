@@ -3,6 +3,11 @@ import os
 import torch
 from hypothesis import HealthCheck, settings
 
+from tests import _offline
+
+# No test may reach the network: neural data never leaves the machine by accident.
+_offline.install()
+
 # Small models: one thread is the fast and reproducible setting (see neurodl._threads).
 torch.set_num_threads(1)
 
