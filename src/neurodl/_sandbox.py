@@ -3,7 +3,7 @@
 Crafted HDF5 files (NWB, MATLAB v7.3) can make the HDF5 library hang at full CPU
 (HDF5 #1707), segfault (h5py #1183, #2569; HDF5 #4433) or allocate until the
 machine swaps; scipy's MATLAB reader is "not hardened for untrusted input" either.
-:func:`run_limited` calls a reader in a forked child under ``RLIMIT_AS`` and a
+:func:`run_limited` calls a reader in a child process under ``RLIMIT_AS`` and a
 wall-clock deadline, so such a file costs at most the limits and ends in one
 :class:`~neurodl.errors.FormatError` naming the limit (or the crash).
 
@@ -14,12 +14,20 @@ make the parent run code. So a reader must return plain data: ``dict`` (str
 keys), ``list``/``tuple``, ``str``, ``int``, ``float``, ``bool``, ``None`` and NumPy
 arrays of non-object dtype (numbers, booleans, fixed-width strings).
 
-Fork, not spawn: a call costs 15-25 ms on a 2-core machine with torch, MNE and
-pynwb imported (``benchmarks/sandbox.py``); a spawned child would re-import them
-(3.6 s measured). The child runs
-only NumPy, h5py and scipy, never torch or numba, whose thread pools are not
-fork-safe; h5py's global lock is held across the fork so that no other thread of
-the parent holds it in the child.
+Children come from a reader server (:mod:`neurodl._sandbox_server`): a fresh
+interpreter started once per session, which imports :data:`PRELOAD` (NumPy,
+scipy.io, h5py, pynwb, :mod:`neurodl._readers`) and forks one worker per read.
+Requests (the reader's name, JSON arguments, descriptors over ``SCM_RIGHTS``) and
+answers carry no pickle. Forking the caller itself would be cheaper but is not
+safe: a process whose other threads are inside OpenBLAS when it forks deadlocks
+its own BLAS calls afterwards (measured with numpy's OpenBLAS 0.3.31: two threads
+running ``np.linalg.svd`` hung for good within ten forks), and torch's and numba's
+thread pools are not fork-safe either; the server has no such threads.
+:mod:`multiprocessing`'s ``forkserver`` would re-run the caller's ``__main__``
+script in every child, and ``spawn`` re-imports the readers' libraries per read
+(about 1 s with pynwb). Through the server a read costs about 9 ms more than in
+the caller, and the first read of a session about 0.6 s to start the server
+(``benchmarks/sandbox.py``). Reads are served one at a time per process.
 
 Defaults (:data:`DEFAULT_TIMEOUT_S`, :data:`DEFAULT_MEMORY_BYTES`) can be changed
 for a process with the environment variables ``NEURODL_READ_TIMEOUT_S`` and
@@ -36,12 +44,13 @@ import os
 import resource
 import select
 import signal
+import socket
 import struct
 import sys
+import threading
 import time
 import traceback
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,7 +61,9 @@ from neurodl.errors import FormatError, NeurodlError, ValidationError
 __all__ = [
     "DEFAULT_MEMORY_BYTES",
     "DEFAULT_TIMEOUT_S",
+    "PRELOAD",
     "ChildError",
+    "PassFd",
     "resolve_limits",
     "run_limited",
 ]
@@ -248,23 +259,32 @@ def _write_all(fd: int, parts: list[Any]) -> None:
             view = view[n:]
 
 
+class PassFd:
+    """An open file descriptor for the reader (an in-memory decrypted file).
+
+    Sent to the reader server over its Unix socket (``SCM_RIGHTS``); the reader
+    gets its own duplicate as a plain ``int``.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+
 def _child(
-    fd: int, func: Callable[..., Any], args: tuple[Any, ...], memory: int
+    out: int, func: Callable[..., Any], args: tuple[Any, ...], memory: int
 ) -> None:
-    """Run in the forked child: limit memory, call ``func``, send the outcome."""
+    """Run in the worker: limit memory, call ``func``, send the outcome to ``out``."""
     try:
-        if "faulthandler" in sys.modules:  # a crash is reported by the parent
-            sys.modules["faulthandler"].disable()
         limit = _address_space() + memory
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         try:
             arrays: list[np.ndarray] = []
             head = {"ok": _flatten(func(*args), arrays)}
-            blob = _encode(head, arrays)
+            parts = _encode(head, arrays)
         except MemoryError:
-            blob = _encode({"memory": True}, [])
+            parts = _encode({"memory": True}, [])
         except BaseException as exc:  # reported to the parent, which decides
-            blob = _encode(
+            parts = _encode(
                 {
                     "error": type(exc).__name__,
                     "message": str(exc),
@@ -275,66 +295,158 @@ def _child(
                 },
                 [],
             )
-        _write_all(fd, blob)
+        _write_all(out, parts)
     except MemoryError:
         with contextlib.suppress(BaseException):
-            _write_all(fd, _encode({"memory": True}, []))
+            _write_all(out, _encode({"memory": True}, []))
     finally:
         os._exit(0)
 
 
-@contextlib.contextmanager
-def _fork_safe_locks() -> Iterator[None]:
-    """Hold h5py's global lock (when h5py is loaded) over the fork.
+# --------------------------------------------------------------------- server
+PRELOAD = (
+    "neurodl._sandbox",
+    "neurodl._readers",
+    "numpy",
+    "scipy.io",
+    "h5py",
+    "pynwb",
+)
+"""Modules the reader server imports once, so that each reader starts warm (those
+that are not installed are skipped)."""
 
-    So the child does not start with the lock taken by another thread of the parent.
-    """
-    h5 = sys.modules.get("h5py._objects")
-    lock = getattr(h5, "phil", None)
-    if lock is None:
-        yield
-        return
-    with lock:
-        yield
-
-
-def _fork() -> int:
-    with warnings.catch_warnings():
-        # Python >= 3.12 warns on fork in a threaded process; the child runs no
-        # code that needs the other threads (see the module docstring)
-        warnings.filterwarnings("ignore", "This process", DeprecationWarning)
-        with _fork_safe_locks():
-            return os.fork()
+_MSG = 1 << 20
+_LOCK = threading.Lock()
 
 
-# --------------------------------------------------------------------- parent
-def _collect(fd: int, pid: int, deadline: float) -> tuple[bytearray, int | None]:
-    """Read the child's output until EOF; return it and the wait status.
+class _Server:
+    """The parent's end of the reader server (:mod:`neurodl._sandbox_server`)."""
 
-    ``(partial, None)`` if the deadline passed (the child is then killed).
-    """
+    def __init__(self) -> None:
+        import subprocess
+
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        code = (
+            "import json, sys; sys.path[:0] = json.loads(sys.argv[2]); "
+            "from neurodl._sandbox_server import serve; serve(int(sys.argv[1]))"
+        )
+        # one BLAS/OpenMP thread: readers do not need more, and the server forks
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        env["MKL_NUM_THREADS"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps(sys.path)],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        theirs.close()
+        self.sock = mine
+        self.sock.settimeout(120.0)  # the imports take about 1 s
+        self.sock.send(json.dumps({"preload": list(PRELOAD)}).encode())
+        if self.sock.recv(_MSG) != b"ready":
+            self.close()
+            raise OSError("the reader server did not start")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def start(
+        self, func: Callable[..., Any], args: tuple[Any, ...], memory: int, out: int
+    ) -> int:
+        """Start a worker running ``func(*args)`` that answers on ``out``; its pid."""
+        fds = [out]
+
+        def encode(a: Any) -> Any:
+            if isinstance(a, PassFd):
+                fds.append(a.fd)
+                return {"__fd__": len(fds) - 1}
+            if isinstance(a, list | tuple):
+                return [encode(v) for v in a]
+            return a
+
+        request = {
+            "func": f"{func.__module__}:{func.__qualname__}",
+            "args": [encode(a) for a in args],
+            "memory": memory,
+        }
+        self.sock.settimeout(30.0)
+        socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+        pid: int = json.loads(self.sock.recv(_MSG))["pid"]
+        return pid
+
+    def status(self, timeout: float) -> int | None:
+        """Return the worker's exit code (negative: its signal), None if late."""
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            msg = self.sock.recv(_MSG)
+        except TimeoutError:
+            return None
+        code: int = json.loads(msg)["status"]
+        return code
+
+
+_SERVER: list[_Server] = []  # the session's server, started at the first read
+
+
+def _server() -> _Server:
+    if not _SERVER or not _SERVER[0].alive():
+        _SERVER[:] = [_Server()]
+    return _SERVER[0]
+
+
+def _collect(fd: int, deadline: float) -> tuple[bytearray, bool]:
+    """Read the worker's answer until EOF; ``(answer, False)`` past the deadline."""
     buf = bytearray()
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            break
+            return buf, False
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
         data = os.read(fd, 1 << 20)
         if not data:
-            # EOF: the child wrote everything (or died); it exits right away
-            while time.monotonic() < deadline:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    return buf, status
-                time.sleep(0.001)
-            break
+            return buf, True
         buf += data
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return buf, None
+
+
+def _run_in_server(
+    func: Callable[..., Any], args: tuple[Any, ...], memory: int, deadline: float
+) -> tuple[bytearray, int | None]:
+    """Run one worker; return its answer and exit code (None: past the deadline)."""
+    with _LOCK:
+        server = _server()
+        r, w = os.pipe()
+        try:
+            try:
+                pid = server.start(func, args, memory, w)
+            finally:
+                os.close(w)
+            try:
+                blob, done = _collect(r, deadline)
+                status = server.status(deadline - time.monotonic()) if done else None
+            except BaseException:  # interrupted (Ctrl-C, an alarm): stop it too
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                server.close()
+                raise
+            if status is None:  # past the deadline
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                if server.status(30.0) is None:  # not even reaped: start afresh
+                    server.close()
+            return blob, status
+        except (OSError, ValueError, KeyError):
+            server.close()  # a broken server is replaced at the next read
+            raise
+        finally:
+            os.close(r)
 
 
 def run_limited(
@@ -345,25 +457,27 @@ def run_limited(
     timeout_s: float | None = None,
     memory_bytes: int | None = None,
 ) -> Any:
-    """Call ``func(*args)`` in a forked child under a time and a memory limit.
+    """Call ``func(*args)`` in a child process under a time and a memory limit.
 
     Parameters
     ----------
     func : callable
-        The reader. It must return plain data (see the module docstring); it
+        The reader: a module-level function (the worker imports it by name). It
+        must return plain data (see the module docstring); it
         may raise a :class:`~neurodl.errors.ValidationError` (or a subclass) for a
         file that is well formed but not what the caller asked for, which is
         raised again in the parent as it was.
     *args
-        Passed to ``func`` (inherited through the fork, not serialised).
+        Passed to ``func``: JSON values (paths, names, numbers, lists), sent with
+        the request; a :class:`PassFd` arrives as the worker's own descriptor.
     path, fmt : object, str
         The file being read and its format, for the messages.
     timeout_s : float, optional
         Wall-clock seconds before the child is killed (default
         :data:`DEFAULT_TIMEOUT_S`, or ``NEURODL_READ_TIMEOUT_S``).
     memory_bytes : int, optional
-        Address space (``RLIMIT_AS``) the child may take beyond what the process
-        held when it forked (default :data:`DEFAULT_MEMORY_BYTES`, or
+        Address space (``RLIMIT_AS``) the worker may take beyond what it holds
+        when it starts (default :data:`DEFAULT_MEMORY_BYTES`, or
         ``NEURODL_READ_MEMORY_MB``).
 
     Returns
@@ -383,7 +497,7 @@ def run_limited(
     """
     timeout, memory = resolve_limits(timeout_s, memory_bytes)
     where = f"{str(path)!r}" if path is not None else "the input"
-    if not hasattr(os, "fork"):  # pragma: no cover - Windows: no limits
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows: no reader server
         try:
             return func(*args)
         except NeurodlError:
@@ -394,22 +508,13 @@ def run_limited(
                 path=path,
                 fmt=fmt,
             ) from exc
-    r, w = os.pipe()
+    if "<" in func.__qualname__:
+        raise TypeError(
+            "run_limited needs a module-level reader (the server imports it by "
+            f"name); got {func.__qualname__}."
+        )
     deadline = time.monotonic() + timeout
-    pid = _fork()
-    if pid == 0:  # pragma: no cover - runs in the child (coverage cannot see it)
-        os.close(r)
-        _child(w, func, args, memory)
-    os.close(w)
-    try:
-        blob, status = _collect(r, pid, deadline)
-    except BaseException:  # interrupted (Ctrl-C, an alarm): stop the child too
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        raise
-    finally:
-        os.close(r)
+    blob, status = _run_in_server(func, args, memory, deadline)
     if status is None:
         raise FormatError(
             f"reading {where} as {fmt} took longer than the {timeout:g} s limit "
@@ -421,11 +526,10 @@ def run_limited(
     try:
         head, arrays = _decode(blob)
     except Exception as exc:
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         how = (
-            f"was killed by signal {signal.Signals(sig).name}"
-            if sig
-            else f"ended with status {os.waitstatus_to_exitcode(status)}"
+            f"was killed by signal {signal.Signals(-status).name}"
+            if status < 0
+            else f"ended with status {status}"
         )
         raise FormatError(
             f"the {fmt} reader {how} on {where} without an answer: the file is "

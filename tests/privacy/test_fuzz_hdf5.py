@@ -1,13 +1,14 @@
 """Fuzzed loaders, sandboxed readers: MATLAB v5 and v7.3, NWB.
 
 :func:`~neurodl.data.formats.read_mat` and :func:`~neurodl.data.formats.read_nwb`
-read in a forked child under a time and memory limit (here 10 s and 1 GiB), so
-each example costs a fork (about 15 ms with torch and MNE loaded on this 2-core
-machine) on top of the reader (pynwb: about 30 ms for the seed). 300 mutants per
-format in the default suite (about 30 s for the file), 3000 under ``slow``. The
-oracle is the one of ``test_fuzz_loaders.py``: a file loads or raises one
-:class:`~neurodl.errors.FormatError` naming the file and the format; a reader that
-hangs, crashes or runs out of memory in the child must come back as that error too.
+read in a child of the reader server (:mod:`neurodl._sandbox`) under a time and
+memory limit (here 10 s and 1 GiB), so each example costs a request and a fork of
+the server (about 9 ms on this 2-core machine) on top of the reader (pynwb: about
+30 ms for the seed). 300 mutants per format in the default suite (about 30 s for
+the file), 3000 under ``slow``. The oracle is the one of ``test_fuzz_loaders.py``:
+a file loads or raises one :class:`~neurodl.errors.FormatError` naming the file and
+the format; a reader that hangs, crashes or runs out of memory in the child must
+come back as that error too.
 """
 
 from __future__ import annotations

@@ -16,16 +16,15 @@ decides.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from neurodl._sandbox import run_limited
+from neurodl._readers import read_mat_arrays, read_nwb_content
+from neurodl._sandbox import PassFd, run_limited
 from neurodl.errors import DataFileError, FormatError
 
 __all__ = ["MatContents", "NWBContents", "read_mat", "read_nwb"]
@@ -76,6 +75,15 @@ class NWBContents:
     series: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
+def _source(plain: Path) -> str | PassFd:
+    """Return the reader's input: a path, or an in-memory file's descriptor."""
+    if plain.is_symlink():
+        target = os.readlink(plain)
+        if target.startswith("/proc/self/fd/"):  # decrypted in memory
+            return PassFd(int(target.rsplit("/", 1)[1]))
+    return str(plain)
+
+
 def _check_file(path: Path, fmt: str) -> None:
     if not path.is_file():
         raise DataFileError(f"{fmt} file {str(path)!r} does not exist.")
@@ -87,89 +95,7 @@ def _check_file(path: Path, fmt: str) -> None:
         )
 
 
-# ------------------------------------------------------------------- HDF5
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def _is_hdf5(path: str) -> bool:
-    """Whether the file has an HDF5 superblock (at 0, 512, 1024, 2048, ...)."""
-    with open(path, "rb") as f:
-        size = f.seek(0, 2)
-        offset = 0
-        while offset + 8 <= size:
-            f.seek(offset)
-            if f.read(8) == _HDF5_SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else offset * 2
-    return False
-
-
-@contextlib.contextmanager
-def _h5_file(path: str) -> Iterator[Any]:
-    """Open an HDF5 file read-only; an in-memory decrypted file through Python.
-
-    The HDF5 library resolves a file's real path, which an in-memory file
-    (``/proc/self/fd/N``, :mod:`neurodl.privacy.plaintext`) does not have, so such
-    a file is handed to h5py as a Python file object.
-    """
-    import h5py
-
-    if os.path.islink(path) and os.readlink(path).startswith("/proc/self/fd/"):
-        with open(path, "rb") as fh, h5py.File(fh, "r") as f:
-            yield f
-    else:
-        with h5py.File(path, "r") as f:
-            yield f
-
-
 # ----------------------------------------------------------------- MATLAB
-def _mat_kind(a: Any) -> str | None:
-    """None for a plain array, else what MATLAB would call it."""
-    if not isinstance(a, np.ndarray):
-        return "object"
-    if a.dtype.names is not None:
-        return "struct"
-    if a.dtype.hasobject:
-        return "cell"
-    if a.dtype.kind not in "biufcUS":
-        return "object"
-    return None
-
-
-def _read_mat_child(path: str, names: list[str] | None) -> dict[str, Any]:
-    """In the sandbox: every plain variable of a .mat file (or those named)."""
-    import h5py
-
-    arrays: dict[str, np.ndarray] = {}
-    other: dict[str, str] = {}
-    if _is_hdf5(path):
-        with _h5_file(path) as f:
-            for k in f:
-                if k.startswith("#") or (names is not None and k not in names):
-                    continue
-                obj = f[k]
-                if not isinstance(obj, h5py.Dataset):
-                    other[k] = "struct"
-                    continue
-                if obj.dtype.kind not in "biufc":  # references: cells
-                    other[k] = "cell" if obj.dtype.kind == "O" else "object"
-                    continue
-                arrays[k] = np.asarray(obj[()])
-        return {"arrays": arrays, "other": other, "version": "mat-v7.3"}
-    import scipy.io
-
-    mat = scipy.io.loadmat(path, variable_names=names)
-    for k, v in mat.items():
-        if k.startswith("__"):
-            continue
-        kind = _mat_kind(v)
-        if kind is None:
-            arrays[k] = np.asarray(v)
-        else:
-            other[k] = kind
-    return {"arrays": arrays, "other": other, "version": "mat"}
-
-
 def read_mat(
     path: str | os.PathLike[str],
     *,
@@ -209,9 +135,6 @@ def read_mat(
     DecryptionError
         The file is encrypted and no key, or a wrong one, was given.
     """
-    import h5py  # noqa: F401  (imported here, so each child inherits it)
-    import scipy.io  # noqa: F401
-
     from neurodl.privacy.plaintext import plaintext_path
 
     p = Path(path)
@@ -219,8 +142,8 @@ def read_mat(
     wanted = None if names is None else [str(n) for n in names]
     with plaintext_path(p, key=key, passphrase=passphrase) as plain:
         out = run_limited(
-            _read_mat_child,
-            str(plain),
+            read_mat_arrays,
+            _source(plain),
             wanted,
             path=p,
             fmt="MATLAB .mat",
@@ -233,45 +156,6 @@ def read_mat(
 
 
 # -------------------------------------------------------------------- NWB
-def _read_nwb_child(path: str, wanted: list[str]) -> dict[str, Any]:
-    """In the sandbox: units' spike times and the named TimeSeries."""
-    import warnings
-
-    from pynwb import NWBHDF5IO, TimeSeries
-
-    with warnings.catch_warnings():
-        # a file written by another pynwb version carries its own schema; the
-        # reader warns that it uses the cached one, which is fine here
-        warnings.simplefilter("ignore", UserWarning)
-        with _h5_file(path) as h5, NWBHDF5IO(file=h5, mode="r") as io:
-            nwb = io.read()
-            units = nwb.units
-            ids: list[str] = []
-            times: list[np.ndarray] = []
-            if units is not None and len(units) > 0:
-                times = [
-                    np.asarray(units.get_unit_spike_times(i), dtype=np.float64)
-                    for i in range(len(units))
-                ]
-                ids = [str(i) for i in units.id[:]]
-                if "unit_name" in units.colnames:
-                    ids = [str(v) for v in units["unit_name"][:]]
-            series = [o for o in nwb.objects.values() if isinstance(o, TimeSeries)]
-            counts: dict[str, int] = {}
-            for s in series:
-                counts[s.name] = counts.get(s.name, 0) + 1
-            found: dict[str, Any] = {}
-            for name in wanted:
-                match = [s for s in series if s.name == name]
-                if len(match) == 1:
-                    ts = match[0]
-                    found[name] = {
-                        "timestamps": np.asarray(ts.get_timestamps(), dtype=np.float64),
-                        "data": np.asarray(ts.data[()], dtype=np.float64),
-                    }
-    return {"ids": ids, "times": times, "counts": counts, "series": found}
-
-
 def read_nwb(
     path: str | os.PathLike[str],
     *,
@@ -306,16 +190,14 @@ def read_nwb(
     DecryptionError
         The file is encrypted and no key, or a wrong one, was given.
     """
-    import pynwb  # noqa: F401  (imported here, so each child inherits it)
-
     from neurodl.privacy.plaintext import plaintext_path
 
     p = Path(path)
     _check_file(p, "NWB")
     with plaintext_path(p, key=key, passphrase=passphrase) as plain:
         out = run_limited(
-            _read_nwb_child,
-            str(plain),
+            read_nwb_content,
+            _source(plain),
             [str(s) for s in series],
             path=p,
             fmt="NWB",
