@@ -150,3 +150,22 @@ def test_limits_from_arguments_and_environment(monkeypatch):
         resolve_limits(0, 1)
     with pytest.raises(ValidationError, match="'memory_bytes'"):
         resolve_limits(1, -5)
+
+
+def test_the_server_kills_a_hung_reader_if_the_caller_is_gone():
+    # the caller waits 0.3 s; the server kills the reader 5 s after that even
+    # without the caller (here: the caller's own kill is skipped)
+    import neurodl._sandbox as sb
+
+    server = sb._server()
+    r, w = os.pipe()
+    try:
+        pid = server.start(readers.sleep, (60,), 1 << 28, 0.3, w)
+        os.close(w)
+        t0 = time.monotonic()
+        assert server.status(20.0) == -9  # SIGKILL, from the server
+        assert 5.0 <= time.monotonic() - t0 < 15.0
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    finally:
+        os.close(r)

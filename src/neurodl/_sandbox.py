@@ -357,7 +357,12 @@ class _Server:
         self.proc.wait()
 
     def start(
-        self, func: Callable[..., Any], args: tuple[Any, ...], memory: int, out: int
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        memory: int,
+        timeout: float,
+        out: int,
     ) -> int:
         """Start a worker running ``func(*args)`` that answers on ``out``; its pid."""
         fds = [out]
@@ -374,6 +379,7 @@ class _Server:
             "func": f"{func.__module__}:{func.__qualname__}",
             "args": [encode(a) for a in args],
             "memory": memory,
+            "timeout": timeout,
         }
         self.sock.settimeout(30.0)
         socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
@@ -425,7 +431,8 @@ def _run_in_server(
         r, w = os.pipe()
         try:
             try:
-                pid = server.start(func, args, memory, w)
+                left = max(deadline - time.monotonic(), 0.0)
+                pid = server.start(func, args, memory, left, w)
             finally:
                 os.close(w)
             try:

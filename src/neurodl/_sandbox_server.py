@@ -4,13 +4,15 @@ Started once per session by the parent (``python -c``, a fresh interpreter: no
 threads, no torch), it imports :data:`neurodl._sandbox.PRELOAD` and then serves
 requests from its Unix socket (``SOCK_SEQPACKET``), one at a time:
 
-1. the parent sends ``{"func": "module:name", "args": [...], "memory": bytes}`` as
+1. the parent sends ``{"func": "module:name", "args": [...], "memory": bytes,
+   "timeout": seconds}`` as
    JSON, with the answer pipe's write end and any :class:`~neurodl._sandbox.PassFd`
    descriptors attached (``SCM_RIGHTS``); no pickle either way;
 2. the server forks a worker, which imports ``func`` by name, limits its address
    space, runs it and writes its answer to the pipe (:func:`neurodl._sandbox._child`);
-3. the server sends ``{"pid": pid}`` (the parent kills the worker at its deadline),
-   waits for the worker and sends ``{"status": exit code}`` (negative: a signal).
+3. the server sends ``{"pid": pid}``, waits for the worker and sends ``{"status":
+   exit code}`` (negative: a signal). The parent kills the worker at its deadline;
+   the server does too, 5 s later, in case the parent died meanwhile.
 
 The server ignores Ctrl-C (the parent handles it) and exits when the parent's end of
 the socket closes.
@@ -22,8 +24,10 @@ import contextlib
 import importlib
 import json
 import os
+import select
 import signal
 import socket
+import time
 from typing import Any
 
 _MSG = 1 << 20
@@ -81,5 +85,35 @@ def serve(fd: int) -> None:
         for f in fds:
             os.close(f)
         sock.send(json.dumps({"pid": pid}).encode())
-        _, status = os.waitpid(pid, 0)
-        sock.send(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode())
+        status = _wait(pid, time.monotonic() + float(request["timeout"]) + 5.0)
+        sock.send(json.dumps({"status": status}).encode())
+
+
+def _wait(pid: int, deadline: float) -> int:
+    """Wait for the worker and return its exit code; kill it at ``deadline``.
+
+    The deadline is the parent's plus a margin, so that a hung reader dies even if
+    the parent died first.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # pragma: no cover - Linux < 5.3
+        pidfd = None
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                return os.waitstatus_to_exitcode(status)
+            if pidfd is not None:
+                select.select([pidfd], [], [], left)
+            else:  # pragma: no cover
+                time.sleep(min(left, 0.002))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
