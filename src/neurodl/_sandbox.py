@@ -37,6 +37,7 @@ the calling process, without limits.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -355,6 +356,8 @@ class _Server:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        if _SERVER and _SERVER[0] is self:
+            _SERVER.clear()
 
     def start(
         self,
@@ -402,8 +405,23 @@ _SERVER: list[_Server] = []  # the session's server, started at the first read
 
 def _server() -> _Server:
     if not _SERVER or not _SERVER[0].alive():
+        if not _SERVER:
+            atexit.register(_stop_server)
+        else:
+            _SERVER[0].close()
         _SERVER[:] = [_Server()]
     return _SERVER[0]
+
+
+def _stop_server() -> None:
+    """At exit: close the socket, so the server ends; reap it."""
+    for server in _SERVER:
+        server.sock.close()
+        try:
+            server.proc.wait(5.0)
+        except Exception:
+            server.close()
+    _SERVER.clear()
 
 
 def _collect(fd: int, deadline: float) -> tuple[bytearray, bool]:
