@@ -81,7 +81,11 @@ def test_csp_features_equal_mnes_log_power(epochs):
             .transform(epochs.X)
         )
     ours = CSPLDA().fit(epochs.X, epochs.y).features(epochs.X)
-    np.testing.assert_allclose(ours, ref, rtol=1e-10)
+    # the average reference leaves the covariances rank 63 of 64, so the
+    # generalised eigenproblem amplifies rounding: one feature of 180 differs by
+    # 8e-10 relative on an AVX-512 CPU (1e-13 elsewhere); the decisions, and the
+    # CV accuracy 0.933333 (test_csp_lda_reproduces_mnes_example), are identical
+    np.testing.assert_allclose(ours, ref, rtol=1e-8)
 
 
 def test_riemannian_tangent_space_reaches_093(epochs):
