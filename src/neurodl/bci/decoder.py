@@ -201,10 +201,12 @@ def load_online_decoder(path: str | os.PathLike[str]) -> OnlineDecoder:
     Raises
     ------
     neurodl.errors.ModelFileError
-        If the file is missing, corrupted or not an online decoder.
+        If the file is missing or not an online decoder.
+    neurodl.errors.FormatError
+        If the file is corrupted (a ModelFileError too).
     """
     from neurodl._io import read_tensors
-    from neurodl.errors import ModelFileError
+    from neurodl.errors import FormatError
 
     tensors, meta = read_tensors(path, kind=_DECODER_KIND)
     try:
@@ -222,10 +224,12 @@ def load_online_decoder(path: str | os.PathLike[str]) -> OnlineDecoder:
             marker_classes={str(k): str(v) for k, v in meta["marker_classes"].items()},
             info=dict(meta.get("info", {})),
         )
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ModelFileError(
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise FormatError(
             f"{str(path)!r} is an online-decoder file with missing or bad fields: "
-            f"{exc!r}"
+            f"{exc!r}",
+            path=path,
+            fmt="neurodl online decoder",
         ) from exc
 
 

@@ -31,7 +31,12 @@ from torch import Tensor
 from neurodl._io import read_tensors, write_tensors
 from neurodl._threads import resolve_threads, use_threads
 from neurodl._validate import check_int, check_option, check_positive
-from neurodl.errors import ModelFileError, TrainingDivergedError, ValidationError
+from neurodl.errors import (
+    FormatError,
+    ModelFileError,
+    TrainingDivergedError,
+    ValidationError,
+)
 from neurodl.learning.feedback import (
     FEEDBACK_RULES,
     Feedback,
@@ -599,20 +604,28 @@ def _load_checkpoint(
             f"cannot resume from {str(path)!r}: the training config differs ({pairs}). "
             "Only 'epochs' may change on resume."
         )
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            p.copy_(tensors[f"model.{name}"])
-        if best is not None:
-            torch._foreach_copy_(best, [tensors[f"best.{i}"] for i in range(len(best))])
-    prefix = "optimizer."
-    opt.load_state(
-        {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
-        meta.get("optimizer", {}),
-    )
-    if feedback is not None:
-        feedback.load_state(tensors)
-    gen.set_state(tensors["rng"])
-    return History.from_dict(meta["history"])
+    try:
+        with torch.no_grad():
+            for name, p in net.named_parameters():
+                p.copy_(tensors[f"model.{name}"])
+            if best is not None:
+                saved_best = [tensors[f"best.{i}"] for i in range(len(best))]
+                torch._foreach_copy_(best, saved_best)
+        prefix = "optimizer."
+        opt.load_state(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)},
+            meta.get("optimizer", {}),
+        )
+        if feedback is not None:
+            feedback.load_state(tensors)
+        gen.set_state(tensors["rng"])
+        return History.from_dict(meta["history"])
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        raise FormatError(
+            f"checkpoint {str(path)!r} is missing or has bad fields: {exc!r}",
+            path=path,
+            fmt="neurodl checkpoint",
+        ) from exc
 
 
 def _stderr_is_terminal() -> bool:

@@ -74,7 +74,7 @@ import torch
 
 from neurodl._io import read_tensors, write_tensors
 from neurodl._validate import check_int, check_option, check_positive
-from neurodl.errors import ModelFileError, ShapeError, ValidationError
+from neurodl.errors import FormatError, ShapeError, ValidationError
 from neurodl.simulate import _diehl_cook_kernel as _k
 from neurodl.simulate._diehl_cook_data import _as_images, _as_labels, _seeds
 
@@ -583,8 +583,17 @@ class DiehlCook:
         """Read a network written by :meth:`save`."""
         tensors, meta = read_tensors(path, kind=KIND)
         try:
+            n_exc = int(meta["n_exc"])
+            w_shape = tuple(tensors["w"].shape)
+            if w_shape != (N_INPUT, n_exc):  # before allocating n_exc neurons
+                raise FormatError(
+                    f"{str(path)!r}: 'w' has shape {w_shape}, but the file says "
+                    f"n_exc={n_exc} (expected ({N_INPUT}, {n_exc})).",
+                    path=path,
+                    fmt="neurodl Diehl & Cook model",
+                )
             net = cls(
-                int(meta["n_exc"]),
+                n_exc,
                 params=DiehlCookParams(**meta["params"]),
                 seed=int(meta["seed"]),
             )
@@ -592,25 +601,33 @@ class DiehlCook:
                 old = getattr(net, name)
                 new = tensors[name].numpy()
                 if new.shape != old.shape or new.dtype != old.dtype:
-                    raise ModelFileError(
+                    raise FormatError(
                         f"{str(path)!r}: {name!r} has shape {new.shape} {new.dtype}, "
-                        f"expected {old.shape} {old.dtype}."
+                        f"expected {old.shape} {old.dtype}.",
+                        path=path,
+                        fmt="neurodl Diehl & Cook model",
                     )
                 setattr(net, name, np.ascontiguousarray(new).copy())
             if net.delays.min() < 0 or net.delays.max() >= net.n_delay:
-                raise ModelFileError(
-                    f"{str(path)!r}: 'delays' must lie in 0..{net.n_delay - 1} steps."
+                raise FormatError(
+                    f"{str(path)!r}: 'delays' must lie in 0..{net.n_delay - 1} steps.",
+                    path=path,
+                    fmt="neurodl Diehl & Cook model",
                 )
             net._csr()
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise ModelFileError(
-                f"{str(path)!r} is not a complete Diehl & Cook file: {exc}"
+            net.n_trained_ = int(meta["n_trained"])
+            net.n_evaluated_ = int(meta["n_evaluated"])
+            if "assignments" in tensors:
+                net.assignments_ = tensors["assignments"].numpy().copy()
+                net.proportions_ = tensors["proportions"].numpy().copy()
+        except FormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise FormatError(
+                f"{str(path)!r} is not a complete Diehl & Cook file: {exc!r}",
+                path=path,
+                fmt="neurodl Diehl & Cook model",
             ) from exc
-        net.n_trained_ = int(meta["n_trained"])
-        net.n_evaluated_ = int(meta["n_evaluated"])
-        if "assignments" in tensors:
-            net.assignments_ = tensors["assignments"].numpy().copy()
-            net.proportions_ = tensors["proportions"].numpy().copy()
         return net
 
 
