@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from neurodl.privacy.deid import SHIFT_WINDOW, deidentify, read_mapping
+from tests.privacy.deid_checks import assert_second_run_changes_nothing
 
 VHDR = """Brain Vision Data Exchange Header File Version 1.0
 ; Data created by the Vision Recorder
@@ -216,22 +217,9 @@ def test_intervals_kept_and_second_run_changes_nothing(tmp_path):
         shift = dt.timedelta(days=mapping[subject]["daysback"])
         assert got == [t - shift for t in times]  # one shift per subject
         assert all(SHIFT_WINDOW[0] <= g.date() <= SHIFT_WINDOW[1] for g in got)
-    again = deidentify(
+    assert_second_run_changes_nothing(
         tmp_path / "once", tmp_path / "twice", mapping=tmp_path / "m2.json"
     )
-    assert again.changes == 0
-    assert all(f.findings == [] for f in again.files)
-    once = sorted(
-        p.relative_to(tmp_path / "once") for p in (tmp_path / "once").rglob("*")
-    )
-    twice = sorted(
-        p.relative_to(tmp_path / "twice") for p in (tmp_path / "twice").rglob("*")
-    )
-    assert once == twice
-    for rel in once:
-        if (tmp_path / "once" / rel).is_file():
-            a = (tmp_path / "once" / rel).read_bytes()
-            assert a == (tmp_path / "twice" / rel).read_bytes(), rel
 
 
 def test_missing_data_file_fails_and_writes_nothing(tmp_path):

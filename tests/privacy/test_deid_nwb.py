@@ -18,6 +18,7 @@ from pynwb.file import Subject
 
 from neurodl.privacy.deid import SHIFT_WINDOW, deidentify, read_mapping
 from neurodl.privacy.deid.nwb import _age_years
+from tests.privacy.deid_checks import assert_second_run_changes_nothing
 
 TZ = tzoffset(None, -5 * 3600)
 START = dt.datetime(2024, 3, 9, 14, 33, 7, tzinfo=TZ)
@@ -266,22 +267,9 @@ def test_intervals_kept_and_second_run_changes_nothing(tmp_path):
                 got.append(nwb.session_start_time)
         assert sorted(got) == [t - shift for t in times]  # one shift, to the second
         assert all(SHIFT_WINDOW[0] <= g.date() <= SHIFT_WINDOW[1] for g in got)
-    again = deidentify(
+    assert_second_run_changes_nothing(
         tmp_path / "once", tmp_path / "twice", mapping=tmp_path / "m2.json"
     )
-    assert again.changes == 0
-    assert all(f.findings == [] for f in again.files)
-    once = sorted(
-        p.relative_to(tmp_path / "once") for p in (tmp_path / "once").rglob("*")
-    )
-    twice = sorted(
-        p.relative_to(tmp_path / "twice") for p in (tmp_path / "twice").rglob("*")
-    )
-    assert once == twice
-    for rel in once:
-        if (tmp_path / "once" / rel).is_file():
-            a = (tmp_path / "once" / rel).read_bytes()
-            assert a == (tmp_path / "twice" / rel).read_bytes(), rel
 
 
 def test_ages_weights_and_species(tmp_path):
