@@ -56,6 +56,20 @@ IMAGING_FILES = [
     _haxby("attributes_literal.txt"),
 ]
 
+# the training options 'train features' and 'train eeg' share
+DP_TRAINING = {
+    "--steps": ["0"],
+    "--sample-rate": ["1.5"],
+    "--lr": ["0"],
+    "--optimizer": ["lbfgs"],
+    "--dp-epsilon": ["0"],
+    "--dp-delta": ["0.5", "--dp-epsilon", "8"],
+    "--privacy-unit": ["person"],
+    "--max-grad-norm": ["0"],
+    "--accountant": ["gdp"],
+    "--seed": ["-1"],
+}
+
 # command -> (arguments every case starts from, {option: bad value(s)})
 CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     "tour": ([], {"--out": [FILE]}),
@@ -261,16 +275,7 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--subjects": [FILE],
             "--hidden": ["0"],
             "--activation": ["relu7"],
-            "--steps": ["0"],
-            "--sample-rate": ["1.5"],
-            "--lr": ["0"],
-            "--optimizer": ["lbfgs"],
-            "--dp-epsilon": ["0"],
-            "--dp-delta": ["0.5", "--dp-epsilon", "8"],
-            "--privacy-unit": ["person"],
-            "--max-grad-norm": ["0"],
-            "--accountant": ["gdp"],
-            "--seed": ["-1"],
+            **DP_TRAINING,
         },
     ),
     "train eeg": (
@@ -285,16 +290,7 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--tmin": ["5"],
             "--tmax": ["0"],
             "--hidden": ["0"],
-            "--steps": ["0"],
-            "--sample-rate": ["1.5"],
-            "--lr": ["0"],
-            "--optimizer": ["lbfgs"],
-            "--dp-epsilon": ["0"],
-            "--dp-delta": ["0.5", "--dp-epsilon", "8"],
-            "--privacy-unit": ["person"],
-            "--max-grad-norm": ["0"],
-            "--accountant": ["gdp"],
-            "--seed": ["-1"],
+            **DP_TRAINING,
         },
     ),
     "info": ([SMALL_MODEL], {"MODEL": []}),
