@@ -14,12 +14,15 @@ import numpy as np
 RNG = np.random.default_rng(12)
 
 
-def edf(folder: Path, name: str = "seed.edf") -> Path:
-    """Two 16-Hz EEG signals, 4 one-second records, two annotations."""
+def _edf_like(bdf: bool, path: Path, annotations: bool) -> Path:
+    """Two 16-Hz EEG signals, 4 one-second records (EDF, or 24-bit BDF)."""
     import edfio
 
+    signal, recording = (
+        (edfio.BdfSignal, edfio.Bdf) if bdf else (edfio.EdfSignal, edfio.Edf)
+    )
     signals = [
-        edfio.EdfSignal(
+        signal(
             RNG.normal(0, 20, 64),
             sampling_frequency=16,
             label=f"EEG C{i}",
@@ -28,42 +31,29 @@ def edf(folder: Path, name: str = "seed.edf") -> Path:
         )
         for i in (3, 4)
     ]
-    annotations = [
-        edfio.EdfAnnotation(0.5, 1.0, "T1"),
-        edfio.EdfAnnotation(2.0, 1.0, "T2"),
-    ]
-    rec = edfio.Edf(
+    extra = {}
+    if annotations:
+        extra["annotations"] = [
+            edfio.EdfAnnotation(0.5, 1.0, "T1"),
+            edfio.EdfAnnotation(2.0, 1.0, "T2"),
+        ]
+    recording(
         signals,
-        annotations=annotations,
         recording=edfio.Recording(startdate=dt.date(2009, 8, 12)),
         starttime=dt.time(10, 0),
-    )
-    path = folder / name
-    rec.write(path)
+        **extra,
+    ).write(path)
     return path
+
+
+def edf(folder: Path, name: str = "seed.edf") -> Path:
+    """Two 16-Hz EEG signals, 4 one-second records, two annotations."""
+    return _edf_like(False, folder / name, annotations=True)
 
 
 def bdf(folder: Path, name: str = "seed.bdf") -> Path:
     """The EDF seed's signals as 24-bit BDF."""
-    import edfio
-
-    signals = [
-        edfio.BdfSignal(
-            RNG.normal(0, 20, 64),
-            sampling_frequency=16,
-            label=f"EEG C{i}",
-            physical_dimension="uV",
-            physical_range=(-200, 200),
-        )
-        for i in (3, 4)
-    ]
-    path = folder / name
-    edfio.Bdf(
-        signals,
-        recording=edfio.Recording(startdate=dt.date(2009, 8, 12)),
-        starttime=dt.time(10, 0),
-    ).write(path)
-    return path
+    return _edf_like(True, folder / name, annotations=False)
 
 
 def fif(folder: Path, name: str = "seed_raw.fif") -> Path:
