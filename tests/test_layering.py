@@ -17,6 +17,7 @@ RANK = {
     "bci": 3.4,
     "decode": 3.3,
     "compare": 3.25,
+    "models": 3.22,
     "simulate": 3.2,
     "learning": 3,
     "networks": 2,
