@@ -129,6 +129,8 @@ RUNS_OFFLINE = {
     "simulate neuron": "cli/test_simulate_neuron.py::test_json_output",
     "simulate cuba": "cli/test_simulate_net.py::test_json_keys_and_values",
     "simulate coba": "cli/test_simulate_net.py::test_json_keys_and_values",
+    # simulate microcircuit (issue 13, helper "microcircuit")
+    "simulate microcircuit": "models/test_potjans_diesmann.py::test_cli_json_shape",
 }
 
 

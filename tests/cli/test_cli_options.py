@@ -30,6 +30,7 @@ FLAGS = {
     "--allow-face",
 }
 """Switches: they take no value, so no value of theirs can be bad."""
+FLAGS |= {"--thalamic"}  # simulate microcircuit (issue 13, helper "microcircuit")
 
 # placeholders filled per test: an existing file, an existing folder, a missing path
 FILE, DIR, MISSING = "{file}", "{dir}", "{missing}"
@@ -332,6 +333,22 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         )
         for net in ("cuba", "coba")
     },
+    # --- simulate microcircuit (issue 13, helper "microcircuit") ---
+    "simulate microcircuit": (
+        ["--scale", "0.01", "--duration", "5", "--presim", "0"],
+        {
+            "--scale": ["0"],
+            "--duration": ["0.05"],
+            "--presim": ["-1"],
+            "--drive": ["ac"],
+            "--seed": ["-1"],
+            "--backend": ["nest"],
+            "--dtype": ["float16"],
+            "--device": ["gpu9"],
+            "--figure": [DIR],
+        },
+    ),
+    # --- end simulate microcircuit ---
 }
 
 

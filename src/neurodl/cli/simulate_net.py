@@ -120,6 +120,9 @@ def coba(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``cuba`` and ``coba`` commands to the ``simulate`` app."""
+    """Add the ``cuba``, ``coba`` and ``microcircuit`` commands to ``simulate``."""
+    from neurodl.cli.microcircuit import register as register_microcircuit
+
     app.command(name="cuba")(cuba)
     app.command(name="coba")(coba)
+    register_microcircuit(app)

@@ -1,0 +1,285 @@
+r"""Potjans & Diesmann (2014) microcircuit: neurodl beside NEST 3.10 in one run.
+
+Three subcommands::
+
+    # speed and memory, NEST and neurodl side by side (each run in its own process,
+    # same thread count, presimulation 500 ms discarded, no recording)
+    python benchmarks/microcircuit.py bench --scale 1.0 --t-sim 1000 \
+        --threads 1 2 --drives dc poisson [--json out.json]
+
+    # merge NEST reference runs (nest_microcircuit.py --out/--npz) into
+    # tests/reference/microcircuit_nest_<tag>.{json,npz}
+    python benchmarks/microcircuit.py collect --tag full /tmp/mc/full_s*.json
+
+    # where neurodl's time goes (construction phases, presim, DC vs Poisson)
+    python benchmarks/microcircuit.py profile --scale 0.1
+
+NEST runs ``benchmarks/peer_runners/nest_microcircuit.py`` in the peer venv
+(``peers.ensure_env("peers")``); neurodl runs
+:func:`neurodl.models.potjans_diesmann.run`
+with ``record=False`` in a child process of this interpreter, so each side's peak
+RSS (``VmHWM`` / ``ru_maxrss``) is its own. Bytes per synapse = whole-process peak
+RSS / recurrent synapses (as SCALE.md §2.4 counts NEST's 14 GB). Real-time factor
+= wall time of the recorded window / simulated time. neurodl's compiled engine is
+single-threaded; ``--threads 2`` gives NEST two threads and neurodl's numba/torch
+two threads, which its event loop does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from peers import ensure_env, env_python, thread_env  # noqa: E402
+
+RUNNER = HERE / "peer_runners" / "nest_microcircuit.py"
+REFERENCE = HERE.parent / "tests" / "reference"
+
+NEURODL_CHILD = """
+import json, resource, sys, time
+import torch
+from neurodl.models import potjans_diesmann as pd
+a = json.loads(sys.argv[1])
+torch.set_num_threads(a["threads"])
+dtype = torch.float32 if a["dtype"] == "float32" else torch.float64
+res = pd.run(a["t_sim"], a["scale"], drive=a["drive"], seed=a["seed"],
+             presim=a["presim"], record=False, dtype=dtype, backend=a["backend"])
+out = res.summary()
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+open(a["out"], "w").write(json.dumps(out))
+"""
+
+
+def run_nest(scale, t_sim, drive, threads, seed=1, presim=500.0) -> dict:
+    """Run the NEST runner without recording; return its JSON (or an error)."""
+    py = env_python("peers")
+    with tempfile.TemporaryDirectory(prefix="mc-nest-") as tmp:
+        out = Path(tmp) / "nest.json"
+        cmd = [str(py), str(RUNNER), "--scale", str(scale), "--seed", str(seed)]
+        cmd += ["--t-sim", str(t_sim), "--t-presim", str(presim), "--drive", drive]
+        cmd += ["--threads", str(threads), "--no-record", "--out", str(out)]
+        proc = subprocess.run(
+            cmd, env=thread_env(threads), capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            return {"error": proc.stderr[-2000:]}
+        res = json.loads(out.read_text())
+    return {
+        "construction_s": res["build_s"],
+        "run_s": res["run_s"],
+        "rtf": res["rtf"],
+        "peak_rss_mb": res["peak_rss_mb"],
+        "n_synapses": res["n_connections"],
+        "error": None,
+    }
+
+
+def run_neurodl(
+    scale,
+    t_sim,
+    drive,
+    threads,
+    seed=1,
+    presim=500.0,
+    dtype="float64",
+    backend="auto",
+) -> dict:
+    """Run neurodl's microcircuit in a child process; return timing and memory."""
+    with tempfile.TemporaryDirectory(prefix="mc-neurodl-") as tmp:
+        out = Path(tmp) / "neurodl.json"
+        args = dict(
+            scale=scale,
+            t_sim=t_sim,
+            drive=drive,
+            threads=threads,
+            seed=seed,
+            presim=presim,
+            dtype=dtype,
+            backend=backend,
+            out=str(out),
+        )
+        env = thread_env(threads)
+        env.pop("PYTHONPATH", None)
+        proc = subprocess.run(
+            [sys.executable, "-c", NEURODL_CHILD, json.dumps(args)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            return {"error": proc.stderr[-2000:]}
+        res = json.loads(out.read_text())
+    return {
+        "construction_s": res["setup_s"],
+        "run_s": res["run_s"],
+        "rtf": res["real_time_factor"],
+        "peak_rss_mb": res["peak_rss_mb"],
+        "n_synapses": res["n_synapses"],
+        "error": None,
+    }
+
+
+def bench(a) -> int:
+    ensure_env("peers")
+    rows = []
+    for drive in a.drives:
+        for threads in a.threads:
+            for name, fn in (("nest", run_nest), ("neurodl", run_neurodl)):
+                if name == "nest" and a.skip_nest:
+                    continue
+                t0 = time.time()
+                kw = {"dtype": a.dtype} if name == "neurodl" else {}
+                r = fn(a.scale, a.t_sim, drive, threads, **kw)
+                r.update(
+                    simulator=name,
+                    drive=drive,
+                    threads=threads,
+                    wall_total_s=time.time() - t0,
+                )
+                if r.get("error") is None:
+                    r["bytes_per_synapse"] = (
+                        r["peak_rss_mb"] * 2**20 / max(r["n_synapses"], 1)
+                    )
+                rows.append(r)
+                print(json.dumps(r), file=sys.stderr, flush=True)
+    print(
+        f"PD14 scale {a.scale}, {a.t_sim:g} ms after 500 ms presim, dtype "
+        f"{a.dtype} (neurodl)"
+    )
+    print(
+        f"{'drive':>7} {'thr':>3} {'simulator':>9} {'constr s':>9} {'run s':>8} "
+        f"{'RTF':>7} {'peak MB':>8} {'B/syn':>6}"
+    )
+    for r in rows:
+        if r.get("error"):
+            print(
+                f"{r['drive']:>7} {r['threads']:>3} {r['simulator']:>9} ERROR "
+                f"{r['error'][-200:]}"
+            )
+            continue
+        print(
+            f"{r['drive']:>7} {r['threads']:>3} {r['simulator']:>9} "
+            f"{r['construction_s']:>9.2f} {r['run_s']:>8.2f} {r['rtf']:>7.2f} "
+            f"{r['peak_rss_mb']:>8.0f} {r['bytes_per_synapse']:>6.1f}"
+        )
+    for drive in a.drives:
+        for threads in a.threads:
+            pair = {
+                r["simulator"]: r
+                for r in rows
+                if r["drive"] == drive
+                and r["threads"] == threads
+                and not r.get("error")
+            }
+            if len(pair) == 2:
+                print(
+                    f"{drive} {threads} thr: neurodl run time / NEST = "
+                    f"{pair['neurodl']['run_s'] / pair['nest']['run_s']:.3f}"
+                )
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def collect(a) -> int:
+    seeds, arrays = [], {}
+    for f in sorted(a.files):
+        meta = json.loads(Path(f).read_text())
+        seeds.append(meta)
+        npz = Path(f).with_suffix(".npz")
+        with np.load(npz) as z:
+            for k in z.files:
+                arrays[f"s{meta['seed']}_{k}"] = z[k]
+    rates = np.array([s["rates_hz"] for s in seeds])
+    out = {
+        "what": "Potjans & Diesmann 2014 microcircuit, NEST reference runs (one per "
+        "seed): per-population mean rate (Hz) over t_sim after t_presim, mean ISI "
+        "CV, mean pairwise spike-count correlation (2 ms bins); per-neuron arrays "
+        "in the npz (s<seed>_counts_<pop> uint16, s<seed>_cv_<pop> float16 for "
+        "neurons with > 2 spikes, s<seed>_cc_<pop> float16 over the sample of "
+        "nest_microcircuit.cc_sample)",
+        "produced_with": f"NEST {seeds[0]['nest_version']} (PyPI nest-simulator), "
+        "benchmarks/peer_runners/nest_microcircuit.py; merged by: python "
+        "benchmarks/microcircuit.py collect --tag " + a.tag,
+        "populations": seeds[0]["populations"],
+        "rate_mean_hz": rates.mean(axis=0).tolist(),
+        "rate_sd_hz": (
+            rates.std(axis=0, ddof=1) if len(seeds) > 1 else np.zeros(8)
+        ).tolist(),
+        "seeds": seeds,
+    }
+    REFERENCE.mkdir(exist_ok=True)
+    (REFERENCE / f"microcircuit_nest_{a.tag}.json").write_text(
+        json.dumps(out, indent=1) + "\n"
+    )
+    np.savez_compressed(REFERENCE / f"microcircuit_nest_{a.tag}.npz", **arrays)
+    print(json.dumps({k: out[k] for k in ("rate_mean_hz", "rate_sd_hz")}))
+    return 0
+
+
+def profile(a) -> int:
+    """Time neurodl's phases at ``--scale`` (this process, one thread)."""
+    import torch
+
+    from neurodl.models import potjans_diesmann as pd
+
+    torch.set_num_threads(1)
+    rows = {}
+    for drive in ("dc", "poisson"):
+        t0 = time.perf_counter()
+        mc = pd.build(a.scale, drive=drive, seed=1, record=False)
+        t1 = time.perf_counter()
+        mc.net.build()
+        t2 = time.perf_counter()
+        mc.net.run(100.0)  # first call: kernel load / compile
+        t3 = time.perf_counter()
+        mc.net.run(a.t_sim)
+        t4 = time.perf_counter()
+        rows[drive] = {
+            "connect_s": t1 - t0,
+            "network_build_s": t2 - t1,
+            "first_100ms_s": t3 - t2,
+            "run_s": t4 - t3,
+            "rtf": (t4 - t3) / (a.t_sim / 1000.0),
+        }
+    rows["poisson_input_share_of_run"] = (
+        1.0 - rows["dc"]["run_s"] / rows["poisson"]["run_s"]
+    )
+    print(json.dumps(rows, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench")
+    b.add_argument("--scale", type=float, default=1.0)
+    b.add_argument("--t-sim", type=float, default=1000.0)
+    b.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    b.add_argument("--drives", nargs="+", default=["dc", "poisson"])
+    b.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    b.add_argument("--skip-nest", action="store_true")
+    b.add_argument("--json", default=None)
+    c = sub.add_parser("collect")
+    c.add_argument("--tag", required=True)
+    c.add_argument("files", nargs="+")
+    p = sub.add_parser("profile")
+    p.add_argument("--scale", type=float, default=0.1)
+    p.add_argument("--t-sim", type=float, default=1000.0)
+    a = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    return {"bench": bench, "collect": collect, "profile": profile}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""``neurodl simulate microcircuit``: the Potjans & Diesmann 2014 microcircuit."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from neurodl.cli._common import (
+    JSON,
+    QUIET,
+    check_writable,
+    cli_errors,
+    echo_json,
+    echo_warnings,
+    show_progress,
+)
+
+SCALE_OPT = typer.Option(
+    1.0, "--scale", help="Fraction of neurons and in-degrees, in (0, 1]."
+)
+DURATION_OPT = typer.Option(
+    1000.0, "--duration", help="Recorded time in ms (after --presim)."
+)
+PRESIM_OPT = typer.Option(
+    500.0, "--presim", help="Simulated first and discarded, in ms."
+)
+DRIVE_OPT = typer.Option("poisson", "--drive", help="Background: poisson or dc.")
+THALAMIC_OPT = typer.Option(
+    False, "--thalamic", help="Add the thalamic pulse (120 Hz, 700-710 ms)."
+)
+SEED_OPT = typer.Option(55, "--seed", help="Seed of connectivity, state and input.")
+BACKEND_OPT = typer.Option(
+    "auto", "--backend", help="auto, numba (compiled CPU) or torch (tensors)."
+)
+DTYPE_OPT = typer.Option("float64", "--dtype", help="float64 or float32.")
+DEVICE_OPT = typer.Option("cpu", "--device", help="torch device (tensor path).")
+FIGURE_OPT = typer.Option(
+    None, "--figure", help="Also write a raster and per-population rate PNG here."
+)
+
+
+def save_figure(res: Any, path: Path, max_per_pop: int = 100) -> Path:
+    """Write the raster (``max_per_pop`` neurons per population) and rate boxes."""
+    from neurodl.models.potjans_diesmann import POPULATIONS
+    from neurodl.viz import _pyplot, _save
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(
+        1, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [3, 1.2]}
+    )
+    offset, ticks = 0, []
+    colors = ("#595289", "#af143c")
+    t0 = res.presim_ms
+    for p, name in enumerate(POPULATIONS):
+        times, idx = res.spikes[name]
+        keep = (idx < max_per_pop) & (times >= t0)
+        shown = min(max_per_pop, res.n[p])
+        ax[0].plot(times[keep], -(offset + idx[keep]), "|", ms=1.5, color=colors[p % 2])
+        ticks.append(-(offset + shown / 2))
+        offset += shown + 10
+    ax[0].set_yticks(ticks, POPULATIONS)
+    ax[0].set(xlabel="time (ms)", xlim=(t0, t0 + res.duration_ms))
+    ax[0].set_title(
+        f"PD14 scale {res.scale:g}, {res.drive}, seed {res.seed}: first "
+        f"{max_per_pop} neurons per population"
+    )
+    rates = [res.counts[name] / (res.duration_ms / 1000.0) for name in POPULATIONS]
+    ax[1].boxplot(rates[::-1], vert=False, showfliers=False)
+    ax[1].set_yticks(range(1, 9), POPULATIONS[::-1])
+    ax[1].set(xlabel="rate (Hz)", title="per-neuron rates")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@cli_errors()
+def microcircuit(
+    scale: float = SCALE_OPT,
+    duration: float = DURATION_OPT,
+    presim: float = PRESIM_OPT,
+    drive: str = DRIVE_OPT,
+    thalamic: bool = THALAMIC_OPT,
+    seed: int = SEED_OPT,
+    backend: str = BACKEND_OPT,
+    dtype: str = DTYPE_OPT,
+    device: str = DEVICE_OPT,
+    figure: Path | None = FIGURE_OPT,
+    as_json: bool = JSON,
+    quiet: bool = QUIET,
+) -> None:
+    """Potjans & Diesmann 2014 cortical microcircuit: rates, CV, correlation, speed."""
+    import torch
+
+    from neurodl._validate import check_device, check_int, check_option
+    from neurodl.models import potjans_diesmann as pd
+    from neurodl.simulate import BACKENDS
+
+    check_option("--dtype", dtype, ("float64", "float32"))
+    check_option("--backend", backend, BACKENDS)
+    check_device("--device", device)
+    check_int("--seed", seed, minimum=0)
+    check_writable("--figure", figure)
+    pd.tables(scale, None, drive)  # --scale and --drive checked before any work
+    res = pd.run(
+        duration,
+        scale,
+        drive=drive,
+        thalamic=thalamic,
+        seed=seed,
+        presim=presim,
+        backend=backend,
+        dtype=torch.float64 if dtype == "float64" else torch.float32,
+        device=device,
+        progress=show_progress(quiet),
+    )
+    out = res.summary()
+    if figure is not None:
+        save_figure(res, figure)
+        out["figure"] = str(figure)
+    if as_json:
+        echo_json(out)
+        return
+    typer.echo(
+        f"Potjans & Diesmann 2014, scale {res.scale:g} ({sum(res.n)} neurons, "
+        f"{res.n_synapses} synapses), {drive} drive, seed {seed}, "
+        f"{duration:g} ms after {presim:g} ms presimulation"
+    )
+    typer.echo(
+        f"{'population':>10} {'N':>6} {'rate (Hz)':>10} {'ISI CV':>7} {'corr':>8}"
+    )
+    for name in pd.POPULATIONS:
+        row = out["populations"][name]
+        cv = "-" if math.isnan(row["cv_isi"]) else f"{row['cv_isi']:.3f}"
+        cc = "-" if math.isnan(row["correlation"]) else f"{row['correlation']:.4f}"
+        typer.echo(f"{name:>10} {row['n']:>6} {row['rate_hz']:>10.3f} {cv:>7} {cc:>8}")
+    typer.echo(
+        f"setup {res.setup_s:.2f} s, run {res.run_s:.2f} s (real-time factor "
+        f"{res.rtf:.2f}), peak memory {res.peak_rss_mb:.0f} MB"
+    )
+    echo_warnings(out)
+    if figure is not None:
+        typer.echo(f"figure: {figure}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``microcircuit`` command to the ``simulate`` app."""
+    app.command(name="microcircuit")(microcircuit)
