@@ -145,23 +145,32 @@ def test_population_stats_on_known_trains():
 # --------------------------------------------------------------- run against NEST
 @needs_api
 def test_scale_01_rates_match_nest():
-    """Population rates at scale 0.1 within 20 % of NEST's 4-seed mean.
+    """Population rates at scale 0.1 within 10 % of NEST's 4-seed mean.
 
-    NEST 3.10, the same scaled model (K-scaling with DC compensation), Poisson
-    drive, 4 seeds x 5 s after 500 ms (tests/reference/microcircuit_nest_0p1.json).
-    neurodl runs 1 s after 500 ms: its own seed-to-seed and window noise at this
-    size is a few per cent for most populations; 20 % is SCALE.md §6's CI band,
-    and more than 3x the largest spread of NEST's own seeds (stored as ``rate_sd``).
+    NEST 3.10, the same scaled model (N and K scaling with the DC compensation),
+    Poisson drive, 4 seeds x 5 s after 500 ms
+    (tests/reference/microcircuit_nest_0p1.json); neurodl runs the same window.
+    NEST's seed-to-seed sd of the population rates is <= 1.5 % of the mean
+    (``rate_sd_hz``), so 10 % (the issue's full-scale criterion) leaves room for
+    the two documented differences of the inputs (a binomial count per step for
+    Poisson background; delays redrawn below one step instead of below 0.05 ms)
+    and still fails a wrong weight, scaling or delay (each moves some population
+    by far more: e.g. without the DC compensation L23E falls silent).
     """
     meta, _ = load_reference("0p1")
-    ref = np.mean([s["rates_hz"] for s in meta["seeds"]], axis=0)
-    res = pd.run(1000.0, 0.1, seed=3, presim=500.0)
+    ref = np.asarray(meta["rate_mean_hz"])
+    t_sim = meta["seeds"][0]["t_sim_ms"]
+    res = pd.run(t_sim, 0.1, seed=7, presim=500.0)
     rates = np.array(res.rates_hz)
-    assert np.all(np.abs(rates / ref - 1.0) < 0.2), (rates.round(3), ref.round(3))
-    # the stationary state is asynchronous irregular as in NEST: mean ISI CV
-    # within 0.15 of NEST's per population
+    assert np.all(np.abs(rates / ref - 1.0) < 0.10), (rates.round(3), ref.round(3))
+    # asynchronous irregular as in NEST: mean ISI CV within 0.05 of NEST's (CVs of
+    # the same window length), mean pairwise correlation below 0.02 in both
     ref_cv = np.mean([s["mean_cv"] for s in meta["seeds"]], axis=0)
-    assert np.all(np.abs(np.array(res.cv_mean) - ref_cv) < 0.15)
+    assert np.all(np.abs(np.array(res.cv_mean) - ref_cv) < 0.05), (
+        np.round(res.cv_mean, 3),
+        ref_cv.round(3),
+    )
+    assert np.all(np.abs(res.cc_mean) < 0.02)
 
 
 @needs_api

@@ -68,7 +68,7 @@ def save_figure(res: Any, path: Path, max_per_pop: int = 100) -> Path:
         f"{max_per_pop} neurons per population"
     )
     rates = [res.counts[name] / (res.duration_ms / 1000.0) for name in POPULATIONS]
-    ax[1].boxplot(rates[::-1], vert=False, showfliers=False)
+    ax[1].boxplot(rates[::-1], orientation="horizontal", showfliers=False)
     ax[1].set_yticks(range(1, 9), POPULATIONS[::-1])
     ax[1].set(xlabel="rate (Hz)", title="per-neuron rates")
     fig.tight_layout()
