@@ -271,7 +271,7 @@ def main(argv=None) -> int:
         rates, arrays = [], {}
         for p, sr in enumerate(recs):
             ev = sr.get("events")
-            idx = np.asarray(ev["senders"]) - pops[p][0].global_id
+            idx = np.asarray(ev["senders"], dtype=np.int64) - pops[p][0].global_id
             tm = np.asarray(ev["times"], dtype=float)
             keep = tm > a.t_presim
             counts, cv, cc = stats(
