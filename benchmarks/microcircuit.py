@@ -228,7 +228,7 @@ def collect(a) -> int:
 
 
 def _neurons_only(scale: float, drive: str):
-    """The microcircuit's populations and background, without recurrent synapses."""
+    """Build the microcircuit's populations and background without its synapses."""
     from neurodl.models import potjans_diesmann as pd
     from neurodl.neurons import LIFParams
     from neurodl.simulate import CurrentSynapse, Network
@@ -254,11 +254,11 @@ def _neurons_only(scale: float, drive: str):
             )
         else:  # a silent source keeps the synaptic variable (same step work)
             src = net.spike_source(1)
-            net.connect(src, pop, FixedOne(), syn, weight=0.0)
+            net.connect(src, pop, _one_input(), syn, weight=0.0)
     return net
 
 
-def FixedOne():  # noqa: N802 - a rule object, named like the others
+def _one_input():
     from neurodl.simulate import FixedInDegree
 
     return FixedInDegree(1)
