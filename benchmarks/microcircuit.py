@@ -60,9 +60,9 @@ open(a["out"], "w").write(json.dumps(out))
 """
 
 
-def run_nest(scale, t_sim, drive, threads, seed=1, presim=500.0) -> dict:
+def run_nest(scale, t_sim, drive, threads, seed=1, presim=500.0, python=None) -> dict:
     """Run the NEST runner without recording; return its JSON (or an error)."""
-    py = env_python("peers")
+    py = python or env_python("peers")
     with tempfile.TemporaryDirectory(prefix="mc-nest-") as tmp:
         out = Path(tmp) / "nest.json"
         cmd = [str(py), str(RUNNER), "--scale", str(scale), "--seed", str(seed)]
@@ -79,7 +79,7 @@ def run_nest(scale, t_sim, drive, threads, seed=1, presim=500.0) -> dict:
         "run_s": res["run_s"],
         "rtf": res["rtf"],
         "peak_rss_mb": res["peak_rss_mb"],
-        "n_synapses": res["n_connections"],
+        "n_synapses": res.get("n_synapses", res["n_connections"]),
         "error": None,
     }
 
@@ -109,7 +109,8 @@ def run_neurodl(
             out=str(out),
         )
         env = thread_env(threads)
-        env.pop("PYTHONPATH", None)
+        if os.environ.get("PYTHONPATH"):  # a worktree's src (PREAMBLE), kept
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         proc = subprocess.run(
             [sys.executable, "-c", NEURODL_CHILD, json.dumps(args)],
             env=env,
@@ -130,7 +131,8 @@ def run_neurodl(
 
 
 def bench(a) -> int:
-    ensure_env("peers")
+    if a.nest_python is None:
+        ensure_env("peers")
     rows = []
     for drive in a.drives:
         for threads in a.threads:
@@ -138,7 +140,11 @@ def bench(a) -> int:
                 if name == "nest" and a.skip_nest:
                     continue
                 t0 = time.time()
-                kw = {"dtype": a.dtype} if name == "neurodl" else {}
+                kw = (
+                    {"dtype": a.dtype}
+                    if name == "neurodl"
+                    else {"python": a.nest_python}
+                )
                 r = fn(a.scale, a.t_sim, drive, threads, **kw)
                 r.update(
                     simulator=name,
@@ -318,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--drives", nargs="+", default=["dc", "poisson"])
     b.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     b.add_argument("--skip-nest", action="store_true")
+    b.add_argument(
+        "--nest-python",
+        default=None,
+        help="a Python with NEST 3.10 (default: the peer venv, created if missing)",
+    )
     b.add_argument("--json", default=None)
     c = sub.add_parser("collect")
     c.add_argument("--tag", required=True)

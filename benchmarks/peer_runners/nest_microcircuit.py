@@ -257,7 +257,8 @@ def main(argv=None) -> int:
         "t_sim_ms": a.t_sim,
         "populations": list(POPS),
         "n": n.tolist(),
-        "n_connections": n_syn,
+        "n_connections": n_syn,  # with the poisson_generator -> neuron ones
+        "n_synapses": int(q.sum()),  # recurrent synapses
         "build_s": build_s,
         "presim_s": presim_s,
         "run_s": run_s,
