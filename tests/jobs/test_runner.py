@@ -36,7 +36,7 @@ def test_parse_scheduler():
         "address",
         "tcp://10.0.0.1:8786",
     )
-    with pytest.raises(ValidationError, match="either 'n_jobs' or 'scheduler'"):
+    with pytest.raises(ValidationError, match="'n_jobs' and 'scheduler' exclude"):
         parse_scheduler("local:2", 2)
     for bad in ("local:0", "local:x", "somewhere", "10.0.0.1:8786", ""):
         with pytest.raises(ValidationError, match="'scheduler'"):

@@ -177,8 +177,8 @@ def parse_scheduler(scheduler: str | None, n_jobs: int | None) -> tuple[str, Any
         return "local", n_jobs if n_jobs is not None else max(1, os.cpu_count() or 1)
     if n_jobs is not None:
         raise ValidationError(
-            f"give either 'n_jobs' or 'scheduler', not both; got n_jobs={n_jobs} and "
-            f"scheduler={scheduler!r}."
+            f"'n_jobs' and 'scheduler' exclude each other (give one); got "
+            f"n_jobs={n_jobs} and scheduler={scheduler!r}."
         )
     text = str(scheduler).strip()
     m = re.fullmatch(r"local:(\d+)", text)
