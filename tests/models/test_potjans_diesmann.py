@@ -174,6 +174,17 @@ def test_scale_01_rates_match_nest():
 
 
 @needs_api
+def test_thalamic_pulse_drives_layer_4():
+    # 902 thalamic neurons at 120 Hz for 10 ms from 700 ms project to L4 and L6
+    # (C = 0.0983, 0.0619, 0.0512, 0.0196) but not to L2/3 or L5
+    res = pd.run(200.0, 0.05, seed=2, presim=600.0, thalamic=True)
+    times, _ = res.spikes["L4E"]
+    during = np.sum((times >= 701.0) & (times < 716.0))
+    before = np.sum((times >= 681.0) & (times < 696.0))
+    assert during > 3 * max(before, 1), (during, before)  # 4.6x seen; 1x without
+
+
+@needs_api
 def test_cli_json_shape(tmp_path):
     from typer.testing import CliRunner
 

@@ -241,13 +241,12 @@ class Microcircuit:
 
 
 def _thalamic_spikes(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 902]))
-    counts = rng.poisson(THAL_RATE_HZ * THAL_DURATION_MS / 1000.0, size=N_THAL)
-    idx = np.repeat(np.arange(N_THAL), counts)
-    t = THAL_START_MS + rng.uniform(0.0, THAL_DURATION_MS, size=idx.size)
-    t = np.round(t / DT_MS) * DT_MS
-    order = np.argsort(t, kind="stable")
-    return t[order], idx[order]
+    """Draw the thalamic spikes: each neuron fires in each step with p = rate * dt."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, N_THAL]))
+    n_steps = round(THAL_DURATION_MS / DT_MS)
+    fired = rng.random((n_steps, N_THAL)) < THAL_RATE_HZ * DT_MS / 1000.0
+    step, idx = np.nonzero(fired)
+    return THAL_START_MS + step * DT_MS, idx
 
 
 def build(
