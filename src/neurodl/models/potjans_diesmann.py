@@ -30,6 +30,16 @@ Model
   restores the full-scale mean input (with the full-scale NEST rates
   :data:`FULL_MEAN_RATES_HZ`).
 
+Differences from NEST's model (both documented in the tests' tolerances):
+
+* Poisson background: a binomial count of K_ext inputs at 8 Hz per step (NEST: a
+  Poisson train per target from one ``poisson_generator`` per population); the
+  variances differ by the factor ``1 - rate * dt`` = 0.9992.
+* Delays: redrawn below one step (0.1 ms) instead of below 0.05 ms and then
+  rounded (neurodl refuses a lower bound inside (0, dt)); 1 % of the inhibitory
+  draws land in [0.05, 0.1) ms, where NEST rounds them to one step and neurodl
+  draws again.
+
 Example
 -------
 >>> from neurodl.models import potjans_diesmann as pd
