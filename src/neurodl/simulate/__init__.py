@@ -15,8 +15,12 @@ from neurodl.simulate.benchmarks import run_reference as run_reference
 from neurodl.simulate.connectivity import Explicit as Explicit
 from neurodl.simulate.connectivity import FixedInDegree as FixedInDegree
 from neurodl.simulate.connectivity import FixedProbability as FixedProbability
+from neurodl.simulate.connectivity import FixedTotalNumber as FixedTotalNumber
+from neurodl.simulate.distributions import Normal as Normal
 from neurodl.simulate.groups import ConductanceSynapse as ConductanceSynapse
 from neurodl.simulate.groups import CurrentSynapse as CurrentSynapse
+from neurodl.simulate.groups import DeltaSynapse as DeltaSynapse
+from neurodl.simulate.groups import PoissonInput as PoissonInput
 from neurodl.simulate.groups import Population as Population
 from neurodl.simulate.groups import Projection as Projection
 from neurodl.simulate.groups import SpikeSource as SpikeSource
@@ -34,11 +38,15 @@ __all__ = [
     "AdaptiveThreshold",
     "ConductanceSynapse",
     "CurrentSynapse",
+    "DeltaSynapse",
     "Explicit",
     "FixedInDegree",
     "FixedProbability",
+    "FixedTotalNumber",
     "Network",
     "NetworkRun",
+    "Normal",
+    "PoissonInput",
     "Population",
     "Projection",
     "SpikeMonitor",

@@ -12,6 +12,7 @@ One step ``k`` (time ``t = k dt``), as Brian2 schedules it:
 3. threshold: ``v >= v_th`` spikes; spike sources emit their scheduled spikes;
 4. propagate: each spike adds its synapses' weights to the target's synaptic
    variable, ``delay`` steps later (delay 0: before the next integration);
+   then Poisson inputs add their counts times weight (as delay-0 spikes);
 5. reset: ``v = v_reset`` and start the refractory count.
 
 With plasticity (:mod:`neurodl.simulate.plasticity`), step 4 also depresses each
@@ -28,6 +29,8 @@ import numpy as np
 from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from neurodl.simulate._keyed import poisson_add
 
 ir = cgutils.ir  # llvmlite's IR builder, as numba uses it
 
@@ -222,13 +225,18 @@ def _integrate(  # type: ignore[no-untyped-def]
             rr[i] = r - 1 if r > 0 else 0
     else:
         # forward Euler: v' = v + dt/tau (v_rest - v + iext + sum_c I_c), with
-        # I_c = x_c (current) or g_c (e_c - v) (conductance)
+        # I_c = x_c (current) or g_c (e_c - v) (conductance); a delta input
+        # (kind 2) is added to v' whole, after the step
         for i in range(vv.shape[0]):
             vi = vv[i]
             x = (v_rest - vi) + iext
-            x = x + (ga[i] if ka == 0 else ga[i] * (ea - vi))
-            x = x + (gb[i] if kb == 0 else gb[i] * (eb - vi))
+            x = x + (ga[i] if ka == 0 else (ga[i] * (ea - vi) if ka == 1 else 0.0))
+            x = x + (gb[i] if kb == 0 else (gb[i] * (eb - vi) if kb == 1 else 0.0))
             x = vi + x * dt_tau
+            if ka == 2:
+                x = x + ga[i]
+            if kb == 2:
+                x = x + gb[i]
             ga[i] = ga[i] * da
             gb[i] = gb[i] * db
             r = rr[i]
@@ -294,6 +302,10 @@ def run_chunk(
     dec_nhi: np.ndarray,  # (4 R,)
     scratch: np.ndarray,  # (R,) float scratch
     wbuf: np.ndarray,  # (largest plastic in-degree,) float scratch
+    pin_i: np.ndarray,  # (Q, 3) Poisson inputs: offset in g, n, CDF length
+    pin_key: np.ndarray,  # (Q,) uint64 keys (see _keyed)
+    pin_w: np.ndarray,  # (Q,) weights
+    pin_cdf: np.ndarray,  # (Q, L) binomial CDF tables
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
 
@@ -439,6 +451,9 @@ def run_chunk(
             for t in range(g.shape[0]):
                 g[t] = g[t] + ring[slot, t]
                 ring[slot, t] = 0.0
+        # Poisson inputs land where a delay-0 spike does
+        if pin_i.shape[0] > 0:
+            poisson_add(k, g, pin_i, pin_key, pin_w, pin_cdf)
         # plastic synapses onto each spiking neuron: potentiate (on_post)
         if n_rules > 0:
             for s in range(n_spk):

@@ -17,7 +17,7 @@ from neurodl.simulate._torch_engine import (
     SpmvPropagate,
     dense_propagate,
 )
-from neurodl.simulate.groups import ConductanceSynapse, SpikeSource
+from neurodl.simulate.groups import ConductanceSynapse, DeltaSynapse, SpikeSource
 from neurodl.simulate.plasticity import adaptation_vectors, theta_table
 
 if TYPE_CHECKING:
@@ -50,8 +50,15 @@ def _pop_coefficients(net: Network, pop: Population) -> dict[str, float]:
 def _channel_coefficients(
     net: Network, pop: Population, tau_s: float
 ) -> tuple[float, float]:
-    """(decay, coef) of a synaptic variable with time constant ``tau_s``."""
+    """(decay, coef) of a synaptic variable with time constant ``tau_s``.
+
+    ``tau_s == 0`` is a :class:`DeltaSynapse`: the step's input is added to ``v``
+    whole (coef 1 in the exact integration; the Euler kernels add it after the
+    step, see ``ch_kind`` 2) and nothing is kept (decay 0).
+    """
     dt = net.dt
+    if tau_s == 0.0:
+        return 0.0, (1.0 if pop.method == "exact" else 0.0)
     tau_m = pop.value("tau_mem")
     if pop.method == "exact":
         decay = math.exp(-dt / tau_s)
@@ -71,7 +78,8 @@ def _step_tables(
     Returns ``pop_f`` (P, 6): v_rest, v_th, v_reset, a, iext term, dt/tau;
     ``pop_ref`` (P,): refractory steps; and per synaptic variable, in
     ``net.channels`` order (grouped by population): ``ch_pop`` (C,) its
-    population, ``ch_kind`` (C,) 0 current / 1 conductance, ``ch_off`` (C,) its
+    population, ``ch_kind`` (C,) 0 current / 1 conductance / 2 delta (Euler
+    populations add it to ``v`` after the step), ``ch_off`` (C,) its
     offset in the flat state, ``ch_f`` (C, 3): decay, coef, e_rev.
     """
     pops = net.populations
@@ -91,7 +99,11 @@ def _step_tables(
     for c, (pop, syn, off) in enumerate(net.channels):
         decay, coef = _channel_coefficients(net, pop, syn.tau)
         ch_pop[c] = pop.index
-        ch_kind[c] = 1 if isinstance(syn, ConductanceSynapse) else 0
+        ch_kind[c] = (
+            1
+            if isinstance(syn, ConductanceSynapse)
+            else (2 if isinstance(syn, DeltaSynapse) else 0)
+        )
         ch_off[c] = off
         ch_f[c] = [decay, coef, getattr(syn, "e_rev", 0.0)]
     return pop_f, pop_ref, ch_pop, ch_kind, ch_off, ch_f
@@ -235,6 +247,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
 
         pl = PlasticState.empty()
     plastic_args = pl.kernel_args(np_dtype)
+    pin_args = _poisson_tables(net, np_dtype)
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
@@ -283,6 +296,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                 theta,
                 pop_theta,
                 *plastic_args,
+                *pin_args,
             )
             net.step += did
             done += did
@@ -308,6 +322,33 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
 
 
 _CHUNK = 1000
+
+
+def _poisson_tables(net: Network, np_dtype: Any) -> tuple[np.ndarray, ...]:
+    """Poisson inputs as kernel arrays: ``(pin_i, pin_key, pin_w, pin_cdf)``.
+
+    ``pin_i`` (Q, 3): offset of the target variable in ``g``, neurons, CDF length;
+    ``pin_key`` (Q,) uint64 keys; ``pin_w`` (Q,); ``pin_cdf`` (Q, L) float64.
+    """
+    from neurodl.simulate._keyed import binomial_cdf, check_rate, input_key
+
+    offsets = {(p.index, s): off for p, s, off in net.channels}
+    q = len(net.poisson_inputs)
+    cdfs = [
+        binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
+        for inp in net.poisson_inputs
+    ]
+    width = max((c.size for c in cdfs), default=1)
+    pin_i = np.zeros((q, 3), np.int64)
+    pin_key = np.zeros(q, np.uint64)
+    pin_w = np.zeros(q, np_dtype)
+    pin_cdf = np.ones((q, width), np.float64)
+    for r, (inp, cdf) in enumerate(zip(net.poisson_inputs, cdfs, strict=True)):
+        pin_i[r] = [offsets[(inp.pop.index, inp.synapse)], inp.pop.n, cdf.size]
+        pin_key[r] = input_key(net.seed, inp.index)
+        pin_w[r] = inp.weight
+        pin_cdf[r, : cdf.size] = cdf
+    return pin_i, pin_key, pin_w, pin_cdf
 
 
 # --------------------------------------------------------------------- torch path
@@ -435,7 +476,9 @@ def _torch_pop_terms(net: Network, pop: Population, grad: bool) -> dict[str, Any
     for pop2, syn, _ in net.channels:
         if pop2 is not pop:
             continue
-        if pop.method == "exact":
+        if isinstance(syn, DeltaSynapse):
+            co["channels"].append(_channel_coefficients(net, pop, 0.0))
+        elif pop.method == "exact":
             decay = math.exp(-dt / syn.tau)
             ts = syn.tau
             if abs(ts - pop.value("tau_mem")) > 1e-9 * ts:
@@ -536,6 +579,7 @@ class _Layout:
         decay: list[list[Any]] = [[1.0] * len(pops) for _ in range(self.k)]
         erev: list[list[Any]] = [[0.0] * len(pops) for _ in range(self.k)]
         cond: list[list[Any]] = [[False] * len(pops) for _ in range(self.k)]
+        delta: list[list[Any]] = [[False] * len(pops) for _ in range(self.k)]
         for p_i, pop in enumerate(pops):
             slot = 0
             for pop2, syn, off in net.channels:
@@ -548,6 +592,10 @@ class _Layout:
                 decay[slot][p_i], coef[slot][p_i] = d, c
                 erev[slot][p_i] = getattr(syn, "e_rev", 0.0)
                 cond[slot][p_i] = isinstance(syn, ConductanceSynapse)
+                # delta inputs of Euler populations: added to v after the step
+                delta[slot][p_i] = (
+                    isinstance(syn, DeltaSynapse) and pop.method != "exact"
+                )
                 flat_to_slot[off : off + pop.n] = (
                     slot * n + pop.start + np.arange(pop.n)
                 )
@@ -559,6 +607,7 @@ class _Layout:
         self.cond_kind = [
             "all" if all(c) else "none" if not any(c) else "mixed" for c in cond
         ]
+        self.delta = [vec(c).bool() if any(c) else None for c in delta]
         self.flat_to_slot = flat_to_slot
         self.flat_to_slot_t = torch.as_tensor(flat_to_slot, device=dev)
 
@@ -589,8 +638,15 @@ class _Layout:
                     term = gs[k] * (self.erev[k] - v)
                 else:
                     term = torch.where(self.cond[k], gs[k] * (self.erev[k] - v), gs[k])
+                delta = self.delta[k]
+                if delta is not None:
+                    term = torch.where(delta, 0.0, term)
                 euler = euler + term
             euler = v + euler * self.dt_tau
+            for k in range(self.k):
+                delta = self.delta[k]
+                if delta is not None:
+                    euler = euler + torch.where(delta, gs[k], 0.0)
         new_gs = [gs[k] * self.decay[k] for k in range(self.k)]
         if exact is None:
             assert euler is not None
@@ -641,6 +697,7 @@ def run_torch(
         bounds = np.searchsorted(src_step, np.arange(net.step, net.step + n_steps + 1))
         n_src = net.n_all - net.n_lif
         sampler = _Sampler(net, lay)
+        poisson = _TorchPoisson(net, lay) if net.poisson_inputs else None
         samples: list[Tensor] = []
         sample_steps: list[int] = []
         lif_rec: list[Tensor] = []
@@ -699,6 +756,8 @@ def run_torch(
                     inp = pending.pop(k, None)
                     if inp is not None:
                         gs = [g + x for g, x in zip(gs, inp, strict=True)]
+                if poisson is not None:
+                    gs = poisson(k, gs)
                 if net._plastic is not None and (
                     int(bounds[step + 1]) > int(bounds[step]) or bool(fired.any())
                 ):
@@ -726,6 +785,52 @@ def run_torch(
                 vals if grad else vals.cpu().numpy(),
                 grad,
             )
+
+
+class _TorchPoisson:
+    """Poisson inputs on the tensor path: the kernel's hash in int64 torch ops."""
+
+    def __init__(self, net: Network, lay: _Layout) -> None:
+        from neurodl.simulate._keyed import binomial_cdf, check_rate, input_key
+
+        offsets = {(p.index, s): off for p, s, off in net.channels}
+        dev = net.device
+        self.dtype = net.dtype
+        self.n = lay.n
+        self.inputs = []
+        for inp in net.poisson_inputs:
+            cdf = binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
+            off = offsets[(inp.pop.index, inp.synapse)]
+            slot = int(lay.flat_to_slot[off]) // lay.n
+            keys = [input_key(net.seed, inp.index, b) for b in range(net.batch)]
+            self.inputs.append(
+                (
+                    slot,
+                    inp.pop.start,
+                    inp.pop.n,
+                    torch.as_tensor(cdf, dtype=torch.float64, device=dev),
+                    keys,
+                    inp.weight,
+                )
+            )
+        self.device = dev
+
+    def __call__(self, k: int, gs: list[Tensor]) -> list[Tensor]:
+        from neurodl.simulate._keyed import _signed, poisson_counts, step_key
+
+        gs = list(gs)
+        for slot, start, n, cdf, keys, w in self.inputs:
+            hk = torch.tensor(
+                [_signed(step_key(key, k)) for key in keys],
+                dtype=torch.int64,
+                device=self.device,
+            )
+            add = poisson_counts(hk, n, cdf).to(self.dtype) * w
+            g = gs[slot]
+            gs[slot] = torch.cat(
+                (g[:, :start], g[:, start : start + n] + add, g[:, start + n :]), 1
+            )
+        return gs
 
 
 class _Sampler:
@@ -772,6 +877,10 @@ def compiled_grad_unsupported(net: Network, propagation: str = "sparse") -> str 
         return f"surrogate {net.surrogate.name!r}"
     if any(p.adaptation is not None for p in net.populations):
         return "adaptive thresholds"
+    if any(isinstance(s, DeltaSynapse) for p in net.populations for s in p.channels):
+        return "delta synapses"
+    if net.poisson_inputs:
+        return "Poisson inputs"
     return None
 
 

@@ -8,11 +8,16 @@ row per presynaptic neuron, which is what event-driven propagation walks.
   (Brian2's ``connect(p=...)``, NEST's ``pairwise_bernoulli``).
 * :class:`FixedInDegree` -- each postsynaptic neuron draws exactly ``k`` distinct
   presynaptic partners (NEST's ``fixed_indegree`` without multapses).
+* :class:`FixedTotalNumber` -- ``n`` synapses, each with a source and a target drawn
+  uniformly (NEST's ``fixed_total_number``; Potjans & Diesmann 2014).
 * :class:`Explicit` -- given ``(i, j)`` pairs, with optional per-synapse weights and
   delays.
 
 Random rules draw from a NumPy ``Generator``, so a network is a pure function of its
-seed, whatever the number of threads or the backend.
+seed, whatever the number of threads or the backend. :class:`~neurodl.simulate.Network`
+draws them per block of target neurons from keyed streams
+(:mod:`neurodl.simulate._keyed`); :func:`connect` draws one projection from one
+``Generator``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ import numpy as np
 from neurodl._validate import check_int
 from neurodl.errors import ShapeError, ValidationError
 
-__all__ = ["Explicit", "FixedInDegree", "FixedProbability", "Rule", "connect"]
+__all__ = [
+    "Explicit",
+    "FixedInDegree",
+    "FixedProbability",
+    "FixedTotalNumber",
+    "Rule",
+    "connect",
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,51 @@ class FixedInDegree:
 
     def __post_init__(self) -> None:
         check_int("k", self.k, minimum=0)
+
+
+@dataclass(frozen=True)
+class FixedTotalNumber:
+    """``n`` synapses in all, each drawing its source and its target uniformly.
+
+    NEST's ``fixed_total_number`` (the rule of Potjans & Diesmann 2014): with
+    multapses every synapse draws ``(pre, post)`` with replacement; without them
+    no pair repeats (a uniform draw of ``n`` distinct pairs).
+
+    Parameters
+    ----------
+    n : int
+        Number of synapses (>= 0; without multapses at most the number of
+        possible pairs).
+    allow_autapses : bool
+        Allow ``i -> i`` when a population projects onto itself.
+    allow_multapses : bool
+        Allow several synapses between one pair.
+    """
+
+    n: int
+    allow_autapses: bool = True
+    allow_multapses: bool = True
+
+    def __post_init__(self) -> None:
+        check_int("n", self.n, minimum=0)
+        for name in ("allow_autapses", "allow_multapses"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError(
+                    f"{name!r} must be True or False; got {getattr(self, name)!r}."
+                )
+
+    def check(self, n_pre: int, n_post: int, same: bool) -> None:
+        """Raise if ``n`` synapses cannot be placed between the populations."""
+        pairs = n_pre * n_post - (n_post if same and not self.allow_autapses else 0)
+        limit = pairs if not self.allow_multapses else (0 if pairs == 0 else None)
+        if limit is not None and self.n > limit:
+            what = "distinct pairs" if not self.allow_multapses else "pairs"
+            raise ValidationError(
+                f"'n' must be <= the number of possible {what} ({limit} for "
+                f"{n_pre} x {n_post} neurons"
+                f"{', no autapses' if same and not self.allow_autapses else ''}); "
+                f"got {self.n}."
+            )
 
 
 @dataclass(frozen=True)
@@ -128,7 +185,7 @@ class Explicit:
         return self._arrays.get(name)
 
 
-Rule = FixedProbability | FixedInDegree | Explicit
+Rule = FixedProbability | FixedInDegree | FixedTotalNumber | Explicit
 
 
 _BLOCK = 1 << 18  # gaps converted to (pre, post) at a time, to bound memory
@@ -215,7 +272,7 @@ def connect(
 
     Parameters
     ----------
-    rule : FixedProbability, FixedInDegree or Explicit
+    rule : FixedProbability, FixedInDegree, FixedTotalNumber or Explicit
     n_pre, n_post : int
         Population sizes.
     rng : numpy.random.Generator
@@ -238,6 +295,13 @@ def connect(
         return pre, post, np.arange(pre.size, dtype=np.int64)
     if isinstance(rule, FixedInDegree):
         pre, post = _fixed_in_degree(rule, n_pre, n_post, rng, same_population)
+    elif isinstance(rule, FixedTotalNumber):
+        from neurodl.simulate._keyed import total_number_block
+
+        rule.check(n_pre, n_post, same_population)
+        pre, post = total_number_block(
+            rule, n_pre, n_post, 0, n_post, rule.n, rng, same_population
+        )
     elif isinstance(rule, Explicit):
         pre = rule.array("i").astype(np.int64)  # type: ignore[union-attr]
         post = rule.array("j").astype(np.int64)  # type: ignore[union-attr]
@@ -249,7 +313,8 @@ def connect(
                 )
     else:
         raise ValidationError(
-            "'rule' must be FixedProbability, FixedInDegree or Explicit; "
+            "'rule' must be FixedProbability, FixedInDegree, FixedTotalNumber or "
+            "Explicit; "
             f"got {type(rule).__name__}."
         )
     order = np.lexsort((post, pre)).astype(np.int64)

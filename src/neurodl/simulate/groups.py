@@ -19,6 +19,7 @@ from neurodl._validate import check_option, check_positive
 from neurodl.errors import ValidationError
 from neurodl.neurons.lif import LIFParams
 from neurodl.simulate.connectivity import Rule
+from neurodl.simulate.distributions import Normal
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ConductanceSynapse",
     "CurrentSynapse",
+    "DeltaSynapse",
     "Group",
     "InitSpec",
+    "PoissonInput",
     "Population",
     "Projection",
     "SpikeSource",
@@ -70,7 +73,24 @@ class ConductanceSynapse:
             raise ValidationError(f"'e_rev' must be finite; got {self.e_rev!r}.")
 
 
-Synapse = CurrentSynapse | ConductanceSynapse
+@dataclass(frozen=True)
+class DeltaSynapse:
+    """Delta synapse: a spike adds ``weight`` (mV) to ``v`` directly.
+
+    The weights arriving in a step are added to ``v`` after that step's decay and
+    before the threshold, and are discarded while the neuron is refractory (NEST's
+    ``iaf_psc_delta``; Brunel 2000). All projections with a ``DeltaSynapse`` onto
+    one population share one input variable (``tau = 0``: it keeps nothing from
+    one step to the next).
+    """
+
+    @property
+    def tau(self) -> float:
+        """Time constant in ms: 0 (the input lasts one step)."""
+        return 0.0
+
+
+Synapse = CurrentSynapse | ConductanceSynapse | DeltaSynapse
 
 
 class Population:
@@ -192,6 +212,39 @@ class SpikeSource:
 Group = Population | SpikeSource
 
 
+class PoissonInput:
+    """Independent Poisson processes onto every neuron of a population.
+
+    Handle of :meth:`Network.poisson_input`: ``n`` processes of ``rate`` Hz.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        index: int,
+        pop: Population,
+        n: int,
+        rate: float,
+        weight: float,
+        synapse: Synapse,
+        name: str,
+    ) -> None:
+        self.net = net
+        self.index = index
+        self.pop = pop
+        self.n = n
+        self.rate = rate
+        self.weight = weight
+        self.synapse = synapse
+        self.name = name
+
+    def __repr__(self) -> str:
+        return (
+            f"PoissonInput({self.name!r} -> {self.pop.name!r}, n={self.n}, "
+            f"rate={self.rate} Hz)"
+        )
+
+
 class Projection:
     """Synapses from ``pre`` to ``post`` of one synapse type (see Network.connect).
 
@@ -208,8 +261,11 @@ class Projection:
         post: Population,
         rule: Rule,
         synapse: Synapse,
-        weight: float | np.ndarray | Callable[[np.random.Generator, int], np.ndarray],
-        delay: float,
+        weight: float
+        | np.ndarray
+        | Normal
+        | Callable[[np.random.Generator, int], np.ndarray],
+        delay: float | Normal,
         name: str,
         plasticity: Plasticity | None = None,
     ) -> None:

@@ -57,12 +57,15 @@ from neurodl._validate import check_device, check_int, check_option, check_posit
 from neurodl.errors import ShapeError, ValidationError
 from neurodl.neurons.lif import LIFParams
 from neurodl.neurons.surrogate import Surrogate, get_surrogate
-from neurodl.simulate.connectivity import Explicit, Rule, connect
+from neurodl.simulate.connectivity import Explicit, Rule
+from neurodl.simulate.distributions import Normal
 from neurodl.simulate.groups import (
     ConductanceSynapse,
     CurrentSynapse,
+    DeltaSynapse,
     Group,
     InitSpec,
+    PoissonInput,
     Population,
     Projection,
     SpikeSource,
@@ -75,7 +78,9 @@ __all__ = [
     "BACKENDS",
     "ConductanceSynapse",
     "CurrentSynapse",
+    "DeltaSynapse",
     "Network",
+    "PoissonInput",
     "Population",
     "Projection",
     "SpikeMonitor",
@@ -94,6 +99,55 @@ _FILL_BLOCK = 1 << 18  # synapses placed into the CSR table at a time
 def _index_dtype(largest: int) -> type[np.signedinteger[Any]]:
     """int32 when every index fits, else int64 (halves the synapse tables)."""
     return np.int32 if largest < 2**31 - 1 else np.int64
+
+
+def _delay_dtype(largest: int) -> type[np.integer[Any]]:
+    """Return the smallest integer type that holds every delay (in steps)."""
+    if largest < 2**8:
+        return np.uint8
+    return np.int16 if largest < 2**15 else np.int32
+
+
+def _check_delay(delay: Any, dt: float, rule: Rule) -> float | Normal:
+    """Validate ``delay`` (ms): 0, or at least one step; see Network.connect."""
+    what = type(rule).__name__
+    if isinstance(delay, Normal):
+        if delay.low < dt / 2:
+            raise ValidationError(
+                f"'delay' ({what}): a delay distribution must have low >= dt/2 "
+                f"({dt / 2:g} ms at dt {dt} ms), so that every draw rounds to at "
+                f"least one time step (a positive delay below one step cannot be "
+                f"simulated); got low={delay.low!r}."
+            )
+        return delay
+    check_positive("delay", delay, strict=False)
+    arrays = [float(delay)]
+    if isinstance(rule, Explicit) and rule.array("delay") is not None:
+        d = rule.array("delay")
+        assert d is not None
+        if d.size and d.min() < 0:
+            raise ValidationError(
+                f"'delay' ({what}): delays must be >= 0 ms; got {float(d.min())!r}."
+            )
+        arrays.extend(d[(d > 0) & (d < dt)][:1].tolist())
+    for x in arrays:
+        if 0 < x < dt * (1 - 1e-9):
+            raise ValidationError(
+                f"'delay' ({what}): a delay must be 0 or at least one time step "
+                f"(dt = {dt} ms; a positive delay below one step cannot be "
+                f"simulated); got {x!r} ms."
+            )
+    return float(delay)
+
+
+def _check_synapse(synapse: Any) -> Synapse:
+    synapse = CurrentSynapse() if synapse is None else synapse
+    if not isinstance(synapse, CurrentSynapse | ConductanceSynapse | DeltaSynapse):
+        raise ValidationError(
+            "'synapse' must be CurrentSynapse, ConductanceSynapse or DeltaSynapse; "
+            f"got {type(synapse).__name__}."
+        )
+    return synapse
 
 
 def _draw(spec: InitSpec, n: int, rng: np.random.Generator, what: str) -> np.ndarray:
@@ -165,6 +219,8 @@ class Network:
         self.projections: list[Projection] = []
         self.spike_monitors: list[SpikeMonitor] = []
         self.state_monitors: list[StateMonitor] = []
+        self.poisson_inputs: list[PoissonInput] = []
+        self.target_range: tuple[int, int] | None = None  # see _build
         self.step = 0  # steps simulated so far
         self.built = False
         self._plastic: Any = None  # plasticity.PlasticState after build, if any
@@ -311,8 +367,9 @@ class Network:
         *,
         weight: float
         | np.ndarray
+        | Normal
         | Callable[[np.random.Generator, int], np.ndarray] = 1.0,
-        delay: float = 0.0,
+        delay: float | Normal = 0.0,
         plasticity: STDP | TripletSTDP | None = None,
         name: str | None = None,
     ) -> Projection:
@@ -322,16 +379,22 @@ class Network:
         ----------
         pre : Population or SpikeSource
         post : Population
-        rule : FixedProbability, FixedInDegree or Explicit
-        synapse : CurrentSynapse or ConductanceSynapse
+        rule : FixedProbability, FixedInDegree, FixedTotalNumber or Explicit
+        synapse : CurrentSynapse, ConductanceSynapse or DeltaSynapse
             Projections onto one population with equal synapse objects share one
             synaptic variable (like ``ge`` in Brian2's CUBA).
-        weight : float, array of shape (n_synapses,), or callable
-            mV for current synapses, leak-relative conductance for conductance
-            synapses; a callable gets ``(rng, n_synapses)``.
-        delay : float
-            Transmission delay in ms, rounded to the grid (0: the next step's
-            integration sees the spike). Per-synapse delays: ``Explicit(delay=)``.
+        weight : float, Normal, array of shape (n_synapses,), or callable
+            mV for current and delta synapses, leak-relative conductance for
+            conductance synapses. A :class:`~neurodl.simulate.Normal` (or a
+            callable, which gets ``(rng, n)``) is drawn per block of target
+            neurons from that block's keyed stream.
+        delay : float or Normal
+            Transmission delay in ms: 0 or at least one step ``dt`` (a positive
+            delay below one step is an error). A number is rounded to the grid
+            (0: the next step's integration sees the spike); a ``Normal`` is
+            drawn per synapse and rounded half up (NEST's rounding), and its
+            ``low`` must be >= dt/2. Given per-synapse delays:
+            ``Explicit(delay=)``.
         plasticity : STDP or TripletSTDP, optional
             Spike-timing-dependent plasticity of these weights
             (:mod:`neurodl.simulate.plasticity`); the learned weights are in
@@ -346,13 +409,17 @@ class Network:
             raise ValidationError(
                 f"'post' must be a Population; got {type(post).__name__}."
             )
-        synapse = CurrentSynapse() if synapse is None else synapse
-        if not isinstance(synapse, CurrentSynapse | ConductanceSynapse):
+        synapse = _check_synapse(synapse)
+        if isinstance(weight, Normal | np.ndarray) or callable(weight):
+            pass
+        elif isinstance(weight, bool) or not isinstance(weight, int | float):
             raise ValidationError(
-                "'synapse' must be CurrentSynapse or ConductanceSynapse; "
-                f"got {type(synapse).__name__}."
+                "'weight' must be a number, a Normal, an array or a callable; "
+                f"got {weight!r}."
             )
-        check_positive("delay", delay, strict=False)
+        elif not math.isfinite(weight):
+            raise ValidationError(f"'weight' must be finite; got {weight!r}.")
+        delay = _check_delay(delay, self.dt, rule)
         if plasticity is not None:
             if not isinstance(plasticity, STDP | TripletSTDP):
                 raise ValidationError(
@@ -372,7 +439,7 @@ class Network:
             rule,
             synapse,
             weight,
-            float(delay),
+            delay,
             self._name(name, "projection", len(self.projections)),
             plasticity,
         )
@@ -380,6 +447,67 @@ class Network:
             post.channels.append(synapse)
         self.projections.append(proj)
         return proj
+
+    def poisson_input(
+        self,
+        pop: Population,
+        n: int,
+        rate: float,
+        weight: float,
+        synapse: Synapse | None = None,
+        name: str | None = None,
+    ) -> PoissonInput:
+        """Drive every neuron of ``pop`` with ``n`` Poisson processes of ``rate`` Hz.
+
+        Brian2's ``PoissonInput``: in every step each neuron gets a count
+        ``Binomial(n, rate dt)`` times ``weight`` added to the synaptic variable
+        of ``synapse`` where a delay-0 spike lands (the next integration sees
+        it). No synapses or spike events are made. The counts come from a
+        counter-based hash of (seed, input, neuron, step), the same on both
+        paths and however the network is split.
+
+        Parameters
+        ----------
+        pop : Population
+        n : int
+            Number of independent processes per neuron (>= 1).
+        rate : float
+            Rate of each process in Hz (>= 0, ``rate dt <= 1``).
+        weight : float
+            mV (current, delta synapses) or leak-relative conductance.
+        synapse : CurrentSynapse, ConductanceSynapse or DeltaSynapse, optional
+            Default ``CurrentSynapse()``; shares the variable of equal synapse
+            objects of :meth:`connect`.
+        """
+        from neurodl.simulate._keyed import check_rate
+
+        self._check_not_built()
+        if not isinstance(pop, Population) or pop.net is not self:
+            raise ValidationError(
+                f"'pop' must be a Population of this network; got {type(pop).__name__}."
+            )
+        check_int("n", n, minimum=1)
+        check_positive("rate", rate, strict=False)
+        check_rate(float(rate), n, self.dt)
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise ValidationError(f"'weight' must be a number; got {weight!r}.")
+        if not math.isfinite(weight):
+            raise ValidationError(f"'weight' must be finite; got {weight!r}.")
+        synapse = _check_synapse(synapse)
+        inp = PoissonInput(
+            self,
+            len(self.poisson_inputs),
+            pop,
+            int(n),
+            float(rate),
+            float(weight),
+            synapse,
+            self._name(name, "poisson", len(self.poisson_inputs)),
+        )
+        if synapse not in pop.channels:
+            pop.channels.append(synapse)
+        self.poisson_inputs.append(inp)
+        return inp
 
     def spike_monitor(self, group: Group, *, dense: bool = False) -> SpikeMonitor:
         """Record the spikes of ``group`` (``dense``: also as a tensor, torch path)."""
@@ -419,6 +547,15 @@ class Network:
     # ---------------------------------------------------------------------- build
     def build(self) -> None:
         """Draw connectivity and the initial state (done by the first run)."""
+        self._build()
+
+    def _build(self, targets: tuple[int, int] | None = None) -> None:
+        """Build; ``targets``: only the synapses onto LIF neurons ``[lo, hi)``.
+
+        A restricted build (for a process that owns those neurons) draws the
+        same synapses onto them as a full build, in the same CSR order (rows keep
+        every presynaptic neuron); the rest of the network is built in full.
+        """
         if self.built:
             return
         t0 = time.perf_counter()
@@ -432,11 +569,14 @@ class Network:
             if pop.method == "auto":
                 pop.method = (
                     "exact"
-                    if all(isinstance(s, CurrentSynapse) for s in pop.channels)
+                    if all(
+                        isinstance(s, CurrentSynapse | DeltaSynapse)
+                        for s in pop.channels
+                    )
                     else "euler"
                 )
             elif pop.method == "exact" and not all(
-                isinstance(s, CurrentSynapse) for s in pop.channels
+                isinstance(s, CurrentSynapse | DeltaSynapse) for s in pop.channels
             ):
                 raise ValidationError(
                     f"population {pop.name!r}: method 'exact' needs current "
@@ -462,51 +602,57 @@ class Network:
         # projections -> one global CSR table, filled by a counting sort (each
         # rule returns its synapses sorted by presynaptic neuron): within a row,
         # projections keep their order and each keeps its own
+        from neurodl.simulate._keyed import draw_projection
+
+        lo_t, hi_t = (0, self.n_lif) if targets is None else targets
+        if not 0 <= lo_t <= hi_t <= self.n_lif:
+            raise ValidationError(
+                f"'targets' must be a range within [0, {self.n_lif}]; got {targets!r}."
+            )
+        self.target_range = (lo_t, hi_t)
         drawn = []
         counts = np.zeros(self.n_all, np.int64)
-        for proj in self.projections:
+        max_d = 0
+        for p_i, proj in enumerate(self.projections):
             same = proj.pre is proj.post
-            pre, post, order = connect(
-                proj.rule, proj.pre.n, proj.post.n, rng, same_population=same
+            lo = min(max(lo_t - proj.post.start, 0), proj.post.n)
+            hi = min(max(hi_t - proj.post.start, 0), proj.post.n)
+            pre, post, w, d = draw_projection(
+                proj.rule,
+                proj.pre.n,
+                proj.post.n,
+                same,
+                self.seed,
+                p_i,
+                proj.weight_spec,
+                proj.delay,
+                self.dt,
+                proj.name,
+                lo,
+                max(hi, lo),
             )
-            n_syn = pre.size
-            rule = proj.rule
-            w_given = rule.array("weight") if isinstance(rule, Explicit) else None
-            d_given = rule.array("delay") if isinstance(rule, Explicit) else None
-            if w_given is not None:
-                w = w_given[order]
-            elif callable(proj.weight_spec):
-                w = np.asarray(proj.weight_spec(rng, n_syn), dtype=np.float64)
-            else:
-                w = np.broadcast_to(
-                    np.asarray(proj.weight_spec, dtype=np.float64), (n_syn,)
-                ).copy()
-            if w.shape != (n_syn,) or not np.all(np.isfinite(w)):
-                raise ValidationError(
-                    f"projection {proj.name!r}: 'weight' must give {n_syn} finite "
-                    f"values; got shape {w.shape}."
-                )
-            d_ms = d_given[order] if d_given is not None else np.full(n_syn, proj.delay)
-            if d_ms.size and d_ms.min() < 0:
+            if d.size and d.min() < 0:
                 raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
-            d = np.rint(d_ms / self.dt).astype(np.int32)
             if proj.plasticity is not None and d.size and d.max() > 0:
                 raise ValidationError(
                     f"projection {proj.name!r}: 'delay' must be 0 on a projection "
                     "with 'plasticity' (STDP traces are kept per neuron, so a "
-                    f"delay is not modelled); got up to {d_ms.max()} ms."
+                    f"delay is not modelled); got up to "
+                    f"{round(float(d.max()) * self.dt, 10)} ms."
                 )
+            max_d = max(max_d, int(d.max()) if d.size else 0)
             proj.weight = torch.as_tensor(w, dtype=self.dtype, device=self.device)
             counts += np.bincount(pre + proj.pre.start, minlength=self.n_all)
             idx_t = _index_dtype(max(proj.pre.n, proj.post.n))
-            drawn.append((pre.astype(idx_t), post.astype(idx_t), d))
-            del pre, post, order, w, d_ms
+            d_t = _delay_dtype(int(d.max()) if d.size else 0)
+            drawn.append((pre.astype(idx_t), post.astype(idx_t), d.astype(d_t)))
+            del pre, post, w
         self._indptr = np.zeros(self.n_all + 1, np.int64)
         np.cumsum(counts, out=self._indptr[1:])
         n_total = int(self._indptr[-1])
         fill = self._indptr[:-1].copy()
         self._tgt = np.empty(n_total, _index_dtype(self.n_g))
-        self._dly = np.empty(n_total, np.int32)
+        self._dly = np.empty(n_total, _delay_dtype(max_d))
         self._perm = np.empty(n_total, _index_dtype(n_total))  # CSR slot -> order
         offset = 0
         for proj, (pre, post, d) in zip(self.projections, drawn, strict=True):

@@ -615,7 +615,11 @@ class TorchPlasticity:
     def _write(self, slots: Tensor, wv: Tensor) -> None:
         self.wf[slots] = wv
         for tensor, pos in self.copies:
-            tensor[pos[slots]] = wv
+            # pos is -1 for slots not in this copy (another delay group): a
+            # plain ``tensor[pos[slots]]`` would write them into its last element
+            at = pos[slots]
+            mine = at >= 0
+            tensor[at[mine]] = wv[mine]
 
     def step(self, k: int, z_all: Tensor, fired: Tensor) -> None:
         """Depress (pre spikes), then potentiate (post spikes) at step ``k``."""

@@ -1,0 +1,462 @@
+"""Keyed random numbers: connectivity per block of targets, Poisson counts per step.
+
+Nothing here depends on how neurons are split over processes or threads:
+
+* a projection's synapses (and their drawn weights and delays) are drawn per block
+  of :data:`TARGET_BLOCK` target neurons, each block from its own stream
+  ``default_rng([seed, TAG, projection, block])``; :class:`FixedTotalNumber` first
+  splits its total over the blocks with one draw from a ``(seed, projection)``
+  stream. So the synapses onto any range of targets can be drawn alone
+  (:func:`draw_projection` with ``lo, hi``), and they are exactly those of the
+  full network, in the same order;
+* a Poisson input's count for neuron ``i`` in step ``k`` is a function of
+  ``(seed, input, i, k)`` only: a counter-based hash (SplitMix64) gives a uniform
+  ``u`` in [0, 1), inverted against a float64 table of the binomial CDF. The
+  numba kernel (:func:`poisson_add`) and the tensor path (:func:`poisson_counts`)
+  compute the same integers and compare the same floats, so both give the same
+  counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from numba import njit
+from torch import Tensor
+
+from neurodl.errors import ValidationError
+from neurodl.simulate.connectivity import (
+    Explicit,
+    FixedInDegree,
+    FixedProbability,
+    FixedTotalNumber,
+    Rule,
+    _fixed_probability,
+)
+from neurodl.simulate.distributions import Normal
+
+__all__ = [
+    "TARGET_BLOCK",
+    "binomial_cdf",
+    "draw_projection",
+    "poisson_add",
+    "poisson_counts",
+    "step_key",
+    "total_number_block",
+]
+
+TARGET_BLOCK = 1024  # target neurons per connectivity stream (a constant)
+_TAG_SYN = 0x53594E41  # "SYNA": block streams
+_TAG_TOTAL = 0x544F5441  # "TOTA": FixedTotalNumber's split over blocks
+_TAG_POISSON = 0x504F4953  # "POIS": Poisson-input keys
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MUL1 = 0xBF58476D1CE4E5B9
+_MUL2 = 0x94D049BB133111EB
+
+WeightSpec = float | np.ndarray | Callable[[np.random.Generator, int], np.ndarray]
+
+
+# --------------------------------------------------------------- connectivity
+@njit(cache=True, nogil=True)
+def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:  # pragma: no cover
+    """Permutation that sorts ``key`` (ints in ``[0, n_keys)``) stably: O(n)."""
+    start = np.zeros(n_keys + 1, np.int64)
+    for i in range(key.shape[0]):
+        start[key[i] + 1] += 1
+    for j in range(n_keys):
+        start[j + 1] += start[j]
+    out = np.empty(key.shape[0], np.int64)
+    for i in range(key.shape[0]):
+        kk = key[i]
+        out[start[kk]] = i
+        start[kk] += 1
+    return out
+
+
+def _block_rng(seed: int, proj: int, block: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _TAG_SYN, proj, block])
+
+
+def _in_degree_block(
+    rule: FixedInDegree,
+    n_pre: int,
+    b0: int,
+    b1: int,
+    rng: np.random.Generator,
+    same: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    k = rule.k
+    pres = np.empty((b1 - b0, k), dtype=np.int64)
+    for j in range(b0, b1):
+        if same and not rule.allow_autapses:
+            draw = rng.choice(n_pre - 1, size=k, replace=False)
+            draw[draw >= j] += 1
+        else:
+            draw = rng.choice(n_pre, size=k, replace=False)
+        pres[j - b0] = draw
+    post = np.repeat(np.arange(b0, b1, dtype=np.int64), k)
+    return pres.reshape(-1), post
+
+
+def total_number_block(
+    rule: FixedTotalNumber,
+    n_pre: int,
+    n_post: int,
+    b0: int,
+    b1: int,
+    count: int,
+    rng: np.random.Generator,
+    same: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` synapses onto targets ``[b0, b1)``, sorted by target (stably)."""
+    no_auto = same and not rule.allow_autapses
+    m = n_pre - 1 if no_auto else n_pre
+    if count == 0 or m <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if rule.allow_multapses:
+        post = rng.integers(b0, b1, size=count, dtype=np.int64)
+        pre = rng.integers(0, m, size=count, dtype=np.int64)
+    else:
+        pos = rng.choice((b1 - b0) * m, size=count, replace=False).astype(np.int64)
+        post_l, pre = np.divmod(pos, m)
+        post = post_l + b0
+    if no_auto:
+        pre[pre >= post] += 1
+    order = _stable_order(post - b0, b1 - b0)
+    return pre[order], post[order]
+
+
+def _total_split(
+    rule: FixedTotalNumber, n_pre: int, n_post: int, same: bool, seed: int, proj: int
+) -> np.ndarray:
+    """Synapses per target block: one draw from the ``(seed, projection)`` stream."""
+    n_blocks = -(-n_post // TARGET_BLOCK)
+    sizes = np.full(n_blocks, TARGET_BLOCK, np.int64)
+    sizes[-1] = n_post - TARGET_BLOCK * (n_blocks - 1)
+    rng = np.random.default_rng([seed, _TAG_TOTAL, proj])
+    if rule.allow_multapses:
+        return rng.multinomial(rule.n, sizes / n_post).astype(np.int64)
+    m = n_pre - 1 if same and not rule.allow_autapses else n_pre
+    return rng.multivariate_hypergeometric(sizes * m, rule.n, method="marginals")
+
+
+def _block_values(
+    spec: Any, rng: np.random.Generator, n: int, what: str, name: str
+) -> np.ndarray | None:
+    """Per-synapse values of one block drawn from its stream (None: not drawn)."""
+    if isinstance(spec, Normal):
+        return spec.draw(rng, n)
+    if callable(spec) and not isinstance(spec, np.ndarray):
+        out = np.asarray(spec(rng, n), dtype=np.float64)
+        if out.shape != (n,):
+            raise ValidationError(
+                f"projection {name!r}: {what!r} callable must return {n} values; "
+                f"got shape {out.shape}."
+            )
+        return out
+    return None
+
+
+def delay_steps(d_ms: np.ndarray, dt: float, drawn: bool) -> np.ndarray:
+    """Round delays in ms to whole steps.
+
+    ``rint`` for given delays, half up (NEST's rounding) for drawn ones.
+    """
+    x = d_ms / dt
+    return (np.floor(x + 0.5) if drawn else np.rint(x)).astype(np.int64)
+
+
+def draw_projection(
+    rule: Rule,
+    n_pre: int,
+    n_post: int,
+    same: bool,
+    seed: int,
+    proj: int,
+    weight: Any,
+    delay: Any,
+    dt: float,
+    name: str,
+    lo: int = 0,
+    hi: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Draw the synapses of one projection onto targets ``[lo, hi)`` (local).
+
+    Returns ``pre, post`` (int64), ``w`` (float64) and ``d`` (delay in steps,
+    int64), sorted by ``pre`` then ``post`` (multapses in draw order): the order
+    of a CSR row. A restricted range gives exactly the full draw's synapses onto
+    those targets, in the same order.
+    """
+    hi = n_post if hi is None else hi
+    ranged = (lo, hi) != (0, n_post)
+    if isinstance(weight, np.ndarray) and ranged:
+        # a given array follows the whole projection's order: draw it all
+        out = draw_projection(
+            rule, n_pre, n_post, same, seed, proj, weight, delay, dt, name
+        )
+        keep = (out[1] >= lo) & (out[1] < hi)
+        return out[0][keep], out[1][keep], out[2][keep], out[3][keep]
+    pres: list[np.ndarray] = []
+    posts: list[np.ndarray] = []
+    ws: list[np.ndarray | None] = []
+    ds: list[np.ndarray | None] = []
+    given: list[np.ndarray] = []
+    ew = ed = None
+    explicit = isinstance(rule, Explicit)
+    if explicit:
+        e_pre = rule.array("i").astype(np.int64)  # type: ignore[union-attr]
+        e_post = rule.array("j").astype(np.int64)  # type: ignore[union-attr]
+        for what, idx, n in (("i", e_pre, n_pre), ("j", e_post, n_post)):
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                bad = idx[(idx < 0) | (idx >= n)][0]
+                raise ValidationError(
+                    f"{what!r} indices must lie in [0, {n}); got {int(bad)}."
+                )
+        e_block = e_post // TARGET_BLOCK
+        n_blocks = max(-(-n_post // TARGET_BLOCK), 1)
+        by_block = _stable_order(e_block, n_blocks)
+        bounds = np.searchsorted(e_block[by_block], np.arange(n_blocks + 1))
+    elif isinstance(rule, FixedInDegree):
+        avail = n_pre - (1 if same and not rule.allow_autapses else 0)
+        if rule.k > avail:
+            raise ValidationError(
+                "'k' must be <= the number of available presynaptic neurons "
+                f"({avail}); got {rule.k}."
+            )
+    elif isinstance(rule, FixedTotalNumber):
+        rule.check(n_pre, n_post, same)
+        split = _total_split(rule, n_pre, n_post, same, seed, proj)
+    elif not isinstance(rule, FixedProbability):
+        raise ValidationError(
+            "'rule' must be FixedProbability, FixedInDegree, FixedTotalNumber or "
+            f"Explicit; got {type(rule).__name__}."
+        )
+    first = lo // TARGET_BLOCK
+    last = -(-hi // TARGET_BLOCK)
+    for b in range(first, last):
+        b0 = b * TARGET_BLOCK
+        b1 = min(b0 + TARGET_BLOCK, n_post)
+        rng = _block_rng(seed, proj, b)
+        sel: np.ndarray | None = None
+        if explicit:
+            sel = by_block[bounds[b] : bounds[b + 1]]
+            pre, post = e_pre[sel], e_post[sel]
+        elif isinstance(rule, FixedProbability):
+            post_l, pre = _fixed_probability(rule, b1 - b0, n_pre, rng)
+            post = post_l.astype(np.int64) + b0
+            pre = pre.astype(np.int64)
+            if same and not rule.allow_autapses:
+                keep = pre != post
+                pre, post = pre[keep], post[keep]
+        elif isinstance(rule, FixedInDegree):
+            pre, post = _in_degree_block(rule, n_pre, b0, b1, rng, same)
+        else:
+            assert isinstance(rule, FixedTotalNumber)
+            pre, post = total_number_block(
+                rule, n_pre, n_post, b0, b1, int(split[b]), rng, same
+            )
+        n = pre.size
+        w = _block_values(weight, rng, n, "weight", name)
+        d = _block_values(delay, rng, n, "delay", name)
+        if ranged:
+            keep = (post >= lo) & (post < hi)
+            pre, post = pre[keep], post[keep]
+            w = w[keep] if w is not None else None
+            d = d[keep] if d is not None else None
+            sel = sel[keep] if sel is not None else None
+        pres.append(pre)
+        posts.append(post)
+        ws.append(w)
+        ds.append(d)
+        if sel is not None:
+            given.append(sel)
+    if pres:
+        pre = np.concatenate(pres)
+        post = np.concatenate(posts)
+    else:
+        pre = post = np.zeros(0, np.int64)
+    n_syn = pre.size
+    w_all = _assemble(ws, weight, n_syn)
+    d_drawn = isinstance(delay, Normal) or callable(delay)
+    d_all = _assemble(ds, delay, n_syn)
+    if explicit:
+        sel_all = np.concatenate(given) if given else np.zeros(0, np.int64)
+        ew = rule.array("weight")  # type: ignore[union-attr]
+        ed = rule.array("delay")  # type: ignore[union-attr]
+        if ew is not None:
+            w_all = ew[sel_all]
+        if ed is not None:
+            d_all, d_drawn = ed[sel_all], False
+        order = np.lexsort((post, pre))
+    else:
+        order = _stable_order(pre, n_pre)
+    pre, post = pre[order], post[order]
+    w_all = w_all[order]
+    d_all = d_all[order]
+    if isinstance(weight, np.ndarray) and ew is None:
+        w_all = np.asarray(weight, dtype=np.float64)
+        if w_all.shape != (n_syn,):
+            raise ValidationError(
+                f"projection {name!r}: 'weight' must give {n_syn} finite values; "
+                f"got shape {w_all.shape}."
+            )
+    if not np.all(np.isfinite(w_all)):
+        raise ValidationError(
+            f"projection {name!r}: 'weight' must give {n_syn} finite values."
+        )
+    return pre, post, w_all, delay_steps(d_all, dt, d_drawn)
+
+
+def _assemble(parts: list[np.ndarray | None], spec: Any, n_syn: int) -> np.ndarray:
+    if parts and parts[0] is not None:
+        return np.concatenate(parts)  # type: ignore[arg-type]
+    if isinstance(spec, np.ndarray) or not isinstance(spec, int | float):
+        return np.zeros(n_syn)  # filled by the caller (array specs)
+    return np.full(n_syn, float(spec))
+
+
+# -------------------------------------------------------------- Poisson input
+def _mix(z: int) -> int:
+    """SplitMix64's finaliser on a Python int (mod 2**64)."""
+    z = (z ^ (z >> 30)) * _MUL1 & _M64
+    z = (z ^ (z >> 27)) * _MUL2 & _M64
+    return z ^ (z >> 31)
+
+
+def input_key(seed: int, index: int, trial: int = 0) -> int:
+    """Return the key of Poisson input ``index``.
+
+    ``trial > 0``: batch trials of the tensor path get their own draws; trial 0
+    is the batch-1 run.
+    """
+    h = _mix((seed * _GOLDEN + _TAG_POISSON) & _M64)
+    h = _mix((h ^ index) + _GOLDEN & _M64)
+    if trial:
+        h = _mix((h ^ trial) + _MUL1 & _M64)
+    return h
+
+
+def step_key(key: int, step: int) -> int:
+    """Return an input's key of step ``step`` (neuron i: ``mix(hk + (i+1) G)``)."""
+    return _mix((key ^ step) + _GOLDEN & _M64)
+
+
+def binomial_cdf(n: int, p: float) -> np.ndarray:
+    """Float64 CDF table of Binomial(n, p), cut 40 sd above the mean.
+
+    The last entry is 1.0 exactly, so an inversion ``#{c: cdf[c] <= u}`` of any
+    ``u`` in [0, 1) stays in range (the tail cut off is below 1e-300).
+    """
+    if p <= 0.0:
+        return np.ones(1)
+    if p >= 1.0:
+        cdf = np.zeros(n + 1)
+        cdf[-1] = 1.0
+        return cdf
+    hi = min(n, int(n * p + 40.0 * math.sqrt(n * p * (1.0 - p)) + 40.0))
+    k = np.arange(hi + 1)
+    lg_k = np.array([math.lgamma(x + 1.0) for x in range(hi + 1)])
+    lg_nk = np.array([math.lgamma(n - x + 1.0) for x in range(hi + 1)])
+    log_pmf = (
+        math.lgamma(n + 1.0) - lg_k - lg_nk + k * math.log(p) + (n - k) * math.log1p(-p)
+    )
+    pmf = np.exp(log_pmf)
+    log_p0 = n * math.log1p(-p)
+    if log_p0 > -700.0:  # the product recurrence: more accurate than lgamma's
+        ratio = (n - k[:-1]) / (k[:-1] + 1.0) * (p / (1.0 - p))
+        pmf = math.exp(log_p0) * np.concatenate(([1.0], np.cumprod(ratio)))
+    cdf = np.minimum(np.cumsum(pmf), 1.0)
+    cdf[-1] = 1.0
+    return np.maximum.accumulate(cdf)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def poisson_add(  # pragma: no cover - compiled
+    k: int,
+    g: np.ndarray,
+    pin_i: np.ndarray,  # (Q, 3): offset in g, n neurons, CDF length
+    pin_key: np.ndarray,  # (Q,) uint64 input keys
+    pin_w: np.ndarray,  # (Q,) weight
+    pin_cdf: np.ndarray,  # (Q, L) CDF tables
+) -> None:
+    """Add every Poisson input's ``count * weight`` of step ``k`` to ``g``."""
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    s30 = np.uint64(30)
+    s27 = np.uint64(27)
+    s31 = np.uint64(31)
+    s11 = np.uint64(11)
+    scale = 1.0 / 9007199254740992.0
+    for q in range(pin_i.shape[0]):
+        off = pin_i[q, 0]
+        n = pin_i[q, 1]
+        length = pin_i[q, 2]
+        wq = pin_w[q]
+        z = (pin_key[q] ^ np.uint64(k)) + golden
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        hk = z ^ (z >> s31)
+        for i in range(n):
+            z = hk + np.uint64(i + 1) * golden
+            z = (z ^ (z >> s30)) * m1
+            z = (z ^ (z >> s27)) * m2
+            z = z ^ (z >> s31)
+            u = float(z >> s11) * scale
+            # count = #{c : cdf[c] <= u} (searchsorted, side="right")
+            a = 0
+            b = length - 1
+            while a < b:
+                mid = (a + b) >> 1
+                if pin_cdf[q, mid] <= u:
+                    a = mid + 1
+                else:
+                    b = mid
+            if a > 0:
+                g[off + i] = g[off + i] + a * wq
+
+
+def _signed(x: int) -> int:
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+_S_MUL1 = _signed(_MUL1)
+_S_MUL2 = _signed(_MUL2)
+_S_GOLDEN = _signed(_GOLDEN)
+
+
+def _shr(z: Tensor, s: int) -> Tensor:
+    """Logical right shift of int64 bit patterns."""
+    return (z >> s) & ((1 << (64 - s)) - 1)
+
+
+def poisson_counts(hk: Tensor, n: int, cdf: Tensor) -> Tensor:
+    """Return the counts of neurons ``0..n-1`` for step keys ``hk`` (int64, (B,)).
+
+    The hash of :func:`poisson_add` in int64 torch ops (wrapping multiplies,
+    logical shifts by masking); returns float counts of shape ``(B, n)``.
+    """
+    i = torch.arange(1, n + 1, dtype=torch.int64, device=hk.device)
+    z = hk[:, None] + i[None, :] * _S_GOLDEN
+    z = (z ^ _shr(z, 30)) * _S_MUL1
+    z = (z ^ _shr(z, 27)) * _S_MUL2
+    z = z ^ _shr(z, 31)
+    u = _shr(z, 11).to(torch.float64) * (1.0 / 9007199254740992.0)
+    c = torch.searchsorted(cdf, u.reshape(-1), right=True).reshape(u.shape)
+    return c.clamp_(max=cdf.numel() - 1)
+
+
+def check_rate(rate: float, n: int, dt: float) -> float:
+    """Per-step probability of one Poisson process at ``rate`` Hz."""
+    p = rate * dt * 1e-3
+    if not math.isfinite(p) or p > 1.0:
+        raise ValidationError(
+            f"'rate' times dt must be <= 1 per step (rate <= {1e3 / dt:g} Hz at dt "
+            f"{dt} ms); got {rate!r}."
+        )
+    return p
