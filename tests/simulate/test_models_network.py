@@ -315,3 +315,9 @@ def test_bad_input_gives_clear_errors():
     n2.connect(a, a, FixedProbability(1.0), ConductanceSynapse())
     with pytest.raises(ValidationError, match="method 'exact' needs current"):
         n2.run(1.0)
+
+
+def test_tensor_parameters_are_refused_in_a_network():
+    net = Network()
+    with pytest.raises(ValidationError, match="'tau_w' of AdExParams must be a num"):
+        net.population(2, AdExParams(tau_w=torch.tensor([100.0, 200.0])))

@@ -17,7 +17,8 @@ in the model's own input units, the units of the neurons' ``i`` / ``I`` and of
       ALIF: b' = b exp(-dt/tau_adapt) ("exact") or b - dt/tau_adapt b ("euler");
             spike when v' >= v_th + b'; then v' = v_reset, b' += delta_th
 
-  (``r_m`` is not used: inputs are already in mV, as for LIF populations);
+  (``r_m`` is not used: inputs are already in mV, as for LIF populations; the
+  reset is the neurons' ``reset="zero"``);
   current synapses: ``x`` in mV; conductance: ``g`` relative to the leak.
 * Izhikevich (mV/ms)::
 
@@ -56,7 +57,9 @@ of floating-point operations, so in float64 both paths give the same spikes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -123,10 +126,21 @@ def check_population(params: Any, method: str, adaptation: Any) -> str:
     """Check a population's model options; return its method.
 
     ``"auto"`` is kept for LIF and ALIF (resolved at build) and becomes
-    ``"euler"`` for Izhikevich and AdEx.
+    ``"euler"`` for Izhikevich and AdEx. The parameters' own ranges are checked
+    by their dataclasses (``neurodl.neurons``); a network population takes
+    plain numbers (one value per population, no tensors).
     """
     kind = model_kind(params)
     name = type(params).__name__
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValidationError(
+                f"{field.name!r} of {name} must be a number in a network "
+                f"population (one value per population); got {type(value).__name__}"
+                ". Per-neuron values: one population per value; learnable: "
+                "Population.learn."
+            )
     if method not in _METHODS[kind]:
         raise ValidationError(
             f"'method' must be one of {_METHODS[kind]} for a population of "

@@ -19,7 +19,9 @@ plastic synapse of a presynaptic spike right after propagating it (its pre trace
 updated first), and then every postsynaptic spike updates its post traces and
 potentiates the plastic synapses onto it: Brian2's ``on_pre`` before ``on_post``.
 An adaptive threshold decays with the integration (2.), is added to ``v_th`` at
-the threshold (3.) and jumps with the reset (5.).
+the threshold (3.) and jumps with the reset (5.). ALIF, Izhikevich and AdEx
+populations do 2., 3. and 5. in their own kernels
+(:mod:`neurodl.simulate._models_numba`), at the same place in the step.
 """
 
 from __future__ import annotations

@@ -224,6 +224,13 @@ class Network:
         v0 : float, ("uniform", lo, hi), ("normal", mean, sd) or array, optional
             Initial membrane potential in mV (default ``v_rest``; Izhikevich
             -65 mV with ``u = b v0``; AdEx ``e_l`` with ``w = 0``).
+
+        All four models run on both paths, with current and conductance
+        synapses, delays and monitors (``state_monitor(pop, "b" | "u" | "w")``
+        records ALIF's threshold adaptation, Izhikevich's ``u``, AdEx's ``w``),
+        and all four are differentiable on the tensor path (``run(grad=True)``:
+        surrogate spike gradients, as their ``*_step`` functions); the compiled
+        gradient path takes LIF populations only.
         adaptation : AdaptiveThreshold, optional
             An adaptive threshold ``v_th + theta`` (homeostasis, Diehl & Cook
             2015); read ``theta`` from :attr:`Population.theta`.
