@@ -321,3 +321,35 @@ def test_tensor_parameters_are_refused_in_a_network():
     net = Network()
     with pytest.raises(ValidationError, match="'tau_w' of AdExParams must be a num"):
         net.population(2, AdExParams(tau_w=torch.tensor([100.0, 200.0])))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_runs_continue_and_reset_restores_the_models_state(backend):
+    def build():
+        net = Network(dt=0.1, seed=2, backend=backend)
+        src = net.spike_source(20, rate=50.0)
+        pops = [
+            net.population(20, ALIFParams(), i_ext=15.0),
+            net.population(20, IzhikevichParams(), i_ext=5.0),
+            net.population(20, AdExParams(t_ref=1.0), i_ext=600.0),
+        ]
+        for p, w in zip(pops, (3.0, 3.0, 200.0), strict=True):
+            net.connect(src, p, FixedProbability(0.3), CurrentSynapse(), weight=w,
+                        delay=1.0)  # fmt: skip
+        return net, [net.spike_monitor(p) for p in pops]
+
+    net, mons = build()
+    net.run(150.0, progress=False)
+    whole = [m.steps.copy() for m in mons]
+    net2, mons2 = build()
+    net2.run(90.0, progress=False)
+    net2.run(60.0, progress=False)
+    for a, m in zip(whole, mons2, strict=True):
+        assert a.size > 20
+        np.testing.assert_array_equal(a, m.steps)
+    net2.reset()
+    for m in mons2:
+        m.clear()
+    net2.run(150.0, progress=False)
+    for a, m in zip(whole, mons2, strict=True):
+        np.testing.assert_array_equal(a, m.steps)
