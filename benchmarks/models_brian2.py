@@ -23,7 +23,7 @@ tensor path.
 Commands (from the repository root)::
 
     python benchmarks/models_brian2.py reference  # tests/reference/models_brian2.json
-    python benchmarks/models_brian2.py compare --repeats 3
+    python benchmarks/models_brian2.py compare --repeats 3 [--seed 13]
 
 ``reference`` writes the definition and Brian2's spikes (the test
 ``tests/simulate/test_models_network.py`` rebuilds the network from the file);
@@ -243,9 +243,12 @@ def make_reference() -> dict:
     return ref
 
 
-def compare(repeats: int) -> dict:
-    """Rerun Brian2 and both neurodl paths; exactness per model and run times."""
-    spec = definition()
+def compare(repeats: int, seed: int = SEED) -> dict:
+    """Rerun Brian2 and both neurodl paths; exactness per model and run times.
+
+    ``seed`` other than the reference's draws another network of the same kind.
+    """
+    spec = definition(seed)
     run_neurodl(spec, "numba")  # compile
     b2_runs, nd_runs, tr_runs = [], [], []
     result: dict = {}
@@ -260,7 +263,8 @@ def compare(repeats: int) -> dict:
                   "torch": match(ours_t, b2["spikes"])}  # fmt: skip
     b2_s, nd_s, tr_s = (statistics.median(x) for x in (b2_runs, nd_runs, tr_runs))
     summary = {
-        "command": f"python benchmarks/models_brian2.py compare --repeats {repeats}",
+        "command": "python benchmarks/models_brian2.py compare "
+        f"--repeats {repeats} --seed {seed}",
         "brian2": b2["brian2"],
         "match": result,
         "brian2_numpy_run_s": b2_s,
@@ -278,11 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("what", choices=["reference", "compare"])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=SEED, help="compare: the network")
     args = ap.parse_args(argv)
     if args.what == "reference":
         make_reference()
     else:
-        compare(args.repeats)
+        compare(args.repeats, args.seed)
     return 0
 
 
