@@ -353,3 +353,31 @@ def test_runs_continue_and_reset_restores_the_models_state(backend):
     net2.run(150.0, progress=False)
     for a, m in zip(whole, mons2, strict=True):
         np.testing.assert_array_equal(a, m.steps)
+
+
+def test_stdp_onto_the_models_is_the_same_on_both_paths():
+    from neurodl.simulate import STDP
+
+    out = {}
+    for backend in BACKENDS:
+        net = Network(dt=0.1, seed=2, backend=backend)
+        src = net.spike_source(50, rate=30.0)
+        pops = [
+            net.population(10, ALIFParams(), i_ext=12.0),
+            net.population(10, IzhikevichParams(), i_ext=3.0),
+            net.population(10, AdExParams(t_ref=1.0), i_ext=450.0),
+        ]
+        projs = [
+            net.connect(src, p, FixedProbability(0.5), CurrentSynapse(), weight=w,
+                        plasticity=STDP(0.01 * w, 0.012 * w, w_max=2 * w))
+            for p, w in zip(pops, (2.0, 2.0, 150.0), strict=True)
+        ]  # fmt: skip
+        mons = [net.spike_monitor(p) for p in pops]
+        net.run(200.0, progress=False)
+        out[backend] = [(m.steps, pr.weight.detach().numpy()) for m, pr in
+                        zip(mons, projs, strict=True)]  # fmt: skip
+    for (sa, wa), (sb, wb), w0 in zip(out["numba"], out["torch"], (2.0, 2.0, 150.0),
+                                      strict=True):  # fmt: skip
+        assert sa.size > 5 and np.abs(wa - w0).max() > 1e-3 * w0  # it learned
+        np.testing.assert_array_equal(sa, sb)
+        np.testing.assert_array_equal(wa, wb)
