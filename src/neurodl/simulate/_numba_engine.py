@@ -20,7 +20,9 @@ plastic synapse of a presynaptic spike right after propagating it (its pre trace
 updated first), and then every postsynaptic spike updates its post traces and
 potentiates the plastic synapses onto it: Brian2's ``on_pre`` before ``on_post``.
 An adaptive threshold decays with the integration (2.), is added to ``v_th`` at
-the threshold (3.) and jumps with the reset (5.).
+the threshold (3.) and jumps with the reset (5.). ALIF, Izhikevich and AdEx
+populations do 2., 3. and 5. in their own kernels
+(:mod:`neurodl.simulate._models_numba`), at the same place in the step.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from neurodl.simulate._keyed import poisson_add
+from neurodl.simulate._models_numba import alif_threshold, step_model
 
 ir = cgutils.ir  # llvmlite's IR builder, as numba uses it
 
@@ -283,6 +286,9 @@ def run_chunk(
     spk: np.ndarray,  # (N_all,) int64 scratch
     theta: np.ndarray,  # (n_lif,) adaptive threshold (0 where none)
     pop_theta: np.ndarray,  # (P, 3) adaptive?, jump a, decay per step
+    aux: np.ndarray,  # (n_lif,) ALIF b, Izhikevich u, AdEx w (0 for LIF)
+    pop_model: np.ndarray,  # (P,) 0 LIF, 1 ALIF, 2 Izhikevich, 3 AdEx
+    pop_mf: np.ndarray,  # (P, 13) model constants (see _models.model_table)
     n_rules: int,  # plastic projections (0: none; the arrays below unused)
     rule_f: np.ndarray,  # (R, 8) a2+, a3+, a2-, a3-, w_min, w_max, mu+, mu-
     rule_i: np.ndarray,  # (R, 10) see plasticity.PlasticState
@@ -327,6 +333,8 @@ def run_chunk(
             for m in range(n_mon):
                 if mon_kind[m] == 0:
                     mon_out[row, m] = v[mon_index[m]]
+                elif mon_kind[m] == 2:
+                    mon_out[row, m] = aux[mon_index[m]]
                 else:
                     mon_out[row, m] = g[mon_index[m]]
             mon_pos[0] = row + 1
@@ -342,6 +350,18 @@ def run_chunk(
             gb = g[ch_off[cb] : ch_off[cb] + n] if cb >= 0 else zero[n : 2 * n]
             ia = max(ca, 0)
             ib = max(cb, 0)
+            kind = pop_model[p]
+            if kind >= 2:  # Izhikevich, AdEx: their own integrate/threshold/reset
+                n_spk = step_model(
+                    kind, pop_mf[p], v[start:stop], refr[start:stop],
+                    aux[start:stop], ga, gb,
+                    ch_f[ia, 0] if ca >= 0 else 1.0,
+                    ch_f[ib, 0] if cb >= 0 else 1.0,
+                    ch_kind[ia] if ca >= 0 else 0,
+                    ch_kind[ib] if cb >= 0 else 0,
+                    ch_f[ia, 2], ch_f[ib, 2], pop_ref[p], spk, n_spk, start,
+                )  # fmt: skip
+                continue
             _integrate(
                 v[start:stop],
                 refr[start:stop],
@@ -362,7 +382,12 @@ def run_chunk(
             v_th = pop_f[p, 1]
             v_reset = pop_f[p, 2]
             ref = pop_ref[p]
-            if pop_theta[p, 0] == 0.0:
+            if kind == 1:  # ALIF: threshold v_th + b
+                n_spk = alif_threshold(
+                    pop_mf[p], v, refr, aux, start, stop, v_th, v_reset, ref, spk,
+                    n_spk,
+                )  # fmt: skip
+            elif pop_theta[p, 0] == 0.0:
                 for i in range(start, stop):
                     if v[i] >= v_th:
                         spk[n_spk] = i

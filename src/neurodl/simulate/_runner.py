@@ -12,6 +12,9 @@ import torch
 from torch import Tensor
 
 from neurodl.errors import ValidationError
+from neurodl.neurons.adex import AdExParams
+from neurodl.neurons.izhikevich import IzhikevichParams
+from neurodl.simulate import _models
 from neurodl.simulate._torch_engine import (
     SparsePropagate,
     SpmvPropagate,
@@ -29,6 +32,8 @@ __all__ = ["run_numba", "run_torch"]
 # ------------------------------------------------------------------ coefficients
 def _pop_coefficients(net: Network, pop: Population) -> dict[str, float]:
     """Per-step constants of a population, from Python floats (shared by paths)."""
+    if isinstance(pop.params, IzhikevichParams | AdExParams):
+        return _models.pop_coefficients(net, pop)
     dt = net.dt
     tau = pop.value("tau_mem")
     a = math.exp(-dt / tau)
@@ -59,8 +64,8 @@ def _channel_coefficients(
     dt = net.dt
     if tau_s == 0.0:
         return 0.0, (1.0 if pop.method == "exact" else 0.0)
-    tau_m = pop.value("tau_mem")
     if pop.method == "exact":
+        tau_m = pop.value("tau_mem")
         decay = math.exp(-dt / tau_s)
         if tau_s == tau_m:
             coef = dt / tau_m * math.exp(-dt / tau_m)
@@ -143,6 +148,9 @@ def _monitor_layout(net: Network) -> tuple[np.ndarray, np.ndarray, int]:
         if mon.variable == "v":
             kinds.append(np.zeros(mon.index.size, np.int64))
             index.append(mon.index + mon.pop.start)
+        elif isinstance(mon.variable, str):  # the model's b, u or w
+            kinds.append(np.full(mon.index.size, 2, np.int64))
+            index.append(mon.index + mon.pop.start)
         else:
             kinds.append(np.ones(mon.index.size, np.int64))
             syn = mon.variable
@@ -220,6 +228,9 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     net.v = net.v.detach().clone()
     net.g = net.g.detach().clone()
     net.refr = net.refr.clone()
+    net.aux = net.aux.detach().clone()
+    aux = net.aux[0].numpy()
+    pop_model, pop_mf = _models.model_table(net, np_dtype)
     v = net.v[0].numpy()
     refr = net.refr[0].numpy()
     g = net.g[0].numpy()
@@ -295,6 +306,9 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                 spk,
                 theta,
                 pop_theta,
+                aux,
+                pop_model,
+                pop_mf,
                 *plastic_args,
                 *pin_args,
             )
@@ -570,7 +584,7 @@ class _Layout:
                 for t, p in zip(terms, pops, strict=True)
             ]
         )
-        methods = {p.method for p in pops}
+        methods = {"exact" if p.method == "exact" else "euler" for p in pops}
         self.method = methods.pop() if len(methods) == 1 else "mixed"
         self.exact_mask = vec([p.method == "exact" for p in pops]).bool()
         # slots
@@ -600,6 +614,7 @@ class _Layout:
                     slot * n + pop.start + np.arange(pop.n)
                 )
                 slot += 1
+        self.cond_lists, self.erev_lists = cond, erev  # per slot, per population
         self.coef = [vec(c) for c in coef]
         self.decay = [vec(d) for d in decay]
         self.erev = [vec(e) for e in erev]
@@ -676,8 +691,13 @@ def run_torch(
         lay = _Layout(net, grad)
         if net._plastic is None:
             prop = _Propagator(net, grad, propagation, lay.flat_to_slot, lay.k * lay.n)
-        v, refr, theta = net.v, net.refr, net.theta
+        v, refr, theta, aux = net.v, net.refr, net.theta, net.aux
         adapt = adaptation_vectors(net)
+        mods = (
+            _models.TorchModels(net, lay.cond_lists, lay.erev_lists)
+            if any(_models.model_kind(p.params) for p in net.populations)
+            else None
+        )
         if net._plastic is not None:
             from neurodl.simulate.plasticity import TorchPlasticity
 
@@ -711,14 +731,19 @@ def run_torch(
             for step in range(n_steps):
                 k = k0 + step
                 if sampler.active and k % sampler.every == 0:
-                    samples.append(sampler(v, gs))
+                    samples.append(sampler(v, gs, aux))
                     sample_steps.append(k)
+                gs_old = gs
                 acc, gs = lay.integrate(v, gs)
+                if mods is not None:
+                    acc, aux_new = mods.integrate(v, gs_old, aux, acc)
                 frozen = refr > 0
                 v_th = lay.v_th
                 if adapt is not None:
                     theta = theta * adapt[1]
                     v_th = v_th + theta
+                if mods is not None:
+                    v_th = mods.threshold(v_th, aux_new)
                 fired = (acc >= v_th) & ~frozen
                 if adapt is not None:
                     theta = theta + adapt[0] * fired.to(dtype)
@@ -733,6 +758,8 @@ def run_torch(
                     z = fired.to(dtype)
                     v = torch.where(fired, lay.v_reset, v_new)
                 refr = torch.where(fired, lay.ref, (refr - 1).clamp_(min=0))
+                if mods is not None:
+                    aux = mods.reset(fired, z, aux_new, grad)
                 if record:
                     lif_rec.append(z if grad else fired)
                 z_all = z
@@ -770,7 +797,7 @@ def run_torch(
                         bar.update(task, completed=step + 1)
         net.step += n_steps
         # write the state back (flat channel layout, shared with the compiled path)
-        net.v, net.refr, net.theta = v, refr, theta.detach()
+        net.v, net.refr, net.theta, net.aux = v, refr, theta.detach(), aux
         if net._plastic is not None:
             plastic.finish()
         if lay.k:
@@ -840,9 +867,14 @@ class _Sampler:
         kind, index, self.every = _monitor_layout(net)
         self.active = bool(kind.size)
         dev = net.device
-        pos = np.where(kind == 0, index, lay.flat_to_slot[index] if lay.k else 0)
-        # v columns first, then slot by slot; ``order`` puts them back in place
+        is_g = kind == 1
+        pos = index.copy()
+        if lay.k:
+            pos[is_g] = lay.flat_to_slot[index[is_g]]
+        # v columns first, then slot by slot, then the models' b/u/w; ``order``
+        # puts them back in place
         self.v_idx = torch.as_tensor(pos[kind == 0], device=dev)
+        self.a_idx = torch.as_tensor(pos[kind == 2], device=dev)
         gpos = pos[kind == 1]
         self.g_idx = [
             torch.as_tensor(
@@ -853,11 +885,13 @@ class _Sampler:
         cols = [np.nonzero(kind == 0)[0]] + [
             np.nonzero(kind == 1)[0][gpos // max(lay.n, 1) == s] for s in range(lay.k)
         ]
+        cols.append(np.nonzero(kind == 2)[0])
         self.order = torch.as_tensor(np.argsort(np.concatenate(cols)), device=dev)
 
-    def __call__(self, v: Tensor, gs: list[Tensor]) -> Tensor:
+    def __call__(self, v: Tensor, gs: list[Tensor], aux: Tensor) -> Tensor:
         parts = [v.index_select(1, self.v_idx)]
         parts += [g.index_select(1, i) for g, i in zip(gs, self.g_idx, strict=False)]
+        parts.append(aux.index_select(1, self.a_idx))
         return torch.cat(parts, dim=1).index_select(1, self.order)
 
 
@@ -881,6 +915,8 @@ def compiled_grad_unsupported(net: Network, propagation: str = "sparse") -> str 
         return "delta synapses"
     if net.poisson_inputs:
         return "Poisson inputs"
+    if any(_models.model_kind(p.params) for p in net.populations):
+        return "ALIF, Izhikevich or AdEx populations"
     return None
 
 

@@ -22,6 +22,7 @@ from neurodl.simulate.connectivity import Rule
 from neurodl.simulate.distributions import Normal
 
 if TYPE_CHECKING:
+    from neurodl.simulate._models import ModelParams
     from neurodl.simulate.network import Network
     from neurodl.simulate.plasticity import AdaptiveThreshold, Plasticity
 
@@ -94,14 +95,18 @@ Synapse = CurrentSynapse | ConductanceSynapse | DeltaSynapse
 
 
 class Population:
-    """A group of LIF neurons with one parameter set (handle; see :class:`Network`)."""
+    """A group of neurons of one model and parameter set (handle; see :class:`Network`).
+
+    ``params`` is ``LIFParams``, ``ALIFParams``, ``IzhikevichParams`` or
+    ``AdExParams`` (see :mod:`neurodl.simulate._models`).
+    """
 
     def __init__(
         self,
         net: Network,
         index: int,
         n: int,
-        params: LIFParams,
+        params: ModelParams,
         method: str,
         i_ext: float,
         v0: InitSpec | None,
@@ -147,6 +152,11 @@ class Population:
         path reads its current value).
         """
         allowed = ("tau_mem", "v_rest", "v_th", "v_reset", "i_ext")
+        if not isinstance(self.params, LIFParams):
+            raise ValidationError(
+                "learnable parameters are supported on LIFParams populations only; "
+                f"{self.name!r} is a population of {type(self.params).__name__}."
+            )
         out = []
         for name in names:
             check_option("name", name, allowed)

@@ -20,6 +20,9 @@ Neuron model (per population, see :class:`~neurodl.neurons.LIFParams`)::
     tau_k dg_k/dt = -g_k        (conductance synapse, g relative to the leak)
 
 ``v >= v_th`` spikes; ``v`` is set to ``v_reset`` and held there for ``t_ref``.
+Populations of adaptive LIF, Izhikevich and AdEx neurons (``ALIFParams``,
+``IzhikevichParams``, ``AdExParams``) sit beside LIF ones on both paths; how
+the synaptic variables enter their equations: :mod:`neurodl.simulate._models`.
 Sub-threshold integration is exact (``method="exact"``, the linear propagator, as
 Brian2's ``method='exact'``; current synapses only) or forward Euler
 (``method="euler"``). The step order is Brian2's (see
@@ -57,6 +60,8 @@ from neurodl._validate import check_device, check_int, check_option, check_posit
 from neurodl.errors import ShapeError, ValidationError
 from neurodl.neurons.lif import LIFParams
 from neurodl.neurons.surrogate import Surrogate, get_surrogate
+from neurodl.simulate import _models
+from neurodl.simulate._models import ModelParams
 from neurodl.simulate.connectivity import Explicit, Rule
 from neurodl.simulate.distributions import Normal
 from neurodl.simulate.groups import (
@@ -246,7 +251,7 @@ class Network:
     def population(
         self,
         n: int,
-        params: LIFParams | None = None,
+        params: ModelParams | None = None,
         *,
         method: str = "auto",
         i_ext: float = 0.0,
@@ -254,21 +259,34 @@ class Network:
         adaptation: AdaptiveThreshold | None = None,
         name: str | None = None,
     ) -> Population:
-        """Add ``n`` LIF neurons.
+        """Add ``n`` neurons (LIF, adaptive LIF, Izhikevich or AdEx).
 
         Parameters
         ----------
         n : int
             Number of neurons (>= 1).
-        params : LIFParams
-            Membrane parameters (``r_m`` is not used: inputs are in mV).
-        method : {"auto", "exact", "euler"}
-            Sub-threshold integration. ``"auto"``: exact when every synapse onto
-            the population is current-based, else Euler.
+        params : LIFParams, ALIFParams, IzhikevichParams or AdExParams
+            The neuron model and its parameters (default ``LIFParams()``); see
+            :mod:`neurodl.simulate._models` for the equations with synapses
+            (``r_m`` is not used: LIF/ALIF inputs are in mV).
+        method : str
+            Sub-threshold integration. LIF and ALIF: ``"auto"``, ``"exact"`` or
+            ``"euler"`` (``"auto"``: exact when every synapse onto the
+            population is current-based, else Euler); Izhikevich: ``"euler"``
+            (``"auto"``) or ``"izhikevich2003"``; AdEx: ``"euler"`` (``"auto"``).
         i_ext : float
-            Constant drive ``R I`` in mV.
+            Constant drive in the model's input units: ``R I`` in mV (LIF,
+            ALIF), mV/ms (Izhikevich), pA (AdEx).
         v0 : float, ("uniform", lo, hi), ("normal", mean, sd) or array, optional
-            Initial membrane potential in mV (default ``v_rest``).
+            Initial membrane potential in mV (default ``v_rest``; Izhikevich
+            -65 mV with ``u = b v0``; AdEx ``e_l`` with ``w = 0``).
+
+        All four models run on both paths, with current and conductance
+        synapses, delays and monitors (``state_monitor(pop, "b" | "u" | "w")``
+        records ALIF's threshold adaptation, Izhikevich's ``u``, AdEx's ``w``),
+        and all four are differentiable on the tensor path (``run(grad=True)``:
+        surrogate spike gradients, as their ``*_step`` functions); the compiled
+        gradient path takes LIF populations only.
         adaptation : AdaptiveThreshold, optional
             An adaptive threshold ``v_th + theta`` (homeostasis, Diehl & Cook
             2015); read ``theta`` from :attr:`Population.theta`.
@@ -276,15 +294,7 @@ class Network:
         self._check_not_built()
         check_int("n", n, minimum=1)
         params = LIFParams() if params is None else params
-        if not isinstance(params, LIFParams):
-            raise ValidationError(
-                f"'params' must be LIFParams; got {type(params).__name__}."
-            )
-        if params.v_reset >= params.v_th:
-            raise ValidationError(
-                f"'v_reset' must be < 'v_th' ({params.v_th}); got {params.v_reset}."
-            )
-        check_option("method", method, ("auto", "exact", "euler"))
+        method = _models.check_population(params, method, adaptation)
         if not math.isfinite(i_ext):
             raise ValidationError(f"'i_ext' must be finite; got {i_ext!r}.")
         if adaptation is not None and not isinstance(adaptation, AdaptiveThreshold):
@@ -524,12 +534,19 @@ class Network:
         *,
         every: int = 1,
     ) -> StateMonitor:
-        """Sample ``variable`` (``"v"`` or a synapse object) of neurons ``indices``."""
+        """Sample ``variable`` of neurons ``indices``.
+
+        ``variable``: ``"v"``, a synapse object connected to ``pop``, or the
+        model's second state variable: ``"b"`` (ALIF), ``"u"`` (Izhikevich),
+        ``"w"`` (AdEx).
+        """
         self._check_not_built()
-        if variable != "v" and variable not in pop.channels:
+        aux = _models.state_name(pop.params)
+        if variable != "v" and variable not in pop.channels and variable != aux:
+            extra = f", {aux!r}" if aux is not None else ""
             raise ValidationError(
-                f"'variable' must be 'v' or a synapse connected to {pop.name!r}; "
-                f"got {variable!r}."
+                f"'variable' must be 'v'{extra} or a synapse connected to "
+                f"{pop.name!r}; got {variable!r}."
             )
         idx = (
             np.arange(pop.n)
@@ -678,16 +695,24 @@ class Network:
         # initial state
         batch = self.batch
         v = np.empty((batch, self.n_lif))
+        aux = np.zeros((batch, self.n_lif))  # ALIF b, Izhikevich u, AdEx w
         g = np.zeros((batch, self.n_g))
         for b in range(batch):
             for pop in self.populations:
-                spec = pop.v0 if pop.v0 is not None else pop.params.v_rest
+                spec = (
+                    pop.v0 if pop.v0 is not None else _models.rest_potential(pop.params)
+                )
                 v[b, pop.start : pop.start + pop.n] = _draw(spec, pop.n, rng, "v0")
+                aux[b, pop.start : pop.start + pop.n] = _models.initial_aux(
+                    pop.params, v[b, pop.start : pop.start + pop.n]
+                )
             for pop, syn, off in self.channels:
                 if syn in pop.g0:
                     g[b, off : off + pop.n] = _draw(pop.g0[syn], pop.n, rng, "g0")
         self.v = torch.as_tensor(v, dtype=self.dtype, device=self.device)
         self.g = torch.as_tensor(g, dtype=self.dtype, device=self.device)
+        self.aux = torch.as_tensor(aux, dtype=self.dtype, device=self.device)
+        self._aux0 = self.aux.clone()
         self.refr = torch.zeros(
             (batch, self.n_lif), dtype=torch.int64, device=self.device
         )
@@ -723,6 +748,7 @@ class Network:
         v0, g0 = self._initial
         self.v = v0.clone()
         self.g = g0.clone()
+        self.aux = self._aux0.clone()
         self.refr = torch.zeros_like(self.refr)
         self.step = 0
         self._pending = {}
