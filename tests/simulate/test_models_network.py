@@ -33,6 +33,7 @@ from neurodl.simulate import (
     AdaptiveThreshold,
     ConductanceSynapse,
     CurrentSynapse,
+    DeltaSynapse,
     Explicit,
     FixedProbability,
     Network,
@@ -388,3 +389,17 @@ def test_stdp_onto_the_models_is_the_same_on_both_paths():
         assert sa.size > 5 and np.abs(wa - w0).max() > 1e-3 * w0  # it learned
         np.testing.assert_array_equal(sa, sb)
         np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("params", [IzhikevichParams(), AdExParams()])
+def test_delta_synapses_onto_current_driven_models_are_refused(params):
+    net = Network()
+    pop = net.population(3, params)
+    src = net.spike_source(1, [1.0], [0])
+    with pytest.raises(ValidationError, match=r"'synapse'.*use CurrentSynapse"):
+        net.connect(src, pop, FixedProbability(1.0), DeltaSynapse(), weight=1.0)
+    with pytest.raises(ValidationError, match=r"'synapse'.*use CurrentSynapse"):
+        net.poisson_input(pop, 10, 5.0, 1.0, DeltaSynapse())
+    # ALIF integrates v like LIF, so a delta synapse is exact there
+    alif = net.population(3, ALIFParams())
+    net.connect(src, alif, FixedProbability(1.0), DeltaSynapse(), weight=1.0)

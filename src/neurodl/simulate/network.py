@@ -145,12 +145,18 @@ def _check_delay(delay: Any, dt: float, rule: Rule) -> float | Normal:
     return float(delay)
 
 
-def _check_synapse(synapse: Any) -> Synapse:
+def _check_synapse(synapse: Any, post: Population) -> Synapse:
     synapse = CurrentSynapse() if synapse is None else synapse
     if not isinstance(synapse, CurrentSynapse | ConductanceSynapse | DeltaSynapse):
         raise ValidationError(
             "'synapse' must be CurrentSynapse, ConductanceSynapse or DeltaSynapse; "
             f"got {type(synapse).__name__}."
+        )
+    if isinstance(synapse, DeltaSynapse) and _models.model_kind(post.params) >= 2:
+        raise ValidationError(
+            "'synapse': DeltaSynapse (v += w) drives LIF and ALIF populations; "
+            f"{post.name!r} is {type(post.params).__name__}, whose input enters "
+            "its equation as a current: use CurrentSynapse."
         )
     return synapse
 
@@ -419,7 +425,7 @@ class Network:
             raise ValidationError(
                 f"'post' must be a Population; got {type(post).__name__}."
             )
-        synapse = _check_synapse(synapse)
+        synapse = _check_synapse(synapse, post)
         if isinstance(weight, Normal | np.ndarray) or callable(weight):
             pass
         elif isinstance(weight, bool) or not isinstance(weight, int | float):
@@ -503,7 +509,7 @@ class Network:
             raise ValidationError(f"'weight' must be a number; got {weight!r}.")
         if not math.isfinite(weight):
             raise ValidationError(f"'weight' must be finite; got {weight!r}.")
-        synapse = _check_synapse(synapse)
+        synapse = _check_synapse(synapse, pop)
         inp = PoissonInput(
             self,
             len(self.poisson_inputs),
