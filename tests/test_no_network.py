@@ -131,6 +131,12 @@ RUNS_OFFLINE = {
     "simulate coba": "cli/test_simulate_net.py::test_json_keys_and_values",
     # simulate microcircuit (issue 13, helper "microcircuit")
     "simulate microcircuit": "models/test_potjans_diesmann.py::test_cli_json_shape",
+    # Brunel (2000) and the Dask sweep (issue 13, helper "brunel"): a local cluster
+    # on 127.0.0.1
+    "simulate brunel": "cli/test_brunel_cli.py::test_simulate_brunel_json",
+    "sweep brunel": (
+        "cli/test_brunel_cli.py::test_sweep_brunel_writes_results_and_figure_and_resumes"
+    ),
 }
 
 

@@ -349,6 +349,42 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         },
     ),
     # --- end simulate microcircuit ---
+    # --- Brunel (2000): one point, and the Dask sweep (issue 13, helper "brunel") ---
+    "simulate brunel": (
+        ["--g", "5", "--nu", "2", "--n-exc", "400", "--c-exc", "100"],
+        {
+            "--g": ["-1"],
+            "--nu": ["nan"],
+            "--regime": ["chaos"],
+            "--seed": ["-1"],
+            "--duration": ["0"],
+            "--transient": ["5000"],
+            "--n-exc": ["2"],
+            "--c-exc": ["1000"],
+            "--backend": ["nest"],
+        },
+    ),
+    "sweep brunel": (
+        [
+            *("--g", "5", "--nu", "2", "--n-exc", "400", "--c-exc", "100"),
+            *("--out", "/nope/brunel_sweep"),
+        ],
+        {
+            "--g": ["3:8"],
+            "--nu": ["1:2:0"],
+            "--out": [FILE],
+            "--n-jobs": ["0"],
+            "--scheduler": ["nowhere"],
+            "--seed": ["-1"],
+            "--duration": ["0"],
+            "--transient": ["5000"],
+            "--n-exc": ["2"],
+            "--c-exc": ["1000"],
+            "--backend": ["nest"],
+            "--figure": [DIR],
+        },
+    ),
+    # --- end Brunel ---
 }
 
 

@@ -16,6 +16,7 @@ from neurodl import __version__
 from neurodl.cli import (
     audit,
     bci,
+    brunel,
     compare,
     data,
     decode,
@@ -52,7 +53,9 @@ app.add_typer(imaging.app, name="imaging")
 app.add_typer(learn.app, name="learn")
 app.add_typer(train.app, name="train")
 simulate_net.register(simulate.app)
+brunel.register(simulate.app)
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(brunel.app, name="sweep")
 app.command(name="tour")(tour.tour)
 app.command(name="encrypt")(privacy.encrypt)
 app.command(name="decrypt")(privacy.decrypt)

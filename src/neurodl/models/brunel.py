@@ -32,6 +32,14 @@ textbook "chi = 1": at N = 12,500 its population activity fluctuates strongly
 around 100 Hz (chi ~ 80 in 0.5 ms bins) with a broad spectrum, so the classifier
 separates the regimes by how *sharp* the spectral peak is (``peak_power``) and by
 the slow modulation of the population rate (``modulation``), not by chi alone.
+
+One known difference from NEST: neurodl's delays follow Brian2's rule (a spike in
+step k is seen by the integration of step k + d + 1), so a delta-synapse PSP
+lands one step (0.1 ms) later than in NEST's ``iaf_psc_delta`` with the same
+D. The delay-locked points show it: at the SR point A neurons fire every 3.2
+instead of 3.0 ms (312 vs 333 Hz), and B's rhythm is 172 instead of 180 Hz;
+with D = 1.4 ms neurodl gives NEST's 333.5 Hz and 180 Hz. The regimes are the
+same.
 """
 
 from __future__ import annotations
