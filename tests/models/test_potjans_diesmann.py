@@ -14,17 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import neurodl.simulate
 from neurodl.errors import ValidationError
 from neurodl.models import potjans_diesmann as pd
 
 REF = Path(__file__).resolve().parents[1] / "reference"
-HAS_API = all(
-    hasattr(neurodl.simulate.Network, name) for name in ("poisson_input",)
-) and hasattr(neurodl.simulate, "FixedTotalNumber")
-needs_api = pytest.mark.skipif(
-    not HAS_API, reason="FixedTotalNumber / Normal / poisson_input not merged yet"
-)
 
 
 def load_reference(tag: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -143,7 +136,6 @@ def test_population_stats_on_known_trains():
 
 
 # --------------------------------------------------------------- run against NEST
-@needs_api
 def test_scale_01_rates_match_nest():
     """Population rates at scale 0.1 within 10 % of NEST's 4-seed mean.
 
@@ -152,10 +144,10 @@ def test_scale_01_rates_match_nest():
     (tests/reference/microcircuit_nest_0p1.json); neurodl runs the same window.
     NEST's seed-to-seed sd of the population rates is <= 1.5 % of the mean
     (``rate_sd_hz``), so 10 % (the issue's full-scale criterion) leaves room for
-    the two documented differences of the inputs (a binomial count per step for
-    Poisson background; delays redrawn below one step instead of below 0.05 ms)
-    and still fails a wrong weight, scaling or delay (each moves some population
-    by far more: e.g. without the DC compensation L23E falls silent).
+    the documented difference of the inputs (a binomial count per step for the
+    Poisson background) and for neurodl's own seed, and still fails a wrong
+    weight, scaling or delay (each moves some population by far more: e.g.
+    without the DC compensation L23E falls silent).
     """
     meta, _ = load_reference("0p1")
     ref = np.asarray(meta["rate_mean_hz"])
@@ -173,7 +165,6 @@ def test_scale_01_rates_match_nest():
     assert np.all(np.abs(res.cc_mean) < 0.02)
 
 
-@needs_api
 def test_thalamic_pulse_drives_layer_4():
     # 902 thalamic neurons at 120 Hz for 10 ms from 700 ms project to L4 and L6
     # (C = 0.0983, 0.0619, 0.0512, 0.0196) but not to L2/3 or L5
@@ -184,7 +175,6 @@ def test_thalamic_pulse_drives_layer_4():
     assert during > 3 * max(before, 1), (during, before)  # 4.6x seen; 1x without
 
 
-@needs_api
 def test_cli_json_shape(tmp_path):
     from typer.testing import CliRunner
 
@@ -234,7 +224,6 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-@needs_api
 def test_full_scale_matches_nest_over_seeds():
     """Full scale, Poisson, 5 seeds: rates within 10 % of NEST's 5-seed mean; KS.
 
@@ -245,6 +234,8 @@ def test_full_scale_matches_nest_over_seeds():
     """
     meta, arr = load_reference("full")
     seeds = [s["seed"] for s in meta["seeds"]]
+    if len(seeds) < 2:  # seed-to-seed KS needs two NEST seeds
+        pytest.skip(f"the stored full-scale NEST reference has {len(seeds)} seed(s)")
     t_sim = meta["seeds"][0]["t_sim_ms"]
     ref = np.mean([s["rates_hz"] for s in meta["seeds"]], axis=0)
     runs = [pd.run(t_sim, 1.0, seed=100 + s, presim=500.0) for s in seeds]

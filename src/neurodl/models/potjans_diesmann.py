@@ -30,15 +30,11 @@ Model
   restores the full-scale mean input (with the full-scale NEST rates
   :data:`FULL_MEAN_RATES_HZ`).
 
-Differences from NEST's model (both documented in the tests' tolerances):
-
-* Poisson background: a binomial count of K_ext inputs at 8 Hz per step (NEST: a
-  Poisson train per target from one ``poisson_generator`` per population); the
-  variances differ by the factor ``1 - rate * dt`` = 0.9992.
-* Delays: redrawn below one step (0.1 ms) instead of below 0.05 ms and then
-  rounded (neurodl refuses a lower bound inside (0, dt)); 1 % of the inhibitory
-  draws land in [0.05, 0.1) ms, where NEST rounds them to one step and neurodl
-  draws again.
+One difference from NEST's model: the Poisson background is a binomial count of
+K_ext inputs at 8 Hz per step (NEST: a Poisson train per target from one
+``poisson_generator`` per population); the variances differ by the factor
+``1 - rate * dt`` = 0.9992. Delays are redrawn below 0.05 ms and rounded half up to
+the 0.1 ms grid, as NEST does, so the shortest is one step.
 
 Example
 -------
@@ -348,7 +344,7 @@ def build(
                     abs(w_mv) * W_REL_SD,
                     **({"low": 0.0} if exc else {"high": 0.0}),
                 ),
-                delay=Normal(d, d * DELAY_REL_SD, low=max(DELAY_MIN_MS, DT_MS)),
+                delay=Normal(d, d * DELAY_REL_SD, low=DELAY_MIN_MS),
                 name=f"{POPULATIONS[s]}->{POPULATIONS[t]}",
             )
     if drive == "poisson":
@@ -381,7 +377,7 @@ def build(
                     syns[t],
                     weight=Normal(w_mv, w_mv * W_REL_SD, low=0.0),
                     delay=Normal(
-                        DELAY_E_MS, DELAY_E_MS * DELAY_REL_SD, low=max(0.05, DT_MS)
+                        DELAY_E_MS, DELAY_E_MS * DELAY_REL_SD, low=DELAY_MIN_MS
                     ),
                     name=f"thalamus->{POPULATIONS[t]}",
                 )
