@@ -219,9 +219,7 @@ def collect(a) -> int:
         "benchmarks/microcircuit.py collect --tag " + a.tag,
         "populations": seeds[0]["populations"],
         "rate_mean_hz": rates.mean(axis=0).tolist(),
-        "rate_sd_hz": (
-            rates.std(axis=0, ddof=1) if len(seeds) > 1 else np.zeros(8)
-        ).tolist(),
+        "rate_sd_hz": (rates.std(axis=0, ddof=1).tolist() if len(seeds) > 1 else None),
         "seeds": seeds,
     }
     REFERENCE.mkdir(exist_ok=True)
