@@ -133,10 +133,23 @@ def reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def timed_job(params: dict, seed: int) -> dict:
+    """Run :func:`neurodl.models.brunel.sweep_job`; add the job's CPU seconds."""
+    from neurodl.models.brunel import sweep_job
+
+    t0 = time.process_time()
+    res = sweep_job(params, seed)
+    res["cpu_s"] = time.process_time() - t0
+    return res
+
+
+def _load() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def sweep(args: argparse.Namespace) -> int:
     """Time the grid with 1 and 2 local workers; print and return the figures."""
     from neurodl.jobs import grid, parse_grid, run_jobs
-    from neurodl.models.brunel import sweep_job
 
     points = grid(g=parse_grid("g", args.g), nu=parse_grid("nu", args.nu))
     common = {
@@ -146,12 +159,16 @@ def sweep(args: argparse.Namespace) -> int:
         "c_exc": args.c_exc,
         "backend": "auto",
     }
-    walls, docs = {}, {}
+    walls: dict[int, float] = {}
+    cpus: dict[int, float] = {}
+    loads: dict[int, list[float]] = {}
+    docs: dict[int, dict] = {}
     for workers in args.workers:
+        before = _load()
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             docs[workers] = run_jobs(
-                sweep_job,
+                timed_job,
                 points,
                 seed=0,
                 common=common,
@@ -160,7 +177,13 @@ def sweep(args: argparse.Namespace) -> int:
                 progress=True,
             )
             walls[workers] = time.perf_counter() - t0
-        print(f"{workers} worker(s): {walls[workers]:.1f} s", file=sys.stderr)
+        cpus[workers] = sum(p["result"].pop("cpu_s") for p in docs[workers]["points"])
+        loads[workers] = [before, _load()]
+        print(
+            f"{workers} worker(s): {walls[workers]:.1f} s wall, "
+            f"{cpus[workers]:.1f} s job CPU, load {loads[workers]}",
+            file=sys.stderr,
+        )
     base = docs[args.workers[0]]["points"]
     same = all(d["points"] == base for d in docs.values())
     regimes: dict[str, int] = {}
@@ -170,11 +193,16 @@ def sweep(args: argparse.Namespace) -> int:
         "command": "python benchmarks/brunel_sweep.py " + shlex.join(sys.argv[1:]),
         "points": len(points),
         "wall_s": walls,
+        "job_cpu_s": cpus,
+        "load_before_after": loads,
         "identical_results": same,
         "regimes": regimes,
     }
     if 1 in walls and 2 in walls:
         out["efficiency_2_workers"] = walls[1] / (2 * walls[2])
+        # what 2 idle cores would give: the 2-worker wall time if each job took
+        # its 1-worker CPU time (no contention from other processes)
+        out["job_cpu_ratio_2_vs_1"] = cpus[2] / cpus[1]
     print(json.dumps(out, indent=1))
     return 0 if same else 1
 
