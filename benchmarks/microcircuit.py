@@ -269,7 +269,7 @@ def _one_input():
 
 
 def profile(a) -> int:
-    """Time neurodl's phases at ``--scale`` (this process, one thread, best of 3).
+    """Time neurodl's phases at ``--scale`` (this process, one thread, best of N).
 
     Splits a step's cost into neuron update (+ background) and spike delivery by
     running the same populations and drive without recurrent synapses.
@@ -282,7 +282,7 @@ def profile(a) -> int:
     rows: dict = {}
     for drive in ("dc", "poisson"):
         best: dict = {}
-        for _ in range(3):
+        for _ in range(a.repeats):
             t0 = time.perf_counter()
             mc = pd.build(a.scale, drive=drive, seed=1, record=False)
             t1 = time.perf_counter()
@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("profile")
     p.add_argument("--scale", type=float, default=0.1)
     p.add_argument("--t-sim", type=float, default=1000.0)
+    p.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     return {"bench": bench, "collect": collect, "profile": profile}[a.cmd](a)

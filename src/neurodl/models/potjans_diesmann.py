@@ -339,10 +339,11 @@ def build(
                     int(tab.q[t, s]), allow_autapses=True, allow_multapses=True
                 ),
                 syns[t],
-                weight=Normal(
+                weight=Normal(  # redrawn until the sign is right (NEST)
                     w_mv,
                     abs(w_mv) * W_REL_SD,
-                    **({"low": 0.0} if exc else {"high": 0.0}),
+                    low=0.0 if exc else -math.inf,
+                    high=math.inf if exc else 0.0,
                 ),
                 delay=Normal(d, d * DELAY_REL_SD, low=DELAY_MIN_MS),
                 name=f"{POPULATIONS[s]}->{POPULATIONS[t]}",
