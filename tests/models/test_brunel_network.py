@@ -88,3 +88,15 @@ def test_sweep_job_refuses_unknown_parameters():
 
     with pytest.raises(ValidationError, match="unknown Brunel sweep parameters"):
         sweep_job({"g": 5.0, "nu": 2.0, "tau": 3.0, **TINY}, 0)
+
+
+def test_a_silent_point_says_why_its_statistics_are_undefined():
+    from neurodl._json import json_ready
+    from neurodl.models.brunel import run_point
+
+    res = run_point(5.0, 0.2, 0, 200.0, transient=50.0, n_exc=400, c_exc=100)
+    assert res["regime"] == "Q" and res["rate_hz"] == 0.0
+    out = json_ready(res)
+    assert out["cv_isi"] is None and out["f_peak_hz"] is None
+    assert out["warnings"]["cv_isi"].startswith("no neuron fired 3")
+    assert out["warnings"]["synchrony"] == "no spikes in the analysis window"

@@ -403,7 +403,26 @@ def run_point(
         "n_spikes": int(times.size),
         "run_s": t1 - t0,
     }
+    why = _undefined(stats)
+    if why:
+        out["warnings"] = why
     return out
+
+
+def _undefined(stats: dict[str, float]) -> dict[str, str]:
+    """Say why each undefined (NaN) statistic is undefined (JSON ``warnings``)."""
+    why: dict[str, str] = {}
+    if math.isnan(stats["cv_isi"]):
+        why["cv_isi"] = "no neuron fired 3 or more spikes in the analysis window"
+    spectral = ("synchrony", "modulation", "f_peak_hz", "peak_power")
+    for key in spectral:
+        if math.isnan(stats[key]):
+            why[key] = (
+                "no spikes in the analysis window"
+                if stats["rate_hz"] == 0
+                else "the population activity has no fluctuation to analyse"
+            )
+    return why
 
 
 def sweep_job(params: dict[str, Any], seed: int) -> dict[str, Any]:
