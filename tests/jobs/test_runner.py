@@ -130,3 +130,22 @@ def test_bad_points():
         run_jobs(noisy, [{"x": 1.0}], common={"x": 2.0}, n_jobs=1)
     with pytest.raises(ValidationError, match="'seed' must be an integer >= 0"):
         run_jobs(noisy, [{"x": 1.0}], seed=-1, n_jobs=1)
+
+
+def test_an_existing_scheduler_by_address(tmp_path):
+    # a cluster started elsewhere (here: on this machine's loopback) is used by its
+    # address, and left running afterwards
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        memory_limit=0,
+    ) as cluster:
+        doc = run_jobs(noisy, POINTS[:3], seed=3, scheduler=cluster.scheduler_address)
+        assert doc["run"]["workers"] == 1
+        assert cluster.scheduler.status.name == "running"
+    alone = [noisy(p, point_seed(3, p)) for p in POINTS[:3]]
+    assert [p["result"] for p in doc["points"]] == alone
