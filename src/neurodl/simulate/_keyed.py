@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,12 +39,17 @@ from neurodl.simulate.connectivity import (
 )
 from neurodl.simulate.distributions import Normal
 
+if TYPE_CHECKING:
+    from neurodl.simulate.network import Network
+
 __all__ = [
     "TARGET_BLOCK",
+    "TorchPoisson",
     "binomial_cdf",
     "draw_projection",
     "poisson_add",
     "poisson_counts",
+    "poisson_tables",
     "step_key",
     "total_number_block",
 ]
@@ -460,3 +465,71 @@ def check_rate(rate: float, n: int, dt: float) -> float:
             f"{dt} ms); got {rate!r}."
         )
     return p
+
+
+def poisson_tables(net: Network, np_dtype: Any) -> tuple[np.ndarray, ...]:
+    """Poisson inputs as kernel arrays: ``(pin_i, pin_key, pin_w, pin_cdf)``.
+
+    ``pin_i`` (Q, 3): offset of the target variable in ``g``, neurons, CDF length;
+    ``pin_key`` (Q,) uint64 keys; ``pin_w`` (Q,); ``pin_cdf`` (Q, L) float64.
+    """
+    offsets = {(p.index, s): off for p, s, off in net.channels}
+    q = len(net.poisson_inputs)
+    cdfs = [
+        binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
+        for inp in net.poisson_inputs
+    ]
+    width = max((c.size for c in cdfs), default=1)
+    pin_i = np.zeros((q, 3), np.int64)
+    pin_key = np.zeros(q, np.uint64)
+    pin_w = np.zeros(q, np_dtype)
+    pin_cdf = np.ones((q, width), np.float64)
+    for r, (inp, cdf) in enumerate(zip(net.poisson_inputs, cdfs, strict=True)):
+        pin_i[r] = [offsets[(inp.pop.index, inp.synapse)], inp.pop.n, cdf.size]
+        pin_key[r] = input_key(net.seed, inp.index)
+        pin_w[r] = inp.weight
+        pin_cdf[r, : cdf.size] = cdf
+    return pin_i, pin_key, pin_w, pin_cdf
+
+
+class TorchPoisson:
+    """Poisson inputs on the tensor path: the kernel's hash in int64 torch ops."""
+
+    def __init__(self, net: Network, n: int, flat_to_slot: np.ndarray) -> None:
+        """``n``: neurons per slot; ``flat_to_slot``: the tensor path's layout."""
+        offsets = {(p.index, s): off for p, s, off in net.channels}
+        dev = net.device
+        self.dtype = net.dtype
+        self.n = n
+        self.inputs = []
+        for inp in net.poisson_inputs:
+            cdf = binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
+            off = offsets[(inp.pop.index, inp.synapse)]
+            slot = int(flat_to_slot[off]) // n
+            keys = [input_key(net.seed, inp.index, b) for b in range(net.batch)]
+            self.inputs.append(
+                (
+                    slot,
+                    inp.pop.start,
+                    inp.pop.n,
+                    torch.as_tensor(cdf, dtype=torch.float64, device=dev),
+                    keys,
+                    inp.weight,
+                )
+            )
+        self.device = dev
+
+    def __call__(self, k: int, gs: list[Tensor]) -> list[Tensor]:
+        gs = list(gs)
+        for slot, start, n, cdf, keys, w in self.inputs:
+            hk = torch.tensor(
+                [_signed(step_key(key, k)) for key in keys],
+                dtype=torch.int64,
+                device=self.device,
+            )
+            add = poisson_counts(hk, n, cdf).to(self.dtype) * w
+            g = gs[slot]
+            gs[slot] = torch.cat(
+                (g[:, :start], g[:, start : start + n] + add, g[:, start + n :]), 1
+            )
+        return gs

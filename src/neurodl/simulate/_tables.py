@@ -1,0 +1,155 @@
+"""The synapse tables of a network: keyed draws into one CSR table.
+
+Called by :meth:`Network.build <neurodl.simulate.Network.build>`. Each projection is
+drawn per block of target neurons (:func:`neurodl.simulate._keyed.draw_projection`),
+then every synapse is placed into one global CSR table (rows: presynaptic neurons)
+by a counting sort, ``_FILL_BLOCK`` synapses at a time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from neurodl._validate import check_positive
+from neurodl.errors import ValidationError
+from neurodl.simulate.connectivity import Explicit, Rule
+from neurodl.simulate.distributions import Normal
+
+if TYPE_CHECKING:
+    from neurodl.simulate.groups import Synapse
+    from neurodl.simulate.network import Network
+
+__all__ = ["build_tables", "check_delay"]
+
+
+_FILL_BLOCK = 1 << 18  # synapses placed into the CSR table at a time
+
+
+def _index_dtype(largest: int) -> type[np.signedinteger[Any]]:
+    """int32 when every index fits, else int64 (halves the synapse tables)."""
+    return np.int32 if largest < 2**31 - 1 else np.int64
+
+
+def _delay_dtype(largest: int) -> type[np.integer[Any]]:
+    """Return the smallest integer type that holds every delay (in steps)."""
+    if largest < 2**8:
+        return np.uint8
+    return np.int16 if largest < 2**15 else np.int32
+
+
+def check_delay(delay: Any, dt: float, rule: Rule) -> float | Normal:
+    """Validate ``delay`` (ms): 0, or at least one step; see Network.connect."""
+    what = type(rule).__name__
+    if isinstance(delay, Normal):
+        if delay.low < dt / 2:
+            raise ValidationError(
+                f"'delay' ({what}): a delay distribution must have low >= dt/2 "
+                f"({dt / 2:g} ms at dt {dt} ms), so that every draw rounds to at "
+                f"least one time step (a positive delay below one step cannot be "
+                f"simulated); got low={delay.low!r}."
+            )
+        return delay
+    check_positive("delay", delay, strict=False)
+    arrays = [float(delay)]
+    if isinstance(rule, Explicit) and rule.array("delay") is not None:
+        d = rule.array("delay")
+        assert d is not None
+        if d.size and d.min() < 0:
+            raise ValidationError(
+                f"'delay' ({what}): delays must be >= 0 ms; got {float(d.min())!r}."
+            )
+        arrays.extend(d[(d > 0) & (d < dt)][:1].tolist())
+    for x in arrays:
+        if 0 < x < dt * (1 - 1e-9):
+            raise ValidationError(
+                f"'delay' ({what}): a delay must be 0 or at least one time step "
+                f"(dt = {dt} ms; a positive delay below one step cannot be "
+                f"simulated); got {x!r} ms."
+            )
+    return float(delay)
+
+
+def build_tables(
+    net: Network,
+    targets: tuple[int, int] | None,
+    ch_offset: dict[tuple[int, Synapse], int],
+) -> None:
+    """Draw every projection (onto LIF neurons ``targets``) into ``net``'s CSR."""
+    # projections -> one global CSR table, filled by a counting sort (each
+    # rule returns its synapses sorted by presynaptic neuron): within a row,
+    # projections keep their order and each keeps its own
+    from neurodl.simulate._keyed import draw_projection
+
+    lo_t, hi_t = (0, net.n_lif) if targets is None else targets
+    if not 0 <= lo_t <= hi_t <= net.n_lif:
+        raise ValidationError(
+            f"'targets' must be a range within [0, {net.n_lif}]; got {targets!r}."
+        )
+    net.target_range = (lo_t, hi_t)
+    drawn = []
+    counts = np.zeros(net.n_all, np.int64)
+    max_d = 0
+    for p_i, proj in enumerate(net.projections):
+        same = proj.pre is proj.post
+        lo = min(max(lo_t - proj.post.start, 0), proj.post.n)
+        hi = min(max(hi_t - proj.post.start, 0), proj.post.n)
+        pre, post, w, d = draw_projection(
+            proj.rule,
+            proj.pre.n,
+            proj.post.n,
+            same,
+            net.seed,
+            p_i,
+            proj.weight_spec,
+            proj.delay,
+            net.dt,
+            proj.name,
+            lo,
+            max(hi, lo),
+        )
+        if d.size and d.min() < 0:
+            raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
+        if proj.plasticity is not None and d.size and d.max() > 0:
+            raise ValidationError(
+                f"projection {proj.name!r}: 'delay' must be 0 on a projection "
+                "with 'plasticity' (STDP traces are kept per neuron, so a "
+                f"delay is not modelled); got up to "
+                f"{round(float(d.max()) * net.dt, 10)} ms."
+            )
+        max_d = max(max_d, int(d.max()) if d.size else 0)
+        proj.weight = torch.as_tensor(w, dtype=net.dtype, device=net.device)
+        counts += np.bincount(pre + proj.pre.start, minlength=net.n_all)
+        idx_t = _index_dtype(max(proj.pre.n, proj.post.n))
+        d_t = _delay_dtype(int(d.max()) if d.size else 0)
+        drawn.append((pre.astype(idx_t), post.astype(idx_t), d.astype(d_t)))
+        del pre, post, w
+    net._indptr = np.zeros(net.n_all + 1, np.int64)
+    np.cumsum(counts, out=net._indptr[1:])
+    n_total = int(net._indptr[-1])
+    fill = net._indptr[:-1].copy()
+    net._tgt = np.empty(n_total, _index_dtype(net.n_g))
+    net._dly = np.empty(n_total, _delay_dtype(max_d))
+    net._perm = np.empty(n_total, _index_dtype(n_total))  # CSR slot -> order
+    offset = 0
+    for proj, (pre, post, d) in zip(net.projections, drawn, strict=True):
+        c_off = ch_offset[(proj.post.index, proj.synapse)]
+        for lo in range(0, pre.size, _FILL_BLOCK):
+            hi = min(lo + _FILL_BLOCK, pre.size)
+            gpre = pre[lo:hi].astype(np.int64) + proj.pre.start
+            # rank within the block's run of its row (gpre is sorted); earlier
+            # blocks of the same row are already counted in ``fill``
+            starts = np.flatnonzero(np.diff(gpre, prepend=-1))
+            rank = np.arange(gpre.size) - np.repeat(
+                starts, np.diff(starts, append=gpre.size)
+            )
+            slots = fill[gpre] + rank
+            fill += np.bincount(gpre, minlength=net.n_all)
+            net._tgt[slots] = post[lo:hi] + c_off
+            net._dly[slots] = d[lo:hi]
+            net._perm[slots] = np.arange(offset + lo, offset + hi)
+        proj._offset, proj._count = offset, int(pre.size)
+        offset += pre.size
+    del drawn
