@@ -83,6 +83,17 @@ def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:  # pragma: no cov
     return out
 
 
+@njit(cache=True, nogil=True)
+def _positions(key: np.ndarray, cursor: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Slot of each element of ``key`` (a counting sort's scatter, stable)."""
+    out = np.empty(key.shape[0], np.int64)
+    for i in range(key.shape[0]):
+        kk = key[i]
+        out[i] = cursor[kk]
+        cursor[kk] += 1
+    return out
+
+
 def _block_rng(seed: int, proj: int, block: int) -> np.random.Generator:
     return np.random.default_rng([seed, _TAG_SYN, proj, block])
 
@@ -241,6 +252,7 @@ def draw_projection(
             "'rule' must be FixedProbability, FixedInDegree, FixedTotalNumber or "
             f"Explicit; got {type(rule).__name__}."
         )
+    idx_t = np.int32 if max(n_pre, n_post) < 2**31 - 1 else np.int64
     first = lo // TARGET_BLOCK
     last = -(-hi // TARGET_BLOCK)
     for b in range(first, last):
@@ -274,12 +286,18 @@ def draw_projection(
             w = w[keep] if w is not None else None
             d = d[keep] if d is not None else None
             sel = sel[keep] if sel is not None else None
+        if not explicit:  # compact while the other blocks are drawn
+            pre, post = pre.astype(idx_t), post.astype(idx_t)
+            if d is not None:
+                d = delay_steps(d, dt, True).astype(np.int32)
         pres.append(pre)
         posts.append(post)
         ws.append(w)
         ds.append(d)
         if sel is not None:
             given.append(sel)
+    if not explicit:
+        return _sorted_by_pre(pres, posts, ws, ds, weight, delay, dt, n_pre, name)
     if pres:
         pre = np.concatenate(pres)
         post = np.concatenate(posts)
@@ -289,17 +307,14 @@ def draw_projection(
     w_all = _assemble(ws, weight, n_syn)
     d_drawn = isinstance(delay, Normal) or callable(delay)
     d_all = _assemble(ds, delay, n_syn)
-    if explicit:
-        sel_all = np.concatenate(given) if given else np.zeros(0, np.int64)
-        ew = rule.array("weight")  # type: ignore[union-attr]
-        ed = rule.array("delay")  # type: ignore[union-attr]
-        if ew is not None:
-            w_all = ew[sel_all]
-        if ed is not None:
-            d_all, d_drawn = ed[sel_all], False
-        order = np.lexsort((post, pre))
-    else:
-        order = _stable_order(pre, n_pre)
+    sel_all = np.concatenate(given) if given else np.zeros(0, np.int64)
+    ew = rule.array("weight")  # type: ignore[union-attr]
+    ed = rule.array("delay")  # type: ignore[union-attr]
+    if ew is not None:
+        w_all = ew[sel_all]
+    if ed is not None:
+        d_all, d_drawn = ed[sel_all], False
+    order = np.lexsort((post, pre))
     pre, post = pre[order], post[order]
     w_all = w_all[order]
     d_all = d_all[order]
@@ -315,6 +330,64 @@ def draw_projection(
             f"projection {name!r}: 'weight' must give {n_syn} finite values."
         )
     return pre, post, w_all, delay_steps(d_all, dt, d_drawn)
+
+
+def _sorted_by_pre(
+    pres: list[Any],
+    posts: list[Any],
+    ws: list[Any],
+    ds: list[Any],
+    weight: Any,
+    delay: Any,
+    dt: float,
+    n_pre: int,
+    name: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the blocks (each sorted by target) into CSR order.
+
+    A stable counting sort by ``pre``, block by block, each block freed once
+    placed (no concatenated copy, no permutation array).
+    """
+    counts = np.zeros(n_pre, np.int64)
+    for p in pres:
+        counts += np.bincount(p, minlength=n_pre)
+    n_syn = int(counts.sum())
+    cursor = np.zeros(n_pre, np.int64)
+    np.cumsum(counts[:-1], out=cursor[1:])
+    idx_t = pres[0].dtype if pres else np.int32
+    pre = np.repeat(np.arange(n_pre, dtype=idx_t), counts)
+    post = np.empty(n_syn, idx_t)
+    w = np.empty(n_syn) if ws and ws[0] is not None else None
+    d = np.empty(n_syn, np.int32) if ds and ds[0] is not None else None
+    for b in range(len(pres)):
+        pos = _positions(pres[b], cursor)
+        post[pos] = posts[b]
+        if w is not None:
+            w[pos] = ws[b]
+        if d is not None:
+            d[pos] = ds[b]
+        pres[b] = posts[b] = ws[b] = ds[b] = None  # free as we go
+    if w is None:
+        if isinstance(weight, np.ndarray):
+            w = np.asarray(weight, dtype=np.float64)
+            if w.shape != (n_syn,):
+                raise ValidationError(
+                    f"projection {name!r}: 'weight' must give {n_syn} finite "
+                    f"values; got shape {w.shape}."
+                )
+        elif isinstance(weight, int | float):
+            w = np.full(n_syn, float(weight))
+        else:  # drawn per block, and no block here
+            w = np.zeros(n_syn)
+    if not np.all(np.isfinite(w)):
+        raise ValidationError(
+            f"projection {name!r}: 'weight' must give {n_syn} finite values."
+        )
+    if d is None and isinstance(delay, int | float):
+        d = np.full(n_syn, delay_steps(np.array([float(delay)]), dt, False)[0])
+    elif d is None:  # drawn per block, and no block here
+        d = np.zeros(n_syn, np.int32)
+    return pre, post, w, d
 
 
 def _assemble(parts: list[np.ndarray | None], spec: Any, n_syn: int) -> np.ndarray:

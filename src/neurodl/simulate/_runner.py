@@ -13,6 +13,7 @@ from torch import Tensor
 
 from neurodl.errors import ValidationError
 from neurodl.simulate._keyed import TorchPoisson, poisson_tables
+from neurodl.simulate._tables import csr_weights
 from neurodl.simulate._torch_engine import (
     SparsePropagate,
     SpmvPropagate,
@@ -213,7 +214,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     if not ch_pop.size:  # at least one row: unused slots read row 0
         ch_kind, ch_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
         ch_f = np.zeros((1, 3), np_dtype)
-    w = net.global_weights().detach().cpu().numpy().astype(np_dtype)
+    w = csr_weights(net, np_dtype)  # CSR order, without an index array
     if net._pending:
         raise ValidationError(
             "delayed spikes from a tensor-path run are in flight; continue with "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from numba import njit
 
 from neurodl._validate import check_positive
 from neurodl.errors import ValidationError
@@ -19,10 +20,10 @@ from neurodl.simulate.connectivity import Explicit, Rule
 from neurodl.simulate.distributions import Normal
 
 if TYPE_CHECKING:
-    from neurodl.simulate.groups import Synapse
+    from neurodl.simulate.groups import Projection, Synapse
     from neurodl.simulate.network import Network
 
-__all__ = ["build_tables", "check_delay"]
+__all__ = ["build_tables", "check_delay", "csr_order", "csr_weights", "slots_of"]
 
 
 _FILL_BLOCK = 1 << 18  # synapses placed into the CSR table at a time
@@ -132,10 +133,16 @@ def build_tables(
     fill = net._indptr[:-1].copy()
     net._tgt = np.empty(n_total, _index_dtype(net.n_g))
     net._dly = np.empty(n_total, _delay_dtype(max_d))
-    net._perm = np.empty(n_total, _index_dtype(n_total))  # CSR slot -> order
+    net._perm_cache = None  # CSR slot -> order: built on demand (csr_order)
     offset = 0
-    for proj, (pre, post, d) in zip(net.projections, drawn, strict=True):
+    drawn.reverse()  # popped in projection order: each freed once placed
+    for proj in net.projections:
+        pre, post, d = drawn.pop()
         c_off = ch_offset[(proj.post.index, proj.synapse)]
+        # within each row the projection's synapses form one run of the CSR
+        # table: where it starts, and its length (instead of a per-synapse map)
+        proj._row_base = fill[proj.pre.start : proj.pre.start + proj.pre.n].copy()
+        proj._row_count = np.bincount(pre, minlength=proj.pre.n).astype(np.int64)
         for lo in range(0, pre.size, _FILL_BLOCK):
             hi = min(lo + _FILL_BLOCK, pre.size)
             gpre = pre[lo:hi].astype(np.int64) + proj.pre.start
@@ -149,7 +156,60 @@ def build_tables(
             fill += np.bincount(gpre, minlength=net.n_all)
             net._tgt[slots] = post[lo:hi] + c_off
             net._dly[slots] = d[lo:hi]
-            net._perm[slots] = np.arange(offset + lo, offset + hi)
         proj._offset, proj._count = offset, int(pre.size)
         offset += pre.size
-    del drawn
+        del pre, post, d
+    _trim()
+
+
+@njit(cache=True, nogil=True)
+def _runs(  # pragma: no cover - compiled
+    base: np.ndarray, count: np.ndarray, out: np.ndarray, values: np.ndarray
+) -> None:
+    """``out[base[i] : base[i] + count[i]] = values[next count[i]]``, row by row."""
+    pos = 0
+    for i in range(base.shape[0]):
+        b = base[i]
+        for j in range(count[i]):
+            out[b + j] = values[pos + j]
+        pos += count[i]
+
+
+def slots_of(proj: Projection) -> np.ndarray:
+    """CSR positions of ``proj``'s synapses, in its own order (int64)."""
+    count = proj._row_count
+    first = np.zeros(count.size, np.int64)
+    np.cumsum(count[:-1], out=first[1:])
+    return np.arange(int(count.sum()), dtype=np.int64) + np.repeat(
+        proj._row_base - first, count
+    )
+
+
+def csr_order(net: Network) -> np.ndarray:
+    """CSR slot -> index into the projections' concatenated weights."""
+    n_total = int(net._tgt.size)
+    out = np.empty(n_total, _index_dtype(n_total))
+    for proj in net.projections:
+        idx = np.arange(proj._offset, proj._offset + proj._count, dtype=out.dtype)
+        _runs(proj._row_base, proj._row_count, out, idx)
+    return out
+
+
+def csr_weights(net: Network, dtype: Any) -> np.ndarray:
+    """Every projection's weights placed in CSR order (no index arrays)."""
+    out = np.empty(int(net._tgt.size), dtype)
+    for proj in net.projections:
+        w = proj.weight.detach().cpu().numpy().astype(dtype, copy=False)
+        _runs(proj._row_base, proj._row_count, out, w)
+    return out
+
+
+def _trim() -> None:
+    """Return the build's freed scratch memory to the OS (glibc; else nothing)."""
+    import contextlib
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing
+            ctypes.CDLL("libc.so.6").malloc_trim(0)

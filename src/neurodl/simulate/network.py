@@ -190,7 +190,7 @@ class Network:
         self._indptr = np.zeros(1, np.int64)
         self._tgt: np.ndarray = np.zeros(0, np.int32)
         self._dly: np.ndarray = np.zeros(0, np.uint8)
-        self._perm: np.ndarray = np.zeros(0, np.int32)
+        self._perm_cache: np.ndarray | None = None
         self.step = 0  # steps simulated so far
         self.built = False
         self._plastic: Any = None  # plasticity.PlasticState after build, if any
@@ -698,6 +698,15 @@ class Network:
     def n_synapses(self) -> int:
         """Total number of synapses (after build)."""
         return int(self._tgt.size) if self.built else 0
+
+    @property
+    def _perm(self) -> np.ndarray:
+        """CSR slot -> index into the concatenated projection weights (cached)."""
+        if self._perm_cache is None:
+            from neurodl.simulate._tables import csr_order
+
+            self._perm_cache = csr_order(self)
+        return self._perm_cache
 
     def global_weights(self) -> Tensor:
         """Return all weights in CSR order, differentiable w.r.t. each projection's."""
