@@ -308,3 +308,17 @@ def test_csr_runs_replace_the_per_synapse_order():
             net._perm[slots], proj._offset + np.arange(proj.n_synapses)
         )
     assert seen.all()
+
+
+def test_distinct_draws_are_uniform_sets():
+    from neurodl.simulate._keyed import _distinct
+
+    rng = np.random.default_rng(0)
+    hits = np.zeros(50, np.int64)
+    for _ in range(2000):
+        got = _distinct(rng, 50, 10)
+        assert got.size == 10 and np.unique(got).size == 10
+        hits[got] += 1
+    assert stats.chisquare(hits).pvalue > 1e-4  # each element in 1/5 of the sets
+    dense = _distinct(rng, 12, 11)
+    assert np.unique(dense).size == 11 and dense.max() < 12

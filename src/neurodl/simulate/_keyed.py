@@ -138,13 +138,36 @@ def total_number_block(
         post = rng.integers(b0, b1, size=count, dtype=np.int64)
         pre = rng.integers(0, m, size=count, dtype=np.int64)
     else:
-        pos = rng.choice((b1 - b0) * m, size=count, replace=False).astype(np.int64)
+        pos = _distinct(rng, (b1 - b0) * m, count)
         post_l, pre = np.divmod(pos, m)
         post = post_l + b0
     if no_auto:
         pre[pre >= post] += 1
     order = _stable_order(post - b0, b1 - b0)
     return pre[order], post[order]
+
+
+def _distinct(rng: np.random.Generator, space: int, count: int) -> np.ndarray:
+    """``count`` distinct integers of ``[0, space)``, a uniform set, sorted.
+
+    Memory in ``count``, not ``space``: draws with replacement topped up until
+    distinct (a permutation only when ``count`` is over half of ``space``).
+    """
+    if 2 * count > space:
+        return np.sort(rng.permutation(space)[:count]).astype(np.int64)
+    got = _dedupe(rng.integers(0, space, size=count, dtype=np.int64))
+    while got.size < count:
+        more = rng.integers(0, space, size=count - got.size, dtype=np.int64)
+        got = _dedupe(np.concatenate((got, more)))
+    return got
+
+
+def _dedupe(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort: faster here than NumPy's hashed unique)."""
+    x.sort()
+    keep = np.ones(x.size, bool)
+    keep[1:] = x[1:] != x[:-1]
+    return x[keep]
 
 
 def _total_split(
