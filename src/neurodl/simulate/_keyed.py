@@ -84,14 +84,28 @@ def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:  # pragma: no cov
 
 
 @njit(cache=True, nogil=True)
-def _positions(key: np.ndarray, cursor: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """Slot of each element of ``key`` (a counting sort's scatter, stable)."""
-    out = np.empty(key.shape[0], np.int64)
+def _scatter(  # pragma: no cover - compiled
+    key: np.ndarray,
+    cursor: np.ndarray,
+    post_b: np.ndarray,
+    post: np.ndarray,
+    w_b: np.ndarray,
+    w: np.ndarray,
+    d_b: np.ndarray,
+    d: np.ndarray,
+) -> None:
+    """Place one block by a stable counting sort on ``key`` (empty w/d: skip)."""
+    has_w = w.shape[0] > 0
+    has_d = d.shape[0] > 0
     for i in range(key.shape[0]):
         kk = key[i]
-        out[i] = cursor[kk]
-        cursor[kk] += 1
-    return out
+        at = cursor[kk]
+        cursor[kk] = at + 1
+        post[at] = post_b[i]
+        if has_w:
+            w[at] = w_b[i]
+        if has_d:
+            d[at] = d_b[i]
 
 
 def _block_rng(seed: int, proj: int, block: int) -> np.random.Generator:
@@ -382,13 +396,18 @@ def _sorted_by_pre(
     post = np.empty(n_syn, idx_t)
     w = np.empty(n_syn) if ws and ws[0] is not None else None
     d = np.empty(n_syn, np.int32) if ds and ds[0] is not None else None
+    no_w, no_d = np.zeros(0), np.zeros(0, np.int32)
     for b in range(len(pres)):
-        pos = _positions(pres[b], cursor)
-        post[pos] = posts[b]
-        if w is not None:
-            w[pos] = ws[b]
-        if d is not None:
-            d[pos] = ds[b]
+        _scatter(
+            pres[b],
+            cursor,
+            posts[b],
+            post,
+            no_w if w is None else ws[b],
+            no_w if w is None else w,
+            no_d if d is None else ds[b],
+            no_d if d is None else d,
+        )
         pres[b] = posts[b] = ws[b] = ds[b] = None  # free as we go
     if w is None:
         if isinstance(weight, np.ndarray):

@@ -3,7 +3,8 @@
 Called by :meth:`Network.build <neurodl.simulate.Network.build>`. Each projection is
 drawn per block of target neurons (:func:`neurodl.simulate._keyed.draw_projection`),
 then every synapse is placed into one global CSR table (rows: presynaptic neurons)
-by a counting sort, ``_FILL_BLOCK`` synapses at a time.
+by a counting sort: each projection's synapses of one presynaptic neuron are one run
+of that neuron's row, placed by a compiled loop without scratch arrays.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from neurodl.simulate.network import Network
 
 __all__ = ["build_tables", "check_delay", "csr_order", "csr_weights", "slots_of"]
-
-
-_FILL_BLOCK = 1 << 18  # synapses placed into the CSR table at a time
 
 
 def _index_dtype(largest: int) -> type[np.signedinteger[Any]]:
@@ -122,11 +120,14 @@ def build_tables(
             )
         max_d = max(max_d, int(d.max()) if d.size else 0)
         proj.weight = torch.as_tensor(w, dtype=net.dtype, device=net.device)
-        counts += np.bincount(pre + proj.pre.start, minlength=net.n_all)
+        # pre is sorted: keep its run lengths, not one index per synapse
+        row_count = np.bincount(pre, minlength=proj.pre.n).astype(np.int64)
+        del pre
+        counts[proj.pre.start : proj.pre.start + proj.pre.n] += row_count
         idx_t = _index_dtype(max(proj.pre.n, proj.post.n))
         d_t = _delay_dtype(int(d.max()) if d.size else 0)
-        drawn.append((pre.astype(idx_t), post.astype(idx_t), d.astype(d_t)))
-        del pre, post, w
+        drawn.append((row_count, post.astype(idx_t, copy=False), d.astype(d_t)))
+        del post, w, d
     net._indptr = np.zeros(net.n_all + 1, np.int64)
     np.cumsum(counts, out=net._indptr[1:])
     n_total = int(net._indptr[-1])
@@ -137,41 +138,38 @@ def build_tables(
     offset = 0
     drawn.reverse()  # popped in projection order: each freed once placed
     for proj in net.projections:
-        pre, post, d = drawn.pop()
+        row_count, post, d = drawn.pop()
         c_off = ch_offset[(proj.post.index, proj.synapse)]
         # within each row the projection's synapses form one run of the CSR
-        # table: where it starts, and its length (instead of a per-synapse map)
-        proj._row_base = fill[proj.pre.start : proj.pre.start + proj.pre.n].copy()
-        proj._row_count = np.bincount(pre, minlength=proj.pre.n).astype(np.int64)
-        for lo in range(0, pre.size, _FILL_BLOCK):
-            hi = min(lo + _FILL_BLOCK, pre.size)
-            gpre = pre[lo:hi].astype(np.int64) + proj.pre.start
-            # rank within the block's run of its row (gpre is sorted); earlier
-            # blocks of the same row are already counted in ``fill``
-            starts = np.flatnonzero(np.diff(gpre, prepend=-1))
-            rank = np.arange(gpre.size) - np.repeat(
-                starts, np.diff(starts, append=gpre.size)
-            )
-            slots = fill[gpre] + rank
-            fill += np.bincount(gpre, minlength=net.n_all)
-            net._tgt[slots] = post[lo:hi] + c_off
-            net._dly[slots] = d[lo:hi]
-        proj._offset, proj._count = offset, int(pre.size)
-        offset += pre.size
-        del pre, post, d
+        # table (after the earlier projections' runs): where it starts, and its
+        # length, instead of a per-synapse map; placed run by run (compiled, no
+        # scratch arrays)
+        rows = slice(proj.pre.start, proj.pre.start + proj.pre.n)
+        proj._row_base = fill[rows].copy()
+        proj._row_count = row_count
+        _runs(proj._row_base, row_count, net._tgt, post, c_off)
+        _runs(proj._row_base, row_count, net._dly, d, 0)
+        fill[rows] += row_count
+        proj._offset, proj._count = offset, int(post.size)
+        offset += post.size
+        del post, d
     _trim()
 
 
 @njit(cache=True, nogil=True)
 def _runs(  # pragma: no cover - compiled
-    base: np.ndarray, count: np.ndarray, out: np.ndarray, values: np.ndarray
+    base: np.ndarray,
+    count: np.ndarray,
+    out: np.ndarray,
+    values: np.ndarray,
+    shift: int,
 ) -> None:
-    """``out[base[i] : base[i] + count[i]] = values[next count[i]]``, row by row."""
+    """``out[base[i] : base[i] + count[i]] = next count[i] values + shift``."""
     pos = 0
     for i in range(base.shape[0]):
         b = base[i]
         for j in range(count[i]):
-            out[b + j] = values[pos + j]
+            out[b + j] = values[pos + j] + shift
         pos += count[i]
 
 
@@ -191,7 +189,7 @@ def csr_order(net: Network) -> np.ndarray:
     out = np.empty(n_total, _index_dtype(n_total))
     for proj in net.projections:
         idx = np.arange(proj._offset, proj._offset + proj._count, dtype=out.dtype)
-        _runs(proj._row_base, proj._row_count, out, idx)
+        _runs(proj._row_base, proj._row_count, out, idx, 0)
     return out
 
 
@@ -200,7 +198,7 @@ def csr_weights(net: Network, dtype: Any) -> np.ndarray:
     out = np.empty(int(net._tgt.size), dtype)
     for proj in net.projections:
         w = proj.weight.detach().cpu().numpy().astype(dtype, copy=False)
-        _runs(proj._row_base, proj._row_count, out, w)
+        _runs(proj._row_base, proj._row_count, out, w, 0)
     return out
 
 
