@@ -303,8 +303,7 @@ class Projection:
         """Presynaptic neuron of each synapse (within ``pre``), sorted, int64."""
         if not self.net.built:
             return np.zeros(0, np.int64)
-        rows = np.searchsorted(self.net._indptr, self._slots(), side="right") - 1
-        return rows - self.pre.start
+        return np.repeat(np.arange(self.pre.n, dtype=np.int64), self._row_count)
 
     @property
     def post_index(self) -> np.ndarray:
