@@ -495,6 +495,9 @@ def binomial_cdf(n: int, p: float) -> np.ndarray:
     return np.maximum.accumulate(cdf)
 
 
+_HEAD = 8  # CDF entries compared without branches (the common counts)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def poisson_add(  # pragma: no cover - compiled
     k: int,
@@ -502,9 +505,15 @@ def poisson_add(  # pragma: no cover - compiled
     pin_i: np.ndarray,  # (Q, 3): offset in g, n neurons, CDF length
     pin_key: np.ndarray,  # (Q,) uint64 input keys
     pin_w: np.ndarray,  # (Q,) weight
-    pin_cdf: np.ndarray,  # (Q, L) CDF tables
+    pin_cdf: np.ndarray,  # (Q, L) CDF tables, padded with 1.0 (L > _HEAD)
 ) -> None:
-    """Add every Poisson input's ``count * weight`` of step ``k`` to ``g``."""
+    """Add every Poisson input's ``count * weight`` of step ``k`` to ``g``.
+
+    ``count = #{c: cdf[c] <= u}`` (``searchsorted(side="right")``, as the tensor
+    path): the first :data:`_HEAD` comparisons summed without branches, the rest
+    (rare) scanned; every neuron gets ``+ count * weight`` (also ``+ 0.0``, as the
+    tensor path).
+    """
     golden = np.uint64(0x9E3779B97F4A7C15)
     m1 = np.uint64(0xBF58476D1CE4E5B9)
     m2 = np.uint64(0x94D049BB133111EB)
@@ -516,29 +525,25 @@ def poisson_add(  # pragma: no cover - compiled
     for q in range(pin_i.shape[0]):
         off = pin_i[q, 0]
         n = pin_i[q, 1]
-        length = pin_i[q, 2]
         wq = pin_w[q]
+        cdf = pin_cdf[q]
         z = (pin_key[q] ^ np.uint64(k)) + golden
         z = (z ^ (z >> s30)) * m1
         z = (z ^ (z >> s27)) * m2
-        hk = z ^ (z >> s31)
+        zi = z ^ (z >> s31)  # the step's key; neuron i hashes key + (i + 1) G
         for i in range(n):
-            z = hk + np.uint64(i + 1) * golden
-            z = (z ^ (z >> s30)) * m1
+            zi = zi + golden
+            z = (zi ^ (zi >> s30)) * m1
             z = (z ^ (z >> s27)) * m2
             z = z ^ (z >> s31)
-            u = float(z >> s11) * scale
-            # count = #{c : cdf[c] <= u} (searchsorted, side="right")
+            u = float(np.int64(z >> s11)) * scale  # < 2**53: exact, signed cvt
             a = 0
-            b = length - 1
-            while a < b:
-                mid = (a + b) >> 1
-                if pin_cdf[q, mid] <= u:
-                    a = mid + 1
-                else:
-                    b = mid
-            if a > 0:
-                g[off + i] = g[off + i] + a * wq
+            for c in range(_HEAD):
+                a += cdf[c] <= u
+            if a == _HEAD:  # the last entry is 1.0 > u: the scan stops
+                while cdf[a] <= u:
+                    a += 1
+            g[off + i] = g[off + i] + a * wq
 
 
 def _signed(x: int) -> int:
@@ -594,7 +599,7 @@ def poisson_tables(net: Network, np_dtype: Any) -> tuple[np.ndarray, ...]:
         binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
         for inp in net.poisson_inputs
     ]
-    width = max((c.size for c in cdfs), default=1)
+    width = max([_HEAD + 1] + [c.size for c in cdfs])  # padded with 1.0
     pin_i = np.zeros((q, 3), np.int64)
     pin_key = np.zeros(q, np.uint64)
     pin_w = np.zeros(q, np_dtype)
