@@ -285,3 +285,40 @@ def test_runs_with_normal_weights_on_both_paths():
     assert s1.size > 100
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_array_equal(i1, i2)
+
+
+def test_csr_runs_replace_the_per_synapse_order():
+    # each projection keeps, per presynaptic neuron, where its run of the CSR row
+    # starts and its length; the per-synapse order (_perm) is derived on demand
+    from neurodl.simulate._tables import csr_weights
+
+    net = _network()
+    net.build()
+    assert net._perm_cache is None  # not built by a build
+    w = csr_weights(net, np.float64)
+    np.testing.assert_array_equal(w, net.global_weights().numpy())
+    seen = np.zeros(net.n_synapses, bool)
+    for proj in net.projections:
+        slots = proj._slots()
+        assert not seen[slots].any()
+        seen[slots] = True
+        rows = np.searchsorted(net._indptr, slots, side="right") - 1
+        np.testing.assert_array_equal(rows - proj.pre.start, proj.pre_index)
+        np.testing.assert_array_equal(
+            net._perm[slots], proj._offset + np.arange(proj.n_synapses)
+        )
+    assert seen.all()
+
+
+def test_distinct_draws_are_uniform_sets():
+    from neurodl.simulate._keyed import _distinct
+
+    rng = np.random.default_rng(0)
+    hits = np.zeros(50, np.int64)
+    for _ in range(2000):
+        got = _distinct(rng, 50, 10)
+        assert got.size == 10 and np.unique(got).size == 10
+        hits[got] += 1
+    assert stats.chisquare(hits).pvalue > 1e-4  # each element in 1/5 of the sets
+    dense = _distinct(rng, 12, 11)
+    assert np.unique(dense).size == 11 and dense.max() < 12

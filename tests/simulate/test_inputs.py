@@ -106,6 +106,7 @@ def _brunel(backend: str, batch: int = 1, seed: int = 3) -> tuple[np.ndarray, ..
         delay=0.5,
     )
     net.poisson_input(inh, 200, 5.0, 0.3, CurrentSynapse(2.0))
+    net.poisson_input(cond, 3, 200.0, 0.5, DeltaSynapse())  # a 4-entry CDF table
     mons = [net.spike_monitor(p) for p in (exc, inh, cond)]
     net.run(150.0, progress=False)
     assert cond.method == "euler" and exc.method == "exact"

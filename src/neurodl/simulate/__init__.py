@@ -31,6 +31,8 @@ from neurodl.simulate.network import Network as Network
 from neurodl.simulate.plasticity import STDP as STDP
 from neurodl.simulate.plasticity import AdaptiveThreshold as AdaptiveThreshold
 from neurodl.simulate.plasticity import TripletSTDP as TripletSTDP
+from neurodl.simulate.stream_monitors import RateMonitor as RateMonitor
+from neurodl.simulate.stream_monitors import StatsMonitor as StatsMonitor
 
 __all__ = [
     "BACKENDS",
@@ -49,9 +51,11 @@ __all__ = [
     "PoissonInput",
     "Population",
     "Projection",
+    "RateMonitor",
     "SpikeMonitor",
     "SpikeSource",
     "StateMonitor",
+    "StatsMonitor",
     "TripletSTDP",
     "coba",
     "compile_kernels",

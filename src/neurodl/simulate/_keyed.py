@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,12 +39,17 @@ from neurodl.simulate.connectivity import (
 )
 from neurodl.simulate.distributions import Normal
 
+if TYPE_CHECKING:
+    from neurodl.simulate.network import Network
+
 __all__ = [
     "TARGET_BLOCK",
+    "TorchPoisson",
     "binomial_cdf",
     "draw_projection",
     "poisson_add",
     "poisson_counts",
+    "poisson_tables",
     "step_key",
     "total_number_block",
 ]
@@ -76,6 +81,31 @@ def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:  # pragma: no cov
         out[start[kk]] = i
         start[kk] += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def _scatter(  # pragma: no cover - compiled
+    key: np.ndarray,
+    cursor: np.ndarray,
+    post_b: np.ndarray,
+    post: np.ndarray,
+    w_b: np.ndarray,
+    w: np.ndarray,
+    d_b: np.ndarray,
+    d: np.ndarray,
+) -> None:
+    """Place one block by a stable counting sort on ``key`` (empty w/d: skip)."""
+    has_w = w.shape[0] > 0
+    has_d = d.shape[0] > 0
+    for i in range(key.shape[0]):
+        kk = key[i]
+        at = cursor[kk]
+        cursor[kk] = at + 1
+        post[at] = post_b[i]
+        if has_w:
+            w[at] = w_b[i]
+        if has_d:
+            d[at] = d_b[i]
 
 
 def _block_rng(seed: int, proj: int, block: int) -> np.random.Generator:
@@ -122,13 +152,36 @@ def total_number_block(
         post = rng.integers(b0, b1, size=count, dtype=np.int64)
         pre = rng.integers(0, m, size=count, dtype=np.int64)
     else:
-        pos = rng.choice((b1 - b0) * m, size=count, replace=False).astype(np.int64)
+        pos = _distinct(rng, (b1 - b0) * m, count)
         post_l, pre = np.divmod(pos, m)
         post = post_l + b0
     if no_auto:
         pre[pre >= post] += 1
     order = _stable_order(post - b0, b1 - b0)
     return pre[order], post[order]
+
+
+def _distinct(rng: np.random.Generator, space: int, count: int) -> np.ndarray:
+    """``count`` distinct integers of ``[0, space)``, a uniform set, sorted.
+
+    Memory in ``count``, not ``space``: draws with replacement topped up until
+    distinct (a permutation only when ``count`` is over half of ``space``).
+    """
+    if 2 * count > space:
+        return np.sort(rng.permutation(space)[:count]).astype(np.int64)
+    got = _dedupe(rng.integers(0, space, size=count, dtype=np.int64))
+    while got.size < count:
+        more = rng.integers(0, space, size=count - got.size, dtype=np.int64)
+        got = _dedupe(np.concatenate((got, more)))
+    return got
+
+
+def _dedupe(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort: faster here than NumPy's hashed unique)."""
+    x.sort()
+    keep = np.ones(x.size, bool)
+    keep[1:] = x[1:] != x[:-1]
+    return x[keep]
 
 
 def _total_split(
@@ -236,6 +289,7 @@ def draw_projection(
             "'rule' must be FixedProbability, FixedInDegree, FixedTotalNumber or "
             f"Explicit; got {type(rule).__name__}."
         )
+    idx_t = np.int32 if max(n_pre, n_post) < 2**31 - 1 else np.int64
     first = lo // TARGET_BLOCK
     last = -(-hi // TARGET_BLOCK)
     for b in range(first, last):
@@ -269,12 +323,18 @@ def draw_projection(
             w = w[keep] if w is not None else None
             d = d[keep] if d is not None else None
             sel = sel[keep] if sel is not None else None
+        if not explicit:  # compact while the other blocks are drawn
+            pre, post = pre.astype(idx_t), post.astype(idx_t)
+            if d is not None:
+                d = delay_steps(d, dt, True).astype(np.int32)
         pres.append(pre)
         posts.append(post)
         ws.append(w)
         ds.append(d)
         if sel is not None:
             given.append(sel)
+    if not explicit:
+        return _sorted_by_pre(pres, posts, ws, ds, weight, delay, dt, n_pre, name)
     if pres:
         pre = np.concatenate(pres)
         post = np.concatenate(posts)
@@ -284,17 +344,14 @@ def draw_projection(
     w_all = _assemble(ws, weight, n_syn)
     d_drawn = isinstance(delay, Normal) or callable(delay)
     d_all = _assemble(ds, delay, n_syn)
-    if explicit:
-        sel_all = np.concatenate(given) if given else np.zeros(0, np.int64)
-        ew = rule.array("weight")  # type: ignore[union-attr]
-        ed = rule.array("delay")  # type: ignore[union-attr]
-        if ew is not None:
-            w_all = ew[sel_all]
-        if ed is not None:
-            d_all, d_drawn = ed[sel_all], False
-        order = np.lexsort((post, pre))
-    else:
-        order = _stable_order(pre, n_pre)
+    sel_all = np.concatenate(given) if given else np.zeros(0, np.int64)
+    ew = rule.array("weight")  # type: ignore[union-attr]
+    ed = rule.array("delay")  # type: ignore[union-attr]
+    if ew is not None:
+        w_all = ew[sel_all]
+    if ed is not None:
+        d_all, d_drawn = ed[sel_all], False
+    order = np.lexsort((post, pre))
     pre, post = pre[order], post[order]
     w_all = w_all[order]
     d_all = d_all[order]
@@ -310,6 +367,69 @@ def draw_projection(
             f"projection {name!r}: 'weight' must give {n_syn} finite values."
         )
     return pre, post, w_all, delay_steps(d_all, dt, d_drawn)
+
+
+def _sorted_by_pre(
+    pres: list[Any],
+    posts: list[Any],
+    ws: list[Any],
+    ds: list[Any],
+    weight: Any,
+    delay: Any,
+    dt: float,
+    n_pre: int,
+    name: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the blocks (each sorted by target) into CSR order.
+
+    A stable counting sort by ``pre``, block by block, each block freed once
+    placed (no concatenated copy, no permutation array).
+    """
+    counts = np.zeros(n_pre, np.int64)
+    for p in pres:
+        counts += np.bincount(p, minlength=n_pre)
+    n_syn = int(counts.sum())
+    cursor = np.zeros(n_pre, np.int64)
+    np.cumsum(counts[:-1], out=cursor[1:])
+    idx_t = pres[0].dtype if pres else np.int32
+    pre = np.repeat(np.arange(n_pre, dtype=idx_t), counts)
+    post = np.empty(n_syn, idx_t)
+    w = np.empty(n_syn) if ws and ws[0] is not None else None
+    d = np.empty(n_syn, np.int32) if ds and ds[0] is not None else None
+    no_w, no_d = np.zeros(0), np.zeros(0, np.int32)
+    for b in range(len(pres)):
+        _scatter(
+            pres[b],
+            cursor,
+            posts[b],
+            post,
+            no_w if w is None else ws[b],
+            no_w if w is None else w,
+            no_d if d is None else ds[b],
+            no_d if d is None else d,
+        )
+        pres[b] = posts[b] = ws[b] = ds[b] = None  # free as we go
+    if w is None:
+        if isinstance(weight, np.ndarray):
+            w = np.asarray(weight, dtype=np.float64)
+            if w.shape != (n_syn,):
+                raise ValidationError(
+                    f"projection {name!r}: 'weight' must give {n_syn} finite "
+                    f"values; got shape {w.shape}."
+                )
+        elif isinstance(weight, int | float):
+            w = np.full(n_syn, float(weight))
+        else:  # drawn per block, and no block here
+            w = np.zeros(n_syn)
+    if not np.all(np.isfinite(w)):
+        raise ValidationError(
+            f"projection {name!r}: 'weight' must give {n_syn} finite values."
+        )
+    if d is None and isinstance(delay, int | float):
+        d = np.full(n_syn, delay_steps(np.array([float(delay)]), dt, False)[0])
+    elif d is None:  # drawn per block, and no block here
+        d = np.zeros(n_syn, np.int32)
+    return pre, post, w, d
 
 
 def _assemble(parts: list[np.ndarray | None], spec: Any, n_syn: int) -> np.ndarray:
@@ -375,6 +495,9 @@ def binomial_cdf(n: int, p: float) -> np.ndarray:
     return np.maximum.accumulate(cdf)
 
 
+_HEAD = 8  # CDF entries compared without branches (the common counts)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def poisson_add(  # pragma: no cover - compiled
     k: int,
@@ -382,9 +505,15 @@ def poisson_add(  # pragma: no cover - compiled
     pin_i: np.ndarray,  # (Q, 3): offset in g, n neurons, CDF length
     pin_key: np.ndarray,  # (Q,) uint64 input keys
     pin_w: np.ndarray,  # (Q,) weight
-    pin_cdf: np.ndarray,  # (Q, L) CDF tables
+    pin_cdf: np.ndarray,  # (Q, L) CDF tables, padded with 1.0 (L > _HEAD)
 ) -> None:
-    """Add every Poisson input's ``count * weight`` of step ``k`` to ``g``."""
+    """Add every Poisson input's ``count * weight`` of step ``k`` to ``g``.
+
+    ``count = #{c: cdf[c] <= u}`` (``searchsorted(side="right")``, as the tensor
+    path): the first :data:`_HEAD` comparisons summed without branches, the rest
+    (rare) scanned; every neuron gets ``+ count * weight`` (also ``+ 0.0``, as the
+    tensor path).
+    """
     golden = np.uint64(0x9E3779B97F4A7C15)
     m1 = np.uint64(0xBF58476D1CE4E5B9)
     m2 = np.uint64(0x94D049BB133111EB)
@@ -396,29 +525,25 @@ def poisson_add(  # pragma: no cover - compiled
     for q in range(pin_i.shape[0]):
         off = pin_i[q, 0]
         n = pin_i[q, 1]
-        length = pin_i[q, 2]
         wq = pin_w[q]
+        cdf = pin_cdf[q]
         z = (pin_key[q] ^ np.uint64(k)) + golden
         z = (z ^ (z >> s30)) * m1
         z = (z ^ (z >> s27)) * m2
-        hk = z ^ (z >> s31)
+        zi = z ^ (z >> s31)  # the step's key; neuron i hashes key + (i + 1) G
         for i in range(n):
-            z = hk + np.uint64(i + 1) * golden
-            z = (z ^ (z >> s30)) * m1
+            zi = zi + golden
+            z = (zi ^ (zi >> s30)) * m1
             z = (z ^ (z >> s27)) * m2
             z = z ^ (z >> s31)
-            u = float(z >> s11) * scale
-            # count = #{c : cdf[c] <= u} (searchsorted, side="right")
+            u = float(np.int64(z >> s11)) * scale  # < 2**53: exact, signed cvt
             a = 0
-            b = length - 1
-            while a < b:
-                mid = (a + b) >> 1
-                if pin_cdf[q, mid] <= u:
-                    a = mid + 1
-                else:
-                    b = mid
-            if a > 0:
-                g[off + i] = g[off + i] + a * wq
+            for c in range(_HEAD):
+                a += cdf[c] <= u
+            if a == _HEAD:  # the last entry is 1.0 > u: the scan stops
+                while cdf[a] <= u:
+                    a += 1
+            g[off + i] = g[off + i] + a * wq
 
 
 def _signed(x: int) -> int:
@@ -460,3 +585,71 @@ def check_rate(rate: float, n: int, dt: float) -> float:
             f"{dt} ms); got {rate!r}."
         )
     return p
+
+
+def poisson_tables(net: Network, np_dtype: Any) -> tuple[np.ndarray, ...]:
+    """Poisson inputs as kernel arrays: ``(pin_i, pin_key, pin_w, pin_cdf)``.
+
+    ``pin_i`` (Q, 3): offset of the target variable in ``g``, neurons, CDF length;
+    ``pin_key`` (Q,) uint64 keys; ``pin_w`` (Q,); ``pin_cdf`` (Q, L) float64.
+    """
+    offsets = {(p.index, s): off for p, s, off in net.channels}
+    q = len(net.poisson_inputs)
+    cdfs = [
+        binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
+        for inp in net.poisson_inputs
+    ]
+    width = max([_HEAD + 1] + [c.size for c in cdfs])  # padded with 1.0
+    pin_i = np.zeros((q, 3), np.int64)
+    pin_key = np.zeros(q, np.uint64)
+    pin_w = np.zeros(q, np_dtype)
+    pin_cdf = np.ones((q, width), np.float64)
+    for r, (inp, cdf) in enumerate(zip(net.poisson_inputs, cdfs, strict=True)):
+        pin_i[r] = [offsets[(inp.pop.index, inp.synapse)], inp.pop.n, cdf.size]
+        pin_key[r] = input_key(net.seed, inp.index)
+        pin_w[r] = inp.weight
+        pin_cdf[r, : cdf.size] = cdf
+    return pin_i, pin_key, pin_w, pin_cdf
+
+
+class TorchPoisson:
+    """Poisson inputs on the tensor path: the kernel's hash in int64 torch ops."""
+
+    def __init__(self, net: Network, n: int, flat_to_slot: np.ndarray) -> None:
+        """``n``: neurons per slot; ``flat_to_slot``: the tensor path's layout."""
+        offsets = {(p.index, s): off for p, s, off in net.channels}
+        dev = net.device
+        self.dtype = net.dtype
+        self.n = n
+        self.inputs = []
+        for inp in net.poisson_inputs:
+            cdf = binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
+            off = offsets[(inp.pop.index, inp.synapse)]
+            slot = int(flat_to_slot[off]) // n
+            keys = [input_key(net.seed, inp.index, b) for b in range(net.batch)]
+            self.inputs.append(
+                (
+                    slot,
+                    inp.pop.start,
+                    inp.pop.n,
+                    torch.as_tensor(cdf, dtype=torch.float64, device=dev),
+                    keys,
+                    inp.weight,
+                )
+            )
+        self.device = dev
+
+    def __call__(self, k: int, gs: list[Tensor]) -> list[Tensor]:
+        gs = list(gs)
+        for slot, start, n, cdf, keys, w in self.inputs:
+            hk = torch.tensor(
+                [_signed(step_key(key, k)) for key in keys],
+                dtype=torch.int64,
+                device=self.device,
+            )
+            add = poisson_counts(hk, n, cdf).to(self.dtype) * w
+            g = gs[slot]
+            gs[slot] = torch.cat(
+                (g[:, :start], g[:, start : start + n] + add, g[:, start + n :]), 1
+            )
+        return gs

@@ -15,6 +15,8 @@ from neurodl.errors import ValidationError
 from neurodl.neurons.adex import AdExParams
 from neurodl.neurons.izhikevich import IzhikevichParams
 from neurodl.simulate import _models
+from neurodl.simulate._keyed import TorchPoisson, poisson_tables
+from neurodl.simulate._tables import csr_weights
 from neurodl.simulate._torch_engine import (
     SparsePropagate,
     SpmvPropagate,
@@ -22,6 +24,7 @@ from neurodl.simulate._torch_engine import (
 )
 from neurodl.simulate.groups import ConductanceSynapse, DeltaSynapse, SpikeSource
 from neurodl.simulate.plasticity import adaptation_vectors, theta_table
+from neurodl.simulate.stream_monitors import deliver, record_mask
 
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network, Population
@@ -219,7 +222,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     if not ch_pop.size:  # at least one row: unused slots read row 0
         ch_kind, ch_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
         ch_f = np.zeros((1, 3), np_dtype)
-    w = net.global_weights().detach().cpu().numpy().astype(np_dtype)
+    w = csr_weights(net, np_dtype)  # CSR order, without an index array
     if net._pending:
         raise ValidationError(
             "delayed spikes from a tensor-path run are in flight; continue with "
@@ -240,9 +243,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     touched_list = np.zeros(net.n_g, np.int64)
     src_step, src_gidx = _source_schedule(net, net.step, n_steps)
     src_pos = np.zeros(1, np.int64)
-    rec_mask = np.zeros(net.n_all, np.uint8)
-    for mon in net.spike_monitors:
-        rec_mask[mon.group.start : mon.group.start + mon.group.n] = 1
+    rec_mask = record_mask(net)
     mon_kind, mon_index, every = _monitor_layout(net)
     first = net.step + (-net.step) % every
     n_samples = len(range(first, net.step + n_steps, every)) if mon_kind.size else 0
@@ -258,7 +259,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
 
         pl = PlasticState.empty()
     plastic_args = pl.kernel_args(np_dtype)
-    pin_args = _poisson_tables(net, np_dtype)
+    pin_args = poisson_tables(net, np_dtype)
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
@@ -314,6 +315,9 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
             )
             net.step += did
             done += did
+            # hand this chunk's spikes to the monitors, then reuse the record
+            deliver(net, out_step[: n_out[0]], out_idx[: n_out[0]], net.step)
+            n_out[0] = 0
             if did < todo:  # spike record full: grow it
                 cap *= 2
                 out_step = np.resize(out_step, cap)
@@ -324,45 +328,12 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
         with torch.no_grad():
             for proj, slots in zip(pl.projections, pl.slots, strict=True):
                 proj.weight.copy_(torch.as_tensor(w[slots]))
-    steps = out_step[: n_out[0]]
-    gidx = out_idx[: n_out[0]]
-    for mon in net.spike_monitors:
-        start = mon.group.start
-        keep = (gidx >= start) & (gidx < start + mon.group.n)
-        mon._add(steps[keep], gidx[keep] - start, np.zeros(int(keep.sum()), np.int64))
     if mon_kind.size:
         sample_steps = np.arange(first, net.step, every, dtype=np.int64)
         _store_samples(net, sample_steps, mon_out[:, None, :], grad=False)
 
 
 _CHUNK = 1000
-
-
-def _poisson_tables(net: Network, np_dtype: Any) -> tuple[np.ndarray, ...]:
-    """Poisson inputs as kernel arrays: ``(pin_i, pin_key, pin_w, pin_cdf)``.
-
-    ``pin_i`` (Q, 3): offset of the target variable in ``g``, neurons, CDF length;
-    ``pin_key`` (Q,) uint64 keys; ``pin_w`` (Q,); ``pin_cdf`` (Q, L) float64.
-    """
-    from neurodl.simulate._keyed import binomial_cdf, check_rate, input_key
-
-    offsets = {(p.index, s): off for p, s, off in net.channels}
-    q = len(net.poisson_inputs)
-    cdfs = [
-        binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
-        for inp in net.poisson_inputs
-    ]
-    width = max((c.size for c in cdfs), default=1)
-    pin_i = np.zeros((q, 3), np.int64)
-    pin_key = np.zeros(q, np.uint64)
-    pin_w = np.zeros(q, np_dtype)
-    pin_cdf = np.ones((q, width), np.float64)
-    for r, (inp, cdf) in enumerate(zip(net.poisson_inputs, cdfs, strict=True)):
-        pin_i[r] = [offsets[(inp.pop.index, inp.synapse)], inp.pop.n, cdf.size]
-        pin_key[r] = input_key(net.seed, inp.index)
-        pin_w[r] = inp.weight
-        pin_cdf[r, : cdf.size] = cdf
-    return pin_i, pin_key, pin_w, pin_cdf
 
 
 # --------------------------------------------------------------------- torch path
@@ -522,6 +493,18 @@ def _flush_spikes(
     per step (spikes, or the differentiable ``z`` when ``grad``).
     """
     batch = net.batch
+    upto = k_start + max(len(lif_rec), len(src_rec))
+    for stream in net.stream_monitors:
+        group = stream.group
+        if isinstance(group, SpikeSource):
+            lo = group.start - net.n_lif
+            seq = [x[:, lo : lo + group.n] for x in src_rec]
+        else:
+            seq = [x[:, group.start : group.start + group.n] for x in lif_rec]
+        if not seq:
+            continue
+        t_i, n_i = torch.nonzero(torch.stack(seq)[:, 0].detach(), as_tuple=True)
+        stream._feed((t_i + k_start).cpu().numpy(), n_i.cpu().numpy(), upto)
     for mon in net.spike_monitors:
         group = mon.group
         if isinstance(group, SpikeSource):
@@ -717,12 +700,14 @@ def run_torch(
         bounds = np.searchsorted(src_step, np.arange(net.step, net.step + n_steps + 1))
         n_src = net.n_all - net.n_lif
         sampler = _Sampler(net, lay)
-        poisson = _TorchPoisson(net, lay) if net.poisson_inputs else None
+        poisson = (
+            TorchPoisson(net, lay.n, lay.flat_to_slot) if net.poisson_inputs else None
+        )
         samples: list[Tensor] = []
         sample_steps: list[int] = []
         lif_rec: list[Tensor] = []
         src_rec: list[Tensor] = []
-        record = bool(net.spike_monitors)
+        record = bool(net.spike_monitors or net.stream_monitors)
         k0 = net.step
         k_flush = k0
         keep_dense = grad or any(m.dense for m in net.spike_monitors)
@@ -814,52 +799,6 @@ def run_torch(
             )
 
 
-class _TorchPoisson:
-    """Poisson inputs on the tensor path: the kernel's hash in int64 torch ops."""
-
-    def __init__(self, net: Network, lay: _Layout) -> None:
-        from neurodl.simulate._keyed import binomial_cdf, check_rate, input_key
-
-        offsets = {(p.index, s): off for p, s, off in net.channels}
-        dev = net.device
-        self.dtype = net.dtype
-        self.n = lay.n
-        self.inputs = []
-        for inp in net.poisson_inputs:
-            cdf = binomial_cdf(inp.n, check_rate(inp.rate, inp.n, net.dt))
-            off = offsets[(inp.pop.index, inp.synapse)]
-            slot = int(lay.flat_to_slot[off]) // lay.n
-            keys = [input_key(net.seed, inp.index, b) for b in range(net.batch)]
-            self.inputs.append(
-                (
-                    slot,
-                    inp.pop.start,
-                    inp.pop.n,
-                    torch.as_tensor(cdf, dtype=torch.float64, device=dev),
-                    keys,
-                    inp.weight,
-                )
-            )
-        self.device = dev
-
-    def __call__(self, k: int, gs: list[Tensor]) -> list[Tensor]:
-        from neurodl.simulate._keyed import _signed, poisson_counts, step_key
-
-        gs = list(gs)
-        for slot, start, n, cdf, keys, w in self.inputs:
-            hk = torch.tensor(
-                [_signed(step_key(key, k)) for key in keys],
-                dtype=torch.int64,
-                device=self.device,
-            )
-            add = poisson_counts(hk, n, cdf).to(self.dtype) * w
-            g = gs[slot]
-            gs[slot] = torch.cat(
-                (g[:, :start], g[:, start : start + n] + add, g[:, start + n :]), 1
-            )
-        return gs
-
-
 class _Sampler:
     """Reads the state monitors' columns with one gather per state tensor."""
 
@@ -915,6 +854,8 @@ def compiled_grad_unsupported(net: Network, propagation: str = "sparse") -> str 
         return "delta synapses"
     if net.poisson_inputs:
         return "Poisson inputs"
+    if net.stream_monitors:
+        return "rate or stats monitors"
     if any(_models.model_kind(p.params) for p in net.populations):
         return "ALIF, Izhikevich or AdEx populations"
     return None

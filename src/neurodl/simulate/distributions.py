@@ -12,7 +12,7 @@ so they do not depend on how the network is split over processes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
@@ -57,6 +57,7 @@ class Normal:
 
     mean: float
     sd: float
+    _: KW_ONLY
     low: float = -math.inf
     high: float = math.inf
     bound: str = "redraw"

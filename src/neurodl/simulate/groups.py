@@ -291,6 +291,10 @@ class Projection:
         self.weight: Tensor = torch.zeros(0)
         self._offset = 0  # set at build: where its synapses start in the net's order
         self._count = 0
+        # set at build: per presynaptic neuron, where this projection's run of
+        # its CSR row starts, and how long it is
+        self._row_base = np.zeros(0, np.int64)
+        self._row_count = np.zeros(0, np.int64)
 
     def __repr__(self) -> str:
         return (
@@ -300,18 +304,16 @@ class Projection:
 
     def _slots(self) -> np.ndarray:
         """Positions of this projection's synapses in the network's CSR table."""
-        perm = self.net._perm
-        inverse = np.empty(perm.size, np.int64)
-        inverse[perm] = np.arange(perm.size)
-        return inverse[self._offset : self._offset + self._count]
+        from neurodl.simulate._tables import slots_of
+
+        return slots_of(self)
 
     @property
     def pre_index(self) -> np.ndarray:
         """Presynaptic neuron of each synapse (within ``pre``), sorted, int64."""
         if not self.net.built:
             return np.zeros(0, np.int64)
-        rows = np.searchsorted(self.net._indptr, self._slots(), side="right") - 1
-        return rows - self.pre.start
+        return np.repeat(np.arange(self.pre.n, dtype=np.int64), self._row_count)
 
     @property
     def post_index(self) -> np.ndarray:

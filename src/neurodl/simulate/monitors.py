@@ -21,7 +21,8 @@ class SpikeMonitor:
     times : ndarray of float64, shape (n_spikes,)
         Spike times in ms.
     indices : ndarray of int64, shape (n_spikes,)
-        Neuron index within the group.
+        Neuron index within the group (with ``indices=`` given to
+        ``spike_monitor``, only those neurons' spikes are kept).
     trials : ndarray of int64, shape (n_spikes,)
         Batch element of each spike (tensor path with ``batch > 1``; else zeros).
     spikes : Tensor, shape (time, batch, n), or None
@@ -29,9 +30,17 @@ class SpikeMonitor:
         with ``grad=True`` (differentiable) or the monitor has ``dense=True``.
     """
 
-    def __init__(self, group: Group, dense: bool) -> None:
+    def __init__(
+        self, group: Group, dense: bool, indices: np.ndarray | None = None
+    ) -> None:
         self.group = group
         self.dense = dense
+        #: the recorded neurons (sorted), or None for the whole group
+        self.record = indices
+        self._member: np.ndarray | None = None
+        if indices is not None:
+            self._member = np.zeros(group.n, bool)
+            self._member[indices] = True
         self._steps: list[np.ndarray] = []
         self._idx: list[np.ndarray] = []
         self._trials: list[np.ndarray] = []
@@ -39,6 +48,9 @@ class SpikeMonitor:
         self.spikes: Tensor | None = None
 
     def _add(self, steps: np.ndarray, idx: np.ndarray, trials: np.ndarray) -> None:
+        if self._member is not None:
+            keep = self._member[idx]
+            steps, idx, trials = steps[keep], idx[keep], trials[keep]
         self._steps.append(steps.astype(np.int64))
         self._idx.append(idx.astype(np.int64))
         self._trials.append(trials.astype(np.int64))

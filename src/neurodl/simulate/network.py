@@ -62,7 +62,8 @@ from neurodl.neurons.lif import LIFParams
 from neurodl.neurons.surrogate import Surrogate, get_surrogate
 from neurodl.simulate import _models
 from neurodl.simulate._models import ModelParams
-from neurodl.simulate.connectivity import Explicit, Rule
+from neurodl.simulate._tables import check_delay
+from neurodl.simulate.connectivity import Rule
 from neurodl.simulate.distributions import Normal
 from neurodl.simulate.groups import (
     ConductanceSynapse,
@@ -78,6 +79,14 @@ from neurodl.simulate.groups import (
 )
 from neurodl.simulate.monitors import SpikeMonitor, StateMonitor
 from neurodl.simulate.plasticity import STDP, AdaptiveThreshold, TripletSTDP
+from neurodl.simulate.stream_monitors import (
+    RateMonitor,
+    StatsMonitor,
+    check_batch_one,
+    check_group,
+    check_indices,
+    steps_of,
+)
 
 __all__ = [
     "BACKENDS",
@@ -88,61 +97,16 @@ __all__ = [
     "PoissonInput",
     "Population",
     "Projection",
+    "RateMonitor",
     "SpikeMonitor",
     "SpikeSource",
     "StateMonitor",
+    "StatsMonitor",
 ]
 
 BACKENDS = ("auto", "numba", "torch")
 PROPAGATIONS = ("sparse", "events", "spmv", "dense")
 _PROGRESS_STEPS = 50_000  # runs at least this long show a progress bar ("auto")
-
-
-_FILL_BLOCK = 1 << 18  # synapses placed into the CSR table at a time
-
-
-def _index_dtype(largest: int) -> type[np.signedinteger[Any]]:
-    """int32 when every index fits, else int64 (halves the synapse tables)."""
-    return np.int32 if largest < 2**31 - 1 else np.int64
-
-
-def _delay_dtype(largest: int) -> type[np.integer[Any]]:
-    """Return the smallest integer type that holds every delay (in steps)."""
-    if largest < 2**8:
-        return np.uint8
-    return np.int16 if largest < 2**15 else np.int32
-
-
-def _check_delay(delay: Any, dt: float, rule: Rule) -> float | Normal:
-    """Validate ``delay`` (ms): 0, or at least one step; see Network.connect."""
-    what = type(rule).__name__
-    if isinstance(delay, Normal):
-        if delay.low < dt / 2:
-            raise ValidationError(
-                f"'delay' ({what}): a delay distribution must have low >= dt/2 "
-                f"({dt / 2:g} ms at dt {dt} ms), so that every draw rounds to at "
-                f"least one time step (a positive delay below one step cannot be "
-                f"simulated); got low={delay.low!r}."
-            )
-        return delay
-    check_positive("delay", delay, strict=False)
-    arrays = [float(delay)]
-    if isinstance(rule, Explicit) and rule.array("delay") is not None:
-        d = rule.array("delay")
-        assert d is not None
-        if d.size and d.min() < 0:
-            raise ValidationError(
-                f"'delay' ({what}): delays must be >= 0 ms; got {float(d.min())!r}."
-            )
-        arrays.extend(d[(d > 0) & (d < dt)][:1].tolist())
-    for x in arrays:
-        if 0 < x < dt * (1 - 1e-9):
-            raise ValidationError(
-                f"'delay' ({what}): a delay must be 0 or at least one time step "
-                f"(dt = {dt} ms; a positive delay below one step cannot be "
-                f"simulated); got {x!r} ms."
-            )
-    return float(delay)
 
 
 def _check_synapse(synapse: Any, post: Population) -> Synapse:
@@ -231,7 +195,13 @@ class Network:
         self.spike_monitors: list[SpikeMonitor] = []
         self.state_monitors: list[StateMonitor] = []
         self.poisson_inputs: list[PoissonInput] = []
+        self.stream_monitors: list[RateMonitor | StatsMonitor] = []
         self.target_range: tuple[int, int] | None = None  # see _build
+        # the CSR synapse table (set by _tables.build_tables)
+        self._indptr = np.zeros(1, np.int64)
+        self._tgt: np.ndarray = np.zeros(0, np.int32)
+        self._dly: np.ndarray = np.zeros(0, np.uint8)
+        self._perm_cache: np.ndarray | None = None
         self.step = 0  # steps simulated so far
         self.built = False
         self._plastic: Any = None  # plasticity.PlasticState after build, if any
@@ -435,7 +405,7 @@ class Network:
             )
         elif not math.isfinite(weight):
             raise ValidationError(f"'weight' must be finite; got {weight!r}.")
-        delay = _check_delay(delay, self.dt, rule)
+        delay = check_delay(delay, self.dt, rule)
         if plasticity is not None:
             if not isinstance(plasticity, STDP | TripletSTDP):
                 raise ValidationError(
@@ -525,11 +495,64 @@ class Network:
         self.poisson_inputs.append(inp)
         return inp
 
-    def spike_monitor(self, group: Group, *, dense: bool = False) -> SpikeMonitor:
-        """Record the spikes of ``group`` (``dense``: also as a tensor, torch path)."""
+    def spike_monitor(
+        self,
+        group: Group,
+        indices: Sequence[int] | np.ndarray | None = None,
+        *,
+        dense: bool = False,
+    ) -> SpikeMonitor:
+        """Record the spikes of ``group`` (``dense``: also as a tensor, torch path).
+
+        ``indices``: record only these neurons of the group (their indices within
+        the group are reported; ``dense`` tensors keep the whole group).
+        """
         self._check_not_built()
-        mon = SpikeMonitor(group, dense)
+        check_group(self, group)
+        idx = None
+        if indices is not None:
+            idx = check_indices(group, indices)
+        mon = SpikeMonitor(group, dense, idx)
         self.spike_monitors.append(mon)
+        return mon
+
+    def rate_monitor(self, group: Group, bin: float = 1.0) -> RateMonitor:
+        """Count the spikes of ``group`` per ``bin`` ms (population rate), streamed.
+
+        ``bin`` is a multiple of ``dt``. Read ``counts``, ``times`` (bin starts,
+        ms) and ``rate`` (Hz) of the returned :class:`RateMonitor`.
+        """
+        self._check_not_built()
+        check_group(self, group)
+        check_batch_one(self, "rate_monitor")
+        mon = RateMonitor(group, steps_of(self.dt, "bin", bin, positive=True))
+        self.stream_monitors.append(mon)
+        return mon
+
+    def stats_monitor(
+        self,
+        group: Group,
+        start: float = 0.0,
+        cc_sample: int = 250,
+        cc_bin: float = 2.0,
+    ) -> StatsMonitor:
+        """Stream per-neuron rates, ISI CVs and spike-count correlations of ``group``.
+
+        The INM-6 protocol's statistics (Dasbach et al. 2021): spikes from
+        ``start`` ms on; the CV of neurons with more than two spikes; Pearson
+        correlations of spike counts in ``cc_bin``-ms bins between the pairs of
+        ``cc_sample`` neurons drawn from the network's seed. Only running sums are
+        kept (see :class:`~neurodl.simulate.stream_monitors.StatsMonitor`).
+        """
+        self._check_not_built()
+        check_group(self, group)
+        check_batch_one(self, "stats_monitor")
+        start_step = steps_of(self.dt, "start", start, positive=False)
+        check_int("cc_sample", cc_sample, minimum=2)
+        bin_steps = steps_of(self.dt, "cc_bin", cc_bin, positive=True)
+        key = (self.seed, len(self.stream_monitors))
+        mon = StatsMonitor(group, start_step, cc_sample, bin_steps, key)
+        self.stream_monitors.append(mon)
         return mon
 
     def state_monitor(
@@ -622,81 +645,9 @@ class Network:
                 g_off += pop.n
         self.n_g = g_off
         ch_offset = {(p.index, s): off for p, s, off in self.channels}
-        # projections -> one global CSR table, filled by a counting sort (each
-        # rule returns its synapses sorted by presynaptic neuron): within a row,
-        # projections keep their order and each keeps its own
-        from neurodl.simulate._keyed import draw_projection
+        from neurodl.simulate._tables import build_tables
 
-        lo_t, hi_t = (0, self.n_lif) if targets is None else targets
-        if not 0 <= lo_t <= hi_t <= self.n_lif:
-            raise ValidationError(
-                f"'targets' must be a range within [0, {self.n_lif}]; got {targets!r}."
-            )
-        self.target_range = (lo_t, hi_t)
-        drawn = []
-        counts = np.zeros(self.n_all, np.int64)
-        max_d = 0
-        for p_i, proj in enumerate(self.projections):
-            same = proj.pre is proj.post
-            lo = min(max(lo_t - proj.post.start, 0), proj.post.n)
-            hi = min(max(hi_t - proj.post.start, 0), proj.post.n)
-            pre, post, w, d = draw_projection(
-                proj.rule,
-                proj.pre.n,
-                proj.post.n,
-                same,
-                self.seed,
-                p_i,
-                proj.weight_spec,
-                proj.delay,
-                self.dt,
-                proj.name,
-                lo,
-                max(hi, lo),
-            )
-            if d.size and d.min() < 0:
-                raise ValidationError(f"projection {proj.name!r}: delays must be >= 0.")
-            if proj.plasticity is not None and d.size and d.max() > 0:
-                raise ValidationError(
-                    f"projection {proj.name!r}: 'delay' must be 0 on a projection "
-                    "with 'plasticity' (STDP traces are kept per neuron, so a "
-                    f"delay is not modelled); got up to "
-                    f"{round(float(d.max()) * self.dt, 10)} ms."
-                )
-            max_d = max(max_d, int(d.max()) if d.size else 0)
-            proj.weight = torch.as_tensor(w, dtype=self.dtype, device=self.device)
-            counts += np.bincount(pre + proj.pre.start, minlength=self.n_all)
-            idx_t = _index_dtype(max(proj.pre.n, proj.post.n))
-            d_t = _delay_dtype(int(d.max()) if d.size else 0)
-            drawn.append((pre.astype(idx_t), post.astype(idx_t), d.astype(d_t)))
-            del pre, post, w
-        self._indptr = np.zeros(self.n_all + 1, np.int64)
-        np.cumsum(counts, out=self._indptr[1:])
-        n_total = int(self._indptr[-1])
-        fill = self._indptr[:-1].copy()
-        self._tgt = np.empty(n_total, _index_dtype(self.n_g))
-        self._dly = np.empty(n_total, _delay_dtype(max_d))
-        self._perm = np.empty(n_total, _index_dtype(n_total))  # CSR slot -> order
-        offset = 0
-        for proj, (pre, post, d) in zip(self.projections, drawn, strict=True):
-            c_off = ch_offset[(proj.post.index, proj.synapse)]
-            for lo in range(0, pre.size, _FILL_BLOCK):
-                hi = min(lo + _FILL_BLOCK, pre.size)
-                gpre = pre[lo:hi].astype(np.int64) + proj.pre.start
-                # rank within the block's run of its row (gpre is sorted); earlier
-                # blocks of the same row are already counted in ``fill``
-                starts = np.flatnonzero(np.diff(gpre, prepend=-1))
-                rank = np.arange(gpre.size) - np.repeat(
-                    starts, np.diff(starts, append=gpre.size)
-                )
-                slots = fill[gpre] + rank
-                fill += np.bincount(gpre, minlength=self.n_all)
-                self._tgt[slots] = post[lo:hi] + c_off
-                self._dly[slots] = d[lo:hi]
-                self._perm[slots] = np.arange(offset + lo, offset + hi)
-            proj._offset, proj._count = offset, int(pre.size)
-            offset += pre.size
-        del drawn
+        build_tables(self, targets, ch_offset)
         self.max_delay = int(self._dly.max()) if self._dly.size else 0
         # initial state
         batch = self.batch
@@ -765,6 +716,8 @@ class Network:
             src.rng = np.random.default_rng(src.seed)
         for mon in self.spike_monitors:
             mon.clear()
+        for stream in self.stream_monitors:
+            stream.clear()
         for smon in self.state_monitors:
             smon.clear()
 
@@ -777,6 +730,15 @@ class Network:
     def n_synapses(self) -> int:
         """Total number of synapses (after build)."""
         return int(self._tgt.size) if self.built else 0
+
+    @property
+    def _perm(self) -> np.ndarray:
+        """CSR slot -> index into the concatenated projection weights (cached)."""
+        if self._perm_cache is None:
+            from neurodl.simulate._tables import csr_order
+
+            self._perm_cache = csr_order(self)
+        return self._perm_cache
 
     def global_weights(self) -> Tensor:
         """Return all weights in CSR order, differentiable w.r.t. each projection's."""
