@@ -372,3 +372,67 @@ def save_receptive_fields(
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_phase_diagram(
+    doc: dict[str, Any],
+    g_axis: Sequence[float],
+    nu_axis: Sequence[float],
+    path: str | os.PathLike[str],
+) -> Path:
+    """Draw Brunel's (2000) phase diagram: the regime of every (g, nu) point.
+
+    ``doc`` is a sweep's ``results.json`` (:func:`neurodl.jobs.run_jobs` of
+    :func:`neurodl.models.brunel.sweep_job`); the four points of Brunel's Fig. 8
+    are marked A-D.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from neurodl.models.brunel import FIG8, REGIMES
+
+    plt = _pyplot()
+    g_axis, nu_axis = list(g_axis), list(nu_axis)
+    colours = ["#d62728", "#ff7f0e", "#9467bd", "#2ca02c", "#bbbbbb"]
+    code = {r: i for i, r in enumerate(REGIMES)}
+    z = np.full((len(nu_axis), len(g_axis)), np.nan)
+    for p in doc["points"]:
+        i = nu_axis.index(p["params"]["nu"])
+        j = g_axis.index(p["params"]["g"])
+        z[i, j] = code[p["result"]["regime"]]
+
+    def edges(v: list[float]) -> np.ndarray:
+        a = np.asarray(v, dtype=float)
+        if a.size == 1:
+            return np.array([a[0] - 0.5, a[0] + 0.5])
+        mid = (a[1:] + a[:-1]) / 2
+        return np.concatenate([[2 * a[0] - mid[0]], mid, [2 * a[-1] - mid[-1]]])
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.pcolormesh(
+        edges(g_axis),
+        edges(nu_axis),
+        z,
+        cmap=ListedColormap(colours),
+        vmin=-0.5,
+        vmax=len(REGIMES) - 0.5,
+    )
+    for name, pt in FIG8.items():
+        ax.annotate(
+            name, (pt["g"], pt["nu"]), ha="center", va="center", fontweight="bold"
+        )
+    ax.set_xlabel("g (relative inhibition)")
+    ax.set_ylabel("nu_ext / nu_thr")
+    n = doc["common"]["n_exc"]
+    ax.set_title(
+        f"Brunel (2000) phase diagram, N_E={n}, {doc['common']['duration']:g} ms"
+    )
+    ax.legend(
+        handles=[
+            Patch(color=c, label=r) for r, c in zip(REGIMES, colours, strict=True)
+        ],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+    )
+    fig.tight_layout()
+    return _save(fig, path)

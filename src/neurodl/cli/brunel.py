@@ -147,71 +147,6 @@ def simulate(
     echo_warnings(res)
 
 
-def _phase_diagram(
-    doc: dict[str, Any], g_axis: list[float], nu_axis: list[float], path: Path
-) -> None:
-    import os
-
-    import matplotlib
-    import numpy as np
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
-
-    from neurodl._atomic import atomic_path
-    from neurodl.models.brunel import FIG8, REGIMES
-
-    colours = ["#d62728", "#ff7f0e", "#9467bd", "#2ca02c", "#bbbbbb"]
-    code = {r: i for i, r in enumerate(REGIMES)}
-    z = np.full((len(nu_axis), len(g_axis)), np.nan)
-    for p in doc["points"]:
-        i = nu_axis.index(p["params"]["nu"])
-        j = g_axis.index(p["params"]["g"])
-        z[i, j] = code[p["result"]["regime"]]
-
-    def edges(v: list[float]) -> np.ndarray:
-        a = np.asarray(v, dtype=float)
-        if a.size == 1:
-            return np.array([a[0] - 0.5, a[0] + 0.5])
-        mid = (a[1:] + a[:-1]) / 2
-        return np.concatenate([[2 * a[0] - mid[0]], mid, [2 * a[-1] - mid[-1]]])
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    ax.pcolormesh(
-        edges(g_axis),
-        edges(nu_axis),
-        z,
-        cmap=ListedColormap(colours),
-        vmin=-0.5,
-        vmax=len(REGIMES) - 0.5,
-    )
-    for name, pt in FIG8.items():
-        ax.annotate(
-            name, (pt["g"], pt["nu"]), ha="center", va="center", fontweight="bold"
-        )
-    ax.set_xlabel("g (relative inhibition)")
-    ax.set_ylabel("nu_ext / nu_thr")
-    n = doc["common"]["n_exc"]
-    ax.set_title(
-        f"Brunel (2000) phase diagram, N_E={n}, {doc['common']['duration']:g} ms"
-    )
-    ax.legend(
-        handles=[
-            Patch(color=c, label=r) for r, c in zip(REGIMES, colours, strict=True)
-        ],
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-    )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.chmod(tmp, 0o644)
-    plt.close(fig)
-
-
 @cli_errors()
 def sweep(
     g: str = typer.Option(
@@ -248,6 +183,7 @@ def sweep(
     """Brunel (2000): a grid of (g, nu) points, resumable; draws the phase diagram."""
     from neurodl.jobs import grid, parse_grid, parse_scheduler, run_jobs
     from neurodl.models.brunel import sweep_job
+    from neurodl.viz import save_phase_diagram
 
     g_axis, nu_axis = parse_grid("g", g), parse_grid("nu", nu)
     for name, axis in (("g", g_axis), ("nu", nu_axis)):
@@ -270,7 +206,7 @@ def sweep(
         progress=show_progress(quiet),
         meta={"command": "neurodl sweep brunel " + " ".join(sys.argv[3:])},
     )
-    _phase_diagram(doc, g_axis, nu_axis, fig_path)
+    save_phase_diagram(doc, g_axis, nu_axis, fig_path)
     counts: dict[str, int] = {}
     for p in doc["points"]:
         counts[p["result"]["regime"]] = counts.get(p["result"]["regime"], 0) + 1
