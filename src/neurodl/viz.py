@@ -436,3 +436,58 @@ def save_phase_diagram(
     )
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_microcircuit(
+    res: Any,
+    path: str | os.PathLike[str],
+    *,
+    max_per_pop: int = 100,
+    reference_hz: Sequence[float] | None = None,
+    reference_label: str = "NEST",
+) -> Path:
+    """Draw a microcircuit run: a raster and the per-neuron rates per population.
+
+    ``res`` is a :class:`neurodl.models.potjans_diesmann.MicrocircuitResult` run
+    with ``record=True``; the raster shows its first ``max_per_pop`` neurons per
+    population after the discarded ``presim``; the boxes the per-neuron rates,
+    with ``reference_hz`` (one mean rate per population, e.g. NEST's) as marks.
+    """
+    from neurodl.models.potjans_diesmann import POPULATIONS
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(
+        1, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [3, 1.2]}
+    )
+    offset, ticks = 0, []
+    colors = ("#595289", "#af143c")
+    t0 = res.presim_ms
+    for p, name in enumerate(POPULATIONS):
+        times, idx = res.spikes[name]
+        keep = (idx < max_per_pop) & (times >= t0)
+        shown = min(max_per_pop, res.n[p])
+        ax[0].plot(times[keep], -(offset + idx[keep]), "|", ms=1.5, color=colors[p % 2])
+        ticks.append(-(offset + shown / 2))
+        offset += shown + 10
+    ax[0].set_yticks(ticks, POPULATIONS)
+    ax[0].set(xlabel="time (ms)", xlim=(t0, t0 + res.duration_ms))
+    ax[0].set_title(
+        f"PD14 scale {res.scale:g}, {res.drive}, seed {res.seed}: first "
+        f"{max_per_pop} neurons per population"
+    )
+    rates = [res.counts[name] / (res.duration_ms / 1000.0) for name in POPULATIONS]
+    ax[1].boxplot(rates[::-1], orientation="horizontal", showfliers=False)
+    ax[1].plot(
+        [float(np.mean(r)) for r in rates[::-1]], range(1, 9), "o", color="#595289",
+        label="neurodl mean",
+    )  # fmt: skip
+    if reference_hz is not None:
+        ax[1].plot(
+            list(reference_hz)[::-1], range(1, 9), "x", color="#af143c", ms=8,
+            label=f"{reference_label} mean",
+        )  # fmt: skip
+    ax[1].legend(loc="lower right", fontsize="small")
+    ax[1].set_yticks(range(1, 9), POPULATIONS[::-1])
+    ax[1].set(xlabel="rate (Hz)", title="per-neuron rates")
+    fig.tight_layout()
+    return _save(fig, path)
