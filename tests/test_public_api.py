@@ -9,6 +9,8 @@ PACKAGES = [
     "neurodl.neurons",
     "neurodl.networks",
     "neurodl.simulate",
+    "neurodl.models",
+    "neurodl.jobs",
     "neurodl.learning",
     "neurodl.data",
     "neurodl.decode",

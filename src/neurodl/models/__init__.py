@@ -9,3 +9,5 @@ Each module builds a :class:`neurodl.simulate.Network` from the published
 parameters (cited in the module), so the model runs on both engine paths and
 across processes like any other network.
 """
+
+__all__: list[str] = []  # the models are submodules: import them by name
