@@ -232,6 +232,7 @@ class Network:
         self.state_monitors: list[StateMonitor] = []
         self.poisson_inputs: list[PoissonInput] = []
         self.target_range: tuple[int, int] | None = None  # see _build
+        self._dist: Any = None  # distributed.Distributed, see distribute()
         self.step = 0  # steps simulated so far
         self.built = False
         self._plastic: Any = None  # plasticity.PlasticState after build, if any
@@ -570,7 +571,26 @@ class Network:
     # ---------------------------------------------------------------------- build
     def build(self) -> None:
         """Draw connectivity and the initial state (done by the first run)."""
+        if self._dist is not None and not self.built:
+            from neurodl.simulate import distributed
+
+            distributed.build(self, self._dist)
+            return
         self._build()
+
+    def distribute(self, group: Any = None, *, procs: int | None = None) -> None:
+        """Split this network over the processes of a ``torch.distributed`` group.
+
+        Call it on every process, after the same construction calls and before
+        the first run; :meth:`run` then simulates this process's block of
+        neurons and exchanges spikes with the others, and every process's spike
+        monitors hold all spikes, identical for any number of processes (see
+        :mod:`neurodl.simulate.distributed`). ``group``: default the default
+        process group; ``procs``: the expected number of processes (checked).
+        """
+        from neurodl.simulate import distributed
+
+        self._dist = distributed.attach(self, group, procs)
 
     def _build(self, targets: tuple[int, int] | None = None) -> None:
         """Build; ``targets``: only the synapses onto LIF neurons ``[lo, hi)``.
@@ -900,6 +920,11 @@ class Network:
         )
         from neurodl.simulate import _runner
 
+        if self._dist is not None:
+            from neurodl.simulate import distributed
+
+            distributed.run(self, n_steps, backend, show, grad, propagation)
+            return
         if backend == "numba" and grad:
             _runner.run_numba_grad(self, n_steps, show, detach_reset)
         elif backend == "numba":
