@@ -77,7 +77,7 @@ from neurodl.errors import NeurodlError, ValidationError
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network
 
-__all__ = ["Distributed", "init", "launch", "partition"]
+__all__ = ["Distributed", "check_procs", "init", "launch", "partition"]
 
 DEFAULT_TIMEOUT_S = 300.0
 _NO_SYNAPSE_WINDOW = 1000  # steps per exchange when nothing needs exchanging
@@ -262,6 +262,29 @@ def init(backend: str = "gloo", timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+
+
+def check_procs(
+    procs: int, n_neurons: int, *, option: str = "--procs", device: str = "cpu"
+) -> int:
+    """Validate a ``--procs`` value for a network of ``n_neurons``; return it.
+
+    For commands: one clear error naming ``option`` for a count below 1, more
+    processes than neurons, or a device other than the CPU (``launch`` starts
+    gloo processes).
+    """
+    check_int(option, procs, minimum=1)
+    if procs > n_neurons:
+        raise ValidationError(
+            f"'{option}': a partition needs at most one process per neuron; got "
+            f"{procs} processes for {n_neurons} neurons."
+        )
+    if procs > 1 and torch.device(device).type != "cpu":
+        raise ValidationError(
+            f"'{option}' starts local CPU processes (gloo); got device {device!r} "
+            f"(between GPUs: torchrun with init('nccl'))."
+        )
+    return procs
 
 
 def _free_port() -> int:
