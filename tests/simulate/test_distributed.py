@@ -133,14 +133,14 @@ def _digest(mons) -> dict:
     return {"sha": hashlib.sha256(raw).hexdigest(), "n": [a.shape[1] for a in arrs]}
 
 
-def all_spikes(distributed: bool = True) -> dict:
+def all_spikes(distributed: bool = True, exchange: str = "auto") -> dict:
     """Run every network on both paths; return their digests (a launch target)."""
     out = {}
     for name, make in NETWORKS.items():
         for backend in ("numba", "torch"):
             net, mons, duration = make(backend)
             if distributed:
-                net.distribute()
+                net.distribute(exchange=exchange)
             net.run(duration / 2, progress=False)
             net.run(duration / 2, progress=False)  # two runs: the state carries
             out[f"{name}/{backend}"] = _digest(mons)
@@ -152,9 +152,10 @@ def plain():
     return all_spikes(distributed=False)
 
 
-@pytest.mark.parametrize("procs", [1, 2, 3])
-def test_spikes_are_byte_identical_for_any_number_of_processes(plain, procs):
-    got = launch(f"{TARGET}:all_spikes", procs, timeout_s=120)
+@pytest.mark.parametrize(("procs", "exchange"), [(1, "auto"), (2, "gloo"), (3, "shm")])
+def test_spikes_are_byte_identical_for_any_number_of_processes(plain, procs, exchange):
+    """Both transports: the group's all_gather (2) and shared memory (3)."""
+    got = launch(f"{TARGET}:all_spikes", procs, {"exchange": exchange}, timeout_s=120)
     for key, ref in plain.items():
         assert min(ref["n"]) > 5, (key, ref["n"])  # every population fires
         assert got[key] == ref, (key, procs)

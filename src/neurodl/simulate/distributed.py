@@ -114,6 +114,9 @@ class Distributed:
     cap: int = 256  # exchange buffer capacity (codes per process)
     exchange_seconds: float = 0.0
     windows: int = 0
+    transport: str = "auto"  # "auto", "gloo" (the group's collective) or "shm"
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    shm: Any = None  # _shm_exchange.ShmExchange during a run
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------- collectives
@@ -133,6 +136,11 @@ class Distributed:
         import torch.distributed as dist
 
         t0 = time.perf_counter()
+        if self.shm is not None:
+            out: np.ndarray = self.shm.exchange(codes)
+            self.exchange_seconds += time.perf_counter() - t0
+            self.windows += 1
+            return out
         n = codes.size
         while True:
             cap = self.cap
@@ -171,8 +179,16 @@ def _group_info(group: Any) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def attach(net: Network, group: Any = None, procs: int | None = None) -> Distributed:
+TRANSPORTS = ("auto", "gloo", "shm")
+
+
+def attach(
+    net: Network, group: Any = None, procs: int | None = None, exchange: str = "auto"
+) -> Distributed:
     """Partition ``net`` over ``group`` (see :meth:`Network.distribute`)."""
+    from neurodl._validate import check_option
+
+    check_option("exchange", exchange, TRANSPORTS)
     if net.built:
         raise ValidationError(
             "'distribute' must be called before the network is built (before "
@@ -192,7 +208,10 @@ def attach(net: Network, group: Any = None, procs: int | None = None) -> Distrib
         _unsupported("state_monitor", "the network has state monitors")
     if net.batch != 1:
         _unsupported("batch", f"batch {net.batch}")
-    return Distributed(group, rank, world, device, lo, hi)
+    timeout_s = float(os.environ.get("NEURODL_DIST_TIMEOUT", DEFAULT_TIMEOUT_S))
+    out = Distributed(group, rank, world, device, lo, hi)
+    out.transport, out.timeout_s = exchange, timeout_s
+    return out
 
 
 def _unsupported(option: str, what: str) -> None:
@@ -236,14 +255,33 @@ def run(
         _unsupported("grad", "grad=True")
     if net.state_monitors:
         _unsupported("state_monitor", "the network has state monitors")
-    if backend == "numba":
-        from neurodl.simulate._dist_runner import run_numba_windows
+    from neurodl.simulate import _dist_runner, _shm_exchange
 
-        run_numba_windows(net, dist_, n_steps, show)
-    else:
-        from neurodl.simulate._dist_runner import run_torch_windows
-
-        run_torch_windows(net, dist_, n_steps, show, propagation)
+    if dist_.world > 1 and dist_.transport != "gloo" and dist_.device.type == "cpu":
+        ok = _shm_exchange.usable(dist_.group, dist_.world)
+        if not ok and dist_.transport == "shm":
+            raise ValidationError(
+                "'exchange': 'shm' needs every process on this x86-64 Linux "
+                "machine (with /dev/shm); use 'gloo' or 'auto'."
+            )
+        if ok:
+            block = -(-net.n_lif // dist_.world)
+            dist_.shm = _shm_exchange.ShmExchange(
+                dist_.group,
+                dist_.rank,
+                dist_.world,
+                window_steps(dist_) * block + 1,
+                dist_.timeout_s,
+            )
+    try:
+        if backend == "numba":
+            _dist_runner.run_numba_windows(net, dist_, n_steps, show)
+        else:
+            _dist_runner.run_torch_windows(net, dist_, n_steps, show, propagation)
+    finally:
+        if dist_.shm is not None:
+            shm, dist_.shm = dist_.shm, None
+            shm.close()
 
 
 # ----------------------------------------------------------------- launching
@@ -306,7 +344,8 @@ def launch(
     Parameters
     ----------
     target : str
-        ``"package.module:function"``, importable in a fresh interpreter; it runs
+        ``"package.module:function"``, importable in a fresh interpreter (or
+        ``"path/to/script.py:function"``); it runs
         with the default process group initialised (gloo on 127.0.0.1) and
         returns a JSON-serialisable value (rank 0's is returned; JSON, never
         pickle, carries ``kwargs`` and the result).
@@ -424,8 +463,17 @@ def _worker() -> None:
     rank = int(os.environ["RANK"])
     try:
         init("gloo", float(os.environ.get("NEURODL_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)))
-        module, name = target.split(":", 1)
-        fn = getattr(importlib.import_module(module), name)
+        module, name = target.rsplit(":", 1)
+        if module.endswith(".py"):  # a script, by its path
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("_neurodl_target", module)
+            assert spec is not None and spec.loader is not None
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(module)
+        fn = getattr(mod, name)
         result = fn(**json.loads(payload))
     except NeurodlError as e:
         with open(out + ".error", "w", encoding="utf-8") as f:

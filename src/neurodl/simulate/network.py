@@ -578,7 +578,9 @@ class Network:
             return
         self._build()
 
-    def distribute(self, group: Any = None, *, procs: int | None = None) -> None:
+    def distribute(
+        self, group: Any = None, *, procs: int | None = None, exchange: str = "auto"
+    ) -> None:
         """Split this network over the processes of a ``torch.distributed`` group.
 
         Call it on every process, after the same construction calls and before
@@ -586,11 +588,14 @@ class Network:
         neurons and exchanges spikes with the others, and every process's spike
         monitors hold all spikes, identical for any number of processes (see
         :mod:`neurodl.simulate.distributed`). ``group``: default the default
-        process group; ``procs``: the expected number of processes (checked).
+        process group; ``procs``: the expected number of processes (checked);
+        ``exchange``: ``"gloo"`` (the group's ``all_gather``), ``"shm"`` (shared
+        memory, processes on one x86-64 machine) or ``"auto"`` (shm where it
+        can, else the group's collective).
         """
         from neurodl.simulate import distributed
 
-        self._dist = distributed.attach(self, group, procs)
+        self._dist = distributed.attach(self, group, procs, exchange)
 
     def _build(self, targets: tuple[int, int] | None = None) -> None:
         """Build; ``targets``: only the synapses onto LIF neurons ``[lo, hi)``.
