@@ -83,7 +83,18 @@ def point(
     net.run(duration, progress=False)
     run_s = time.perf_counter() - t0
     sha, n_spikes = _digest(mons)
+    waits = [dist_.exchange_seconds - ex0] if dist_ is not None else [0.0]
+    if dist_ is not None and dist_.world > 1:
+        import torch
+        import torch.distributed as dist
+
+        mine = torch.tensor([dist_.exchange_seconds - ex0], dtype=torch.float64)
+        every = [torch.zeros(1, dtype=torch.float64) for _ in range(dist_.world)]
+        dist.all_gather(every, mine)
+        waits = [float(x) for x in every]
     return {
+        "yields": dist_.extra.get("yields", 0) if dist_ is not None else 0,
+        "exchange_s_per_rank": waits,
         "build_s": build_s,
         "run_s": run_s,
         "exchange_s": (dist_.exchange_seconds - ex0) if dist_ is not None else 0.0,
@@ -93,6 +104,38 @@ def point(
         "n_spikes": n_spikes,
         "sha256": sha,
     }
+
+
+def _control(model: str, args: argparse.Namespace) -> None:
+    """Time two independent single-process runs at once: the cores free now.
+
+    On a shared machine the second core may be busy; ``capacity`` = 2 x alone /
+    slower of the pair is the speed-up two processes could have at best.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neurodl.simulate.distributed import launch
+
+    kwargs = {
+        "model": model,
+        "n": args.cuba_n,
+        "scale": args.scale,
+        "presim": args.presim,
+        "duration": args.duration,
+        "backend": args.backend,
+        "distributed": False,
+    }
+    target = f"{__file__}:point"
+    alone = launch(target, 1, kwargs, timeout_s=3600)["run_s"]
+    with ThreadPoolExecutor(2) as pool:
+        pair = [f.result()["run_s"] for f in [pool.submit(launch, target, 1, kwargs)
+                                              for _ in range(2)]]  # fmt: skip
+    print(
+        f"{model:12s} control: alone {alone:.2f} s, two at once "
+        f"{pair[0]:.2f} / {pair[1]:.2f} s: parallel capacity "
+        f"{2 * alone / max(pair):.2f}x",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -106,11 +149,18 @@ def main() -> None:
     ap.add_argument("--cuba-n", type=int, default=4000)
     ap.add_argument("--backend", default="numba", choices=["numba", "torch"])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--control",
+        action="store_true",
+        help="also time two independent single-process runs at once",
+    )
     args = ap.parse_args()
     from neurodl.simulate.distributed import launch
 
     rows = []
     for model in args.models:
+        if args.control:
+            _control(model, args)
         base = None
         for procs in args.procs:
             kwargs = {
@@ -133,7 +183,8 @@ def main() -> None:
                 f"{model:12s} procs {procs}: {res['n_neurons']} neurons, "
                 f"{res['n_synapses']} synapses, {res['n_spikes']} spikes, "
                 f"build {res['build_s']:.2f} s, run {res['run_s']:.2f} s "
-                f"(exchange {res['exchange_s']:.2f} s, window "
+                f"(exchange+wait per rank "
+                f"{'/'.join(f'{x:.2f}' for x in res['exchange_s_per_rank'])} s, window "
                 f"{res['window_steps']} steps), speed-up {res['speedup']:.2f}x, "
                 f"same spikes: {res['same_spikes']} ({res['sha256'][:12]})",
                 flush=True,

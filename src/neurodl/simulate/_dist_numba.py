@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from neurodl.simulate._models_numba import alif_threshold, step_model
 from neurodl.simulate._numba_engine import _integrate
 
-__all__ = ["deliver", "local_steps"]
+ir = cgutils.ir  # llvmlite's IR builder, as numba uses it
+
+__all__ = ["deliver", "local_steps", "run_windows"]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -260,3 +264,164 @@ def deliver(  # pragma: no cover - compiled
                 ring[slot, t] = 0.0
     if pin_i.shape[0] > 0:
         poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_own)
+
+
+@intrinsic
+def _relax(typingctx):  # type: ignore[no-untyped-def]
+    """x86 ``pause``: the body of a spin-wait (lets the other hyperthread run)."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        fnty = ir.FunctionType(ir.VoidType(), [])
+        fn = builder.module.declare_intrinsic("llvm.x86.sse2.pause", fnty=fnty)
+        builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _item_pointer(context, builder, signature, args):  # type: ignore[no-untyped-def]
+    aryty = signature.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    return cgutils.get_item_pointer(
+        context, builder, aryty, ary, [args[1]], wraparound=False
+    )
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """``arr[idx]`` read atomically with acquire order (a flag in shared memory).
+
+    Read anew on every call (never hoisted out of a wait loop), and the reads
+    after it see what was written before the matching release store.
+    """
+    sig = arr.dtype(arr, idx)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _item_pointer(context, builder, signature, args)
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _store_release(typingctx, arr, idx, val):  # type: ignore[no-untyped-def]
+    """``arr[idx] = val`` atomically with release order (publish a flag)."""
+    sig = types.void(arr, idx, arr.dtype)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ptr = _item_pointer(context, builder, signature, args)
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    k0: int,
+    n_steps: int,
+    width: int,
+    resume: bool,
+    spin_limit: int,
+    shm: np.ndarray,  # (world, 2, cap + 2) shared: [seq, count, codes...]
+    rank: int,
+    world: int,
+    seq0: int,
+    n_all: int,
+    src_step: np.ndarray,
+    src_gidx: np.ndarray,
+    src_pos: np.ndarray,  # (1,) cursor into the source schedule
+    rec_step: np.ndarray,  # (cap,) every spike of the run, (step, index) order
+    rec_idx: np.ndarray,
+    n_rec: np.ndarray,  # (1,)
+    sp_step: np.ndarray,  # (width * n_all,) scratch: one window's spikes
+    sp_idx: np.ndarray,
+    loc_step: np.ndarray,  # (width * owned + 1,) scratch: this process's
+    loc_idx: np.ndarray,
+    ptr: np.ndarray,  # (world,) int64 scratch
+    v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind, ch_off,
+    ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model, pop_mf, pin_i,
+    pin_key, pin_w, pin_cdf, pin_own, indptr, tgt, w, dly, touched, touched_list,
+):  # fmt: skip
+    """Run whole windows with the shared-memory exchange compiled in.
+
+    Returns ``(steps done, status, seq)``: status 0 all done; 1 a process's spikes
+    have not arrived after ``spin_limit`` spins (call again with ``resume`` to
+    wait on, so the caller can yield the CPU and watch the time); 2 the record
+    needs room (grow it, call again). ``seq``: windows exchanged so far.
+    """
+    done = 0
+    seq = seq0
+    flat = shm.reshape(shm.size)  # the same memory, for the atomic flag accesses
+    row = shm.shape[2]
+    while done < n_steps:
+        todo = min(width, n_steps - done)
+        kw = k0 + done
+        slot = seq % 2
+        n_loc = 0
+        if not resume:
+            if n_rec[0] + todo * n_all > rec_step.shape[0]:
+                return done, 2, seq
+            n_loc = local_steps(
+                kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
+                pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
+                pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
+                pin_own, loc_step, loc_idx,
+            )  # fmt: skip
+            if world > 1:
+                for i in range(n_loc):
+                    shm[rank, slot, 2 + i] = (loc_step[i] - kw) * n_all + loc_idx[i]
+                shm[rank, slot, 1] = n_loc
+                _store_release(flat, (rank * 2 + slot) * row, seq + 1)  # type: ignore[call-arg]
+        resume = False
+        if world > 1:
+            for r in range(world):
+                spins = 0
+                while _load_acquire(flat, (r * 2 + slot) * row) != seq + 1:  # type: ignore[call-arg]
+                    _relax()
+                    spins += 1
+                    if spins > spin_limit:
+                        return done, 1, seq
+                ptr[r] = 0
+        # the window's spikes in global (step, index) order, sources last
+        m = 0
+        q = src_pos[0]
+        p = 0
+        for s in range(todo):
+            ks = kw + s
+            if world > 1:
+                for r in range(world):
+                    cnt = shm[r, slot, 1]
+                    while ptr[r] < cnt:
+                        code = shm[r, slot, 2 + ptr[r]]
+                        if code // n_all != s:
+                            break
+                        sp_step[m] = ks
+                        sp_idx[m] = code - s * n_all
+                        m += 1
+                        ptr[r] += 1
+            else:
+                while p < n_loc and loc_step[p] == ks:
+                    sp_step[m] = ks
+                    sp_idx[m] = loc_idx[p]
+                    m += 1
+                    p += 1
+            while q < src_step.shape[0] and src_step[q] == ks:
+                sp_step[m] = ks
+                sp_idx[m] = src_gidx[q]
+                m += 1
+                q += 1
+        src_pos[0] = q
+        deliver(
+            kw + todo - 1, sp_step[:m], sp_idx[:m], g, indptr, tgt, w, dly, ring,
+            touched, touched_list, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_own,
+        )  # fmt: skip
+        o = n_rec[0]
+        for i in range(m):
+            rec_step[o + i] = sp_step[i]
+            rec_idx[o + i] = sp_idx[i]
+        n_rec[0] = o + m
+        seq += 1
+        done += todo
+    return done, 0, seq

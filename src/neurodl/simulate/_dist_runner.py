@@ -129,6 +129,15 @@ def run_numba_windows(
     n_all = net.n_all
     rec_s: list[np.ndarray] = []
     rec_i: list[np.ndarray] = []
+    if dist_.shm is not None or dist_.world == 1:
+        args = (
+            v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind,
+            ch_off, ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model,
+            pop_mf, pin_i, pin_key, pin_w, pin_cdf, pin_own, net._indptr, net._tgt,
+            w, net._dly, touched, touched_list,
+        )  # fmt: skip
+        _compiled_windows(net, dist_, n_steps, show, width, src_step, src_gidx, args)
+        return
     done = 0
     with _progress(show, n_steps) as bar:
         task = bar.add_task("run", total=n_steps) if bar is not None else None
@@ -156,6 +165,80 @@ def run_numba_windows(
             if bar is not None:
                 bar.update(task, completed=done)
     _to_monitors(net, rec_s, rec_i)
+
+
+_SPINS = 5_000  # pause instructions (~0.2 ms) before a wait yields the CPU
+
+
+def _compiled_windows(
+    net: Network,
+    dist_: Distributed,
+    n_steps: int,
+    show: bool,
+    width: int,
+    src_step: np.ndarray,
+    src_gidx: np.ndarray,
+    args: tuple,
+) -> None:
+    """Whole windows in one compiled call, the shared-memory exchange inside."""
+    import os
+    import time
+
+    from neurodl.simulate._dist_numba import run_windows
+
+    n_all = net.n_all
+    shm = dist_.shm
+    buf = shm.buf if shm is not None else np.zeros((1, 2, 2), np.int64)
+    cap = max(4 * n_all, 1 << 16)
+    rec_step = np.zeros(cap, np.int64)
+    rec_idx = np.zeros(cap, np.int64)
+    n_rec = np.zeros(1, np.int64)
+    sp_step = np.zeros(width * n_all + 1, np.int64)
+    sp_idx = np.zeros(width * n_all + 1, np.int64)
+    n_own = dist_.hi - dist_.lo
+    loc_step = np.zeros(width * n_own + 1, np.int64)
+    loc_idx = np.zeros(width * n_own + 1, np.int64)
+    ptr = np.zeros(dist_.world, np.int64)
+    src_pos = np.zeros(1, np.int64)
+    seq = shm.seq if shm is not None else 0
+    resume = False
+    done = 0
+    last = time.monotonic()
+    t_wait = 0.0
+    with _progress(show, n_steps) as bar:
+        task = bar.add_task("run", total=n_steps) if bar is not None else None
+        while done < n_steps:
+            t0 = time.perf_counter()
+            did, status, seq = run_windows(
+                net.step, n_steps - done, width, resume, _SPINS, buf, dist_.rank,
+                dist_.world, seq, n_all, src_step, src_gidx, src_pos, rec_step,
+                rec_idx, n_rec, sp_step, sp_idx, loc_step, loc_idx, ptr, *args,
+            )  # fmt: skip
+            net.step += did
+            done += did
+            resume = status == 1
+            now = time.monotonic()
+            if did:
+                last = now
+            if status == 1:
+                dist_.extra["yields"] = dist_.extra.get("yields", 0) + 1
+                t_wait += time.perf_counter() - t0
+                if now - last > dist_.timeout_s:
+                    assert shm is not None
+                    shm.timed_out()
+                os.sched_yield()
+            elif status == 2:
+                cap *= 2
+                rec_step = np.resize(rec_step, cap)
+                rec_idx = np.resize(rec_idx, cap)
+            if bar is not None:
+                bar.update(task, completed=done)
+    if shm is not None:
+        shm.seq = seq
+    dist_.windows += -(-n_steps // width)
+    dist_.exchange_seconds += t_wait
+    n = int(n_rec[0])
+    _to_monitors(net, [rec_step[:n]], [rec_idx[:n]])
 
 
 def run_torch_windows(

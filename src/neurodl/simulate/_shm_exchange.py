@@ -3,9 +3,10 @@
 A gloo ``all_gather`` costs about 0.3 ms on this 2-core machine even for a few
 bytes, more than a window of the 10 %-scale microcircuit computes (two steps).
 Processes on one host can instead publish their window's spikes in a file in
-``/dev/shm`` (a memory-mapped int64 array per process) and read the others':
+``/dev/shm`` (a memory-mapped int64 array) and read the others':
 
-* each process has two slots ``[seq, count, codes...]``, used alternately, so a
+* one file, ``(processes, 2, capacity + 2)``: each process has two slots
+  ``[seq, count, codes...]``, used alternately, so a
   slot is rewritten only after every process has read it (a process writes
   window ``w + 2`` only after all have published ``w + 1``, which each does after
   reading window ``w``);
@@ -71,25 +72,23 @@ class ShmExchange:
         self.timeout_s = timeout_s
         tag = torch.tensor([os.getpid(), time.time_ns() % (1 << 40)], dtype=torch.int64)
         dist.broadcast(tag, 0, group=group)
-        self.paths = [
-            SHM_DIR / f"neurodl-dist-{int(tag[0])}-{int(tag[1])}-{r}"
-            for r in range(world)
-        ]
-        own = np.memmap(self.paths[rank], np.int64, "w+", shape=(2, cap + 2))
-        own[:] = 0
-        own.flush()
-        del own
+        self.path = SHM_DIR / f"neurodl-dist-{int(tag[0])}-{int(tag[1])}"
+        shape = (world, 2, cap + 2)
+        if rank == 0:
+            new = np.memmap(self.path, np.int64, "w+", shape=shape)
+            new[:] = 0
+            new.flush()
+            del new
         dist.barrier(group=group)
-        self.bufs = [
-            np.memmap(p, np.int64, "r+", shape=(2, cap + 2)) for p in self.paths
-        ]
-        self.seq = 0
+        self.map = np.memmap(self.path, np.int64, "r+", shape=shape)
+        self.buf = np.asarray(self.map)  # a plain array on the shared pages
+        self.seq = 0  # windows exchanged so far
 
     def exchange(self, codes: np.ndarray) -> np.ndarray:
         """Publish ``codes``; return every process's, rank by rank."""
         slot = self.seq % 2
         seq = self.seq + 1
-        mine = self.bufs[self.rank][slot]
+        mine = self.buf[self.rank, slot]
         n = codes.size
         mine[2 : 2 + n] = codes
         mine[1] = n
@@ -97,24 +96,30 @@ class ShmExchange:
         parts = []
         deadline = None
         for r in range(self.world):
-            buf = self.bufs[r][slot]
+            buf = self.buf[r, slot]
             while buf[0] != seq:
                 if deadline is None:
                     deadline = time.monotonic() + self.timeout_s
                 elif time.monotonic() > deadline:
-                    raise NeurodlError(
-                        f"process {r} did not send its spikes within "
-                        f"{self.timeout_s:g} s (it may have failed)."
-                    )
+                    self.timed_out(r)
                 os.sched_yield()
             parts.append(np.array(buf[2 : 2 + int(buf[1])]))
         self.seq = seq
         return np.concatenate(parts)
+
+    def timed_out(self, rank: int | None = None) -> None:
+        """Raise: a process did not send its spikes in time."""
+        who = "a process" if rank is None else f"process {rank}"
+        raise NeurodlError(
+            f"{who} did not send its spikes within {self.timeout_s:g} s (it may "
+            "have failed)."
+        )
 
     def close(self) -> None:
         """Wait until every process is done, then remove this process's file."""
         import torch.distributed as dist
 
         dist.barrier(group=self.group)
-        self.bufs = []
-        self.paths[self.rank].unlink(missing_ok=True)
+        del self.buf, self.map
+        if self.rank == 0:
+            self.path.unlink(missing_ok=True)
