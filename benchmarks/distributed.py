@@ -65,12 +65,13 @@ def point(
     duration: float,
     backend: str,
     distributed: bool,
+    exchange: str = "auto",
 ) -> dict:
     """Build, presimulate and time one run (a launch target)."""
     t0 = time.perf_counter()
     net, mons = _build(model, n, scale, backend)
     if distributed:
-        net.distribute()
+        net.distribute(exchange=exchange)
     net.build()
     build_s = time.perf_counter() - t0
     if presim > 0:
@@ -148,6 +149,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.1, help="microcircuit scale")
     ap.add_argument("--cuba-n", type=int, default=4000)
     ap.add_argument("--backend", default="numba", choices=["numba", "torch"])
+    ap.add_argument("--exchange", default="auto", choices=["auto", "gloo", "shm"])
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument(
         "--control",
@@ -171,6 +173,7 @@ def main() -> None:
                 "duration": args.duration,
                 "backend": args.backend,
                 "distributed": procs > 1,
+                "exchange": args.exchange,
             }
             res = launch(f"{__file__}:point", procs, kwargs, timeout_s=3600)
             res.update(model=model, procs=procs)
@@ -183,8 +186,9 @@ def main() -> None:
                 f"{model:12s} procs {procs}: {res['n_neurons']} neurons, "
                 f"{res['n_synapses']} synapses, {res['n_spikes']} spikes, "
                 f"build {res['build_s']:.2f} s, run {res['run_s']:.2f} s "
-                f"(exchange+wait per rank "
-                f"{'/'.join(f'{x:.2f}' for x in res['exchange_s_per_rank'])} s, window "
+                f"(gloo exchange+wait per rank "
+                f"{'/'.join(f'{x:.2f}' for x in res['exchange_s_per_rank'])} s, "
+                f"CPU yields while waiting {res['yields']}, window "
                 f"{res['window_steps']} steps), speed-up {res['speedup']:.2f}x, "
                 f"same spikes: {res['same_spikes']} ({res['sha256'][:12]})",
                 flush=True,
