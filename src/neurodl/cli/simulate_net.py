@@ -51,19 +51,22 @@ def _run(
     procs: int = 1,
 ) -> None:
     from neurodl._validate import check_option
-    from neurodl.simulate.distributed import check_procs, launch
+    from neurodl.simulate.distributed import run_command
 
     check_option("--dtype", dtype, ("float64", "float32"))
     check_writable("--figure", figure)
-    check_procs(procs, n, device=device)
     kwargs: dict[str, Any] = dict(
         model=model, n=n, duration=duration, seed=seed, backend=backend
     )
     kwargs.update(dtype=dtype, device=device, figure=figure and str(figure))
-    if procs == 1:
-        out = procs_entry(**kwargs, progress=show_progress(quiet), distributed=False)
-    else:
-        out = launch("neurodl.cli.simulate_net:procs_entry", procs, kwargs)
+    out = run_command(
+        "neurodl.cli.simulate_net:procs_entry",
+        procs,
+        kwargs,
+        n,
+        device=device,
+        local={"progress": show_progress(quiet)},
+    )
     if as_json:
         echo_json(out)
         return

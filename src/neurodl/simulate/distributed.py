@@ -88,7 +88,14 @@ from neurodl.errors import NeurodlError, ValidationError
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network
 
-__all__ = ["Distributed", "check_procs", "init", "launch", "partition"]
+__all__ = [
+    "Distributed",
+    "check_procs",
+    "init",
+    "launch",
+    "partition",
+    "run_command",
+]
 
 DEFAULT_TIMEOUT_S = 300.0
 _NO_SYNAPSE_WINDOW = 1000  # steps per exchange when nothing needs exchanging
@@ -336,6 +343,49 @@ def check_procs(
     return procs
 
 
+def _resolve(target: str) -> Any:
+    """Return the function named by ``"module:function"`` or ``"file.py:function"``."""
+    import importlib
+
+    module, name = target.rsplit(":", 1)
+    if module.endswith(".py"):  # a script, by its path
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("_neurodl_target", module)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(module)
+    return getattr(mod, name)
+
+
+def run_command(
+    target: str,
+    procs: int,
+    kwargs: dict[str, Any],
+    n_neurons: int,
+    *,
+    device: str = "cpu",
+    local: dict[str, Any] | None = None,
+    option: str = "--procs",
+) -> Any:
+    """Run ``target`` here or on ``procs`` processes (a command's ``--procs``).
+
+    Validates ``procs`` first (:func:`check_procs`: nothing runs or is written
+    on a bad value). ``procs == 1``: ``target(**kwargs, **local,
+    distributed=False)`` in this process; else :func:`launch` runs
+    ``target(**kwargs, distributed=True)`` on ``procs`` processes and rank 0's
+    result is returned. ``target`` builds its network, calls
+    ``net.distribute()`` when ``distributed`` (before the first run), and
+    returns a JSON-serialisable result (rank 0 writes any file).
+    """
+    check_procs(procs, n_neurons, option=option, device=device)
+    if procs == 1:
+        return _resolve(target)(**kwargs, **(local or {}), distributed=False)
+    return launch(target, procs, {**kwargs, "distributed": True})
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -465,8 +515,6 @@ def _raise_failure(tmp: str, failed: Any, procs: int) -> None:
 
 def _worker() -> None:
     """Entry point of a process started by :func:`launch` (argv: see there)."""
-    import importlib
-
     import torch.distributed as dist
 
     target, payload, out, threads = sys.argv[1:5]
@@ -474,18 +522,7 @@ def _worker() -> None:
     rank = int(os.environ["RANK"])
     try:
         init("gloo", float(os.environ.get("NEURODL_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)))
-        module, name = target.rsplit(":", 1)
-        if module.endswith(".py"):  # a script, by its path
-            import importlib.util
-
-            spec = importlib.util.spec_from_file_location("_neurodl_target", module)
-            assert spec is not None and spec.loader is not None
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-        else:
-            mod = importlib.import_module(module)
-        fn = getattr(mod, name)
-        result = fn(**json.loads(payload))
+        result = _resolve(target)(**json.loads(payload))
     except NeurodlError as e:
         with open(out + ".error", "w", encoding="utf-8") as f:
             json.dump({"type": type(e).__name__, "message": str(e)}, f)
