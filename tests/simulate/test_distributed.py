@@ -119,8 +119,17 @@ def _mixed(backend):
     return net, [net.spike_monitor(p) for p in pops], 80.0
 
 
+def _busy(backend):
+    """Every neuron fires almost every step: the spike record must grow."""
+    net = Network(dt=0.1, seed=2, backend=backend)
+    p = LIFParams(tau_mem=10.0, v_rest=-65.0, v_th=-50.0, v_reset=-65.0, t_ref=0.0)
+    pop = net.population(300, p, i_ext=3200.0, v0=("uniform", -65.0, -50.0))
+    net.connect(pop, pop, FixedProbability(0.05), weight=-0.05, delay=0.1)
+    return net, [net.spike_monitor(pop)], 60.0
+
+
 NETWORKS = {"cuba": _cuba, "brunel": _brunel, "microcircuit": _microcircuit,
-            "mixed": _mixed}  # fmt: skip
+            "mixed": _mixed, "busy": _busy}  # fmt: skip
 
 
 def _digest(mons) -> dict:
