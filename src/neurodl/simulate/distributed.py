@@ -9,8 +9,10 @@ every process, from the network's seed, so they do not depend on ``P``.
 Usage, inside processes started by ``torchrun`` (or :func:`launch`)::
 
     import torch.distributed as dist
-    dist.init_process_group("gloo")           # "nccl" between GPUs: that line only
+    from neurodl.simulate.distributed import init
+    init("gloo", timeout_s=300)               # "nccl" between GPUs: that line only
     net = build_my_network()                  # the same calls on every process
+                                              # (NCCL: device="cuda:<rank>")
     mon = net.spike_monitor(pop)
     net.distribute()                          # before the first run / build
     net.run(1000.0)                           # every process: the global spikes
@@ -53,7 +55,10 @@ x86-64 machine publish their spikes in ``/dev/shm`` instead
 (:mod:`neurodl.simulate._shm_exchange`; a gloo ``all_gather`` costs ~0.3 ms here,
 more than a window of the 10 %-scale microcircuit computes). ``"auto"``
 (default): shm where every process is on this machine, else the group's
-collective. No pickle-based collective is used. Every process's spike monitors
+collective. The compiled path runs whole windows in one kernel with the shm
+exchange inside (spin on an atomic flag, then yield the CPU); the tensor path
+and gloo exchange window by window from Python. No pickle-based collective is
+used. Every process's spike monitors
 get the global record (the exchanged spikes are all spikes), in the
 single-process order.
 
