@@ -387,6 +387,11 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     # --- end Brunel ---
 }
 
+# --- --procs of simulate cuba|coba (issue 13, helper "dist") ---
+for _net in ("cuba", "coba"):
+    CASES[f"simulate {_net}"][1]["--procs"] = ["0"]
+# --- end --procs ---
+
 
 def _commands() -> dict[str, list[str]]:
     """Every leaf command of the CLI and the names its parameters are typed as."""

@@ -100,3 +100,31 @@ def test_bad_input_is_one_line(capsys, args, message):
     code, _out, err = run(capsys, "simulate", "cuba", *args)
     assert code == 1
     assert message in err and err.count("\n") == 1
+
+
+# --- --procs (issue 13, helper "dist") ---
+@pytest.mark.parametrize("model", ["cuba", "coba"])
+def test_procs_gives_the_same_json_apart_from_timings(capsys, model, tmp_path):
+    outs = []
+    for procs in ("1", "2"):
+        fig = tmp_path / f"raster{procs}.png"
+        args = ["simulate", model, "--n", "500", "--duration", "50", "--seed", "2"]
+        args += ["--procs", procs, "--json", "--quiet", "--figure", str(fig)]
+        code, out, err = run(capsys, *args)
+        assert code == 0, err
+        assert fig.exists()
+        data = json.loads(out)
+        del data["setup_seconds"], data["run_seconds"], data["figure"]
+        outs.append(data)
+    assert outs[0]["n_spikes"] > 0
+    assert outs[0] == outs[1]
+
+
+def test_procs_more_than_neurons_is_one_clear_error(capsys):
+    code, _, err = run(capsys, "simulate", "cuba", "--n", "5", "--procs", "6")
+    assert code == 1
+    assert err.startswith("neurodl: error: '--procs'") and "6 processes for 5" in err
+    assert "Traceback" not in err
+
+
+# --- end --procs ---

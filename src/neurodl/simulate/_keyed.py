@@ -48,6 +48,7 @@ __all__ = [
     "binomial_cdf",
     "draw_projection",
     "poisson_add",
+    "poisson_add_range",
     "poisson_counts",
     "poisson_tables",
     "step_key",
@@ -499,20 +500,23 @@ _HEAD = 8  # CDF entries compared without branches (the common counts)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def poisson_add(  # pragma: no cover - compiled
+def poisson_add_range(  # pragma: no cover - compiled
     k: int,
     g: np.ndarray,
     pin_i: np.ndarray,  # (Q, 3): offset in g, n neurons, CDF length
     pin_key: np.ndarray,  # (Q,) uint64 input keys
     pin_w: np.ndarray,  # (Q,) weight
     pin_cdf: np.ndarray,  # (Q, L) CDF tables, padded with 1.0 (L > _HEAD)
+    pin_own: np.ndarray,  # (Q, 2) neurons [i0, i1) of each input; (0, 2): all
 ) -> None:
     """Add every Poisson input's ``count * weight`` of step ``k`` to ``g``.
 
     ``count = #{c: cdf[c] <= u}`` (``searchsorted(side="right")``, as the tensor
     path): the first :data:`_HEAD` comparisons summed without branches, the rest
     (rare) scanned; every neuron gets ``+ count * weight`` (also ``+ 0.0``, as the
-    tensor path).
+    tensor path). ``pin_own`` restricts each input to the neurons a process owns
+    (:mod:`neurodl.simulate.distributed`): neuron ``i`` hashes the same key
+    whichever process owns it.
     """
     golden = np.uint64(0x9E3779B97F4A7C15)
     m1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -524,14 +528,16 @@ def poisson_add(  # pragma: no cover - compiled
     scale = 1.0 / 9007199254740992.0
     for q in range(pin_i.shape[0]):
         off = pin_i[q, 0]
-        n = pin_i[q, 1]
+        i0 = pin_own[q, 0] if pin_own.shape[0] > 0 else 0
+        i1 = pin_own[q, 1] if pin_own.shape[0] > 0 else pin_i[q, 1]
         wq = pin_w[q]
         cdf = pin_cdf[q]
         z = (pin_key[q] ^ np.uint64(k)) + golden
         z = (z ^ (z >> s30)) * m1
         z = (z ^ (z >> s27)) * m2
-        zi = z ^ (z >> s31)  # the step's key; neuron i hashes key + (i + 1) G
-        for i in range(n):
+        # the step's key; neuron i hashes key + (i + 1) G
+        zi = (z ^ (z >> s31)) + np.uint64(i0) * golden
+        for i in range(i0, i1):
             zi = zi + golden
             z = (zi ^ (zi >> s30)) * m1
             z = (z ^ (z >> s27)) * m2
@@ -544,6 +550,22 @@ def poisson_add(  # pragma: no cover - compiled
                 while cdf[a] <= u:
                     a += 1
             g[off + i] = g[off + i] + a * wq
+
+
+_ALL = np.zeros((0, 2), np.int64)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def poisson_add(  # pragma: no cover - compiled
+    k: int,
+    g: np.ndarray,
+    pin_i: np.ndarray,
+    pin_key: np.ndarray,
+    pin_w: np.ndarray,
+    pin_cdf: np.ndarray,
+) -> None:
+    """:func:`poisson_add_range` over every neuron of every input."""
+    poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, _ALL)
 
 
 def _signed(x: int) -> int:

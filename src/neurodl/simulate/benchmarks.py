@@ -193,18 +193,23 @@ def run_reference(
     dtype: torch.dtype = torch.float64,
     device: str = "cpu",
     progress: bool | str = "auto",
+    distributed: bool = False,
 ) -> NetworkRun:
     """Build and run CUBA or COBA; report rate, ISI CV and timings.
 
     ``setup_seconds`` covers building the network (connectivity, initial state) and,
     on the compiled path, loading or compiling the kernel; ``run_seconds`` is the
-    simulation loop alone.
+    simulation loop alone. ``distributed``: split the network over the processes
+    of the default ``torch.distributed`` group (:meth:`Network.distribute`); every
+    process returns the same result.
     """
     check_option("model", model, MODELS)
     check_positive("duration", duration)
     t0 = time.perf_counter()
     build = cuba if model == "cuba" else coba
     net, mon = build(n, seed=seed, backend=backend, dtype=dtype, device=device)
+    if distributed:
+        net.distribute()
     net.build()
     resolved = backend
     if backend == "auto":
@@ -225,7 +230,7 @@ def run_reference(
         seed=seed,
         duration_ms=float(duration),
         backend=resolved,
-        n_synapses=net.n_synapses,
+        n_synapses=net.n_synapses if net._dist is None else net._dist.n_synapses,
         n_spikes=int(times.size),
         rate_hz=firing_rate(int(times.size), n, duration),
         cv_isi=cv_isi(times, idx, n),

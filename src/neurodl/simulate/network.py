@@ -202,6 +202,7 @@ class Network:
         self._tgt: np.ndarray = np.zeros(0, np.int32)
         self._dly: np.ndarray = np.zeros(0, np.uint8)
         self._perm_cache: np.ndarray | None = None
+        self._dist: Any = None  # distributed.Distributed, see distribute()
         self.step = 0  # steps simulated so far
         self.built = False
         self._plastic: Any = None  # plasticity.PlasticState after build, if any
@@ -593,7 +594,31 @@ class Network:
     # ---------------------------------------------------------------------- build
     def build(self) -> None:
         """Draw connectivity and the initial state (done by the first run)."""
+        if self._dist is not None and not self.built:
+            from neurodl.simulate import distributed
+
+            distributed.build(self, self._dist)
+            return
         self._build()
+
+    def distribute(
+        self, group: Any = None, *, procs: int | None = None, exchange: str = "auto"
+    ) -> None:
+        """Split this network over the processes of a ``torch.distributed`` group.
+
+        Call it on every process, after the same construction calls and before
+        the first run; :meth:`run` then simulates this process's block of
+        neurons and exchanges spikes with the others, and every process's spike
+        monitors hold all spikes, identical for any number of processes (see
+        :mod:`neurodl.simulate.distributed`). ``group``: default the default
+        process group; ``procs``: the expected number of processes (checked);
+        ``exchange``: ``"gloo"`` (the group's ``all_gather``), ``"shm"`` (shared
+        memory, processes on one x86-64 machine) or ``"auto"`` (shm where it
+        can, else the group's collective).
+        """
+        from neurodl.simulate import distributed
+
+        self._dist = distributed.attach(self, group, procs, exchange)
 
     def _build(self, targets: tuple[int, int] | None = None) -> None:
         """Build; ``targets``: only the synapses onto LIF neurons ``[lo, hi)``.
@@ -862,6 +887,11 @@ class Network:
         )
         from neurodl.simulate import _runner
 
+        if self._dist is not None:
+            from neurodl.simulate import distributed
+
+            distributed.run(self, n_steps, backend, show, grad, propagation)
+            return
         if backend == "numba" and grad:
             _runner.run_numba_grad(self, n_steps, show, detach_reset)
         elif backend == "numba":
