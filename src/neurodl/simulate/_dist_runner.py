@@ -23,8 +23,8 @@ from neurodl.simulate._runner import (
     _step_tables,
 )
 from neurodl.simulate.distributed import window_steps
-from neurodl.simulate.stream_monitors import deliver
 from neurodl.simulate.plasticity import adaptation_vectors, theta_table
+from neurodl.simulate.stream_monitors import deliver
 
 if TYPE_CHECKING:
     from neurodl.simulate.distributed import Distributed
