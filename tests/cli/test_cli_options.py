@@ -345,6 +345,7 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
             "--backend": ["nest"],
             "--dtype": ["float16"],
             "--device": ["gpu9"],
+            "--procs": ["100000"],  # more processes than neurons
             "--figure": [DIR],
         },
     ),

@@ -209,6 +209,24 @@ def test_cli_json_shape(tmp_path):
     assert fig.stat().st_size > 1000
 
 
+def test_cli_procs_gives_the_same_statistics(tmp_path):
+    """--procs 2 (one network over two processes): the same spikes, so the same
+    rates, CVs and correlations as one process."""
+    from typer.testing import CliRunner
+
+    from neurodl.cli.main import app
+
+    args = ["simulate", "microcircuit", "--scale", "0.03", "--duration", "60",
+            "--presim", "20", "--json", "--quiet"]  # fmt: skip
+    outs = []
+    for procs in ("1", "2"):
+        r = CliRunner().invoke(app, [*args, "--procs", procs])
+        assert r.exit_code == 0, r.output
+        outs.append(json.loads(r.output)["populations"])
+    assert sum(row["rate_hz"] for row in outs[0].values()) > 0
+    assert outs[0] == outs[1]
+
+
 # ------------------------------------------------------------------ full scale (slow)
 def _ks(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.sort(a.astype(float)), np.sort(b.astype(float))

@@ -17,6 +17,7 @@ from neurodl.cli._common import (
     echo_warnings,
     show_progress,
 )
+from neurodl.cli.simulate_net import PROCS_OPT
 
 SCALE_OPT = typer.Option(
     1.0, "--scale", help="Fraction of neurons and in-degrees, in (0, 1]."
@@ -75,6 +76,51 @@ def save_figure(res: Any, path: Path, max_per_pop: int = 100) -> Path:
     return _save(fig, path)
 
 
+def procs_entry(
+    scale: float,
+    duration: float,
+    presim: float,
+    drive: str,
+    thalamic: bool,
+    seed: int,
+    backend: str,
+    dtype: str,
+    device: str,
+    figure: str | None,
+    progress: bool | str = False,
+    distributed: bool = True,
+) -> dict[str, Any]:
+    """Run the microcircuit (on each process of a launch); return the JSON summary.
+
+    Every process computes the same statistics (each holds every spike); the
+    first (rank 0, or the only one) writes the figure. Timings and peak memory
+    are that process's.
+    """
+    import torch
+
+    from neurodl.models import potjans_diesmann as pd
+
+    res = pd.run(
+        duration,
+        scale,
+        drive=drive,
+        thalamic=thalamic,
+        seed=seed,
+        presim=presim,
+        backend=backend,
+        dtype=torch.float64 if dtype == "float64" else torch.float32,
+        device=device,
+        progress=progress,
+        distributed=distributed,
+    )
+    out = res.summary()
+    if figure is not None:
+        if not distributed or torch.distributed.get_rank() == 0:
+            save_figure(res, Path(figure))
+        out["figure"] = figure
+    return out
+
+
 @cli_errors()
 def microcircuit(
     scale: float = SCALE_OPT,
@@ -86,62 +132,64 @@ def microcircuit(
     backend: str = BACKEND_OPT,
     dtype: str = DTYPE_OPT,
     device: str = DEVICE_OPT,
+    procs: int = PROCS_OPT,
     figure: Path | None = FIGURE_OPT,
     as_json: bool = JSON,
     quiet: bool = QUIET,
 ) -> None:
     """Potjans & Diesmann 2014 cortical microcircuit: rates, CV, correlation, speed."""
-    import torch
-
     from neurodl._validate import check_device, check_int, check_option
     from neurodl.models import potjans_diesmann as pd
     from neurodl.simulate import BACKENDS
+    from neurodl.simulate.distributed import run_command
 
     check_option("--dtype", dtype, ("float64", "float32"))
     check_option("--backend", backend, BACKENDS)
     check_device("--device", device)
     check_int("--seed", seed, minimum=0)
     check_writable("--figure", figure)
-    pd.tables(scale, None, drive)  # --scale and --drive checked before any work
-    res = pd.run(
-        duration,
-        scale,
-        drive=drive,
-        thalamic=thalamic,
-        seed=seed,
-        presim=presim,
-        backend=backend,
-        dtype=torch.float64 if dtype == "float64" else torch.float32,
+    tab = pd.tables(scale, None, drive)  # --scale and --drive checked first
+    kwargs: dict[str, Any] = dict(
+        scale=scale, duration=duration, presim=presim, drive=drive,
+        thalamic=thalamic, seed=seed, backend=backend, dtype=dtype, device=device,
+        figure=figure and str(figure),
+    )  # fmt: skip
+    out = run_command(
+        "neurodl.cli.microcircuit:procs_entry",
+        procs,
+        kwargs,
+        int(sum(tab.n)),
         device=device,
-        progress=show_progress(quiet),
+        local={"progress": show_progress(quiet)},
     )
-    out = res.summary()
-    if figure is not None:
-        save_figure(res, figure)
-        out["figure"] = str(figure)
     if as_json:
         echo_json(out)
         return
+    on = f", on {procs} processes" if procs > 1 else ""
     typer.echo(
-        f"Potjans & Diesmann 2014, scale {res.scale:g} ({sum(res.n)} neurons, "
-        f"{res.n_synapses} synapses), {drive} drive, seed {seed}, "
-        f"{duration:g} ms after {presim:g} ms presimulation"
+        f"Potjans & Diesmann 2014, scale {out['scale']:g} ({out['n_neurons']} "
+        f"neurons, {out['n_synapses']} synapses), {drive} drive, seed {seed}, "
+        f"{duration:g} ms after {presim:g} ms presimulation{on}"
     )
     typer.echo(
         f"{'population':>10} {'N':>6} {'rate (Hz)':>10} {'ISI CV':>7} {'corr':>8}"
     )
     for name in pd.POPULATIONS:
         row = out["populations"][name]
-        cv = "-" if math.isnan(row["cv_isi"]) else f"{row['cv_isi']:.3f}"
-        cc = "-" if math.isnan(row["correlation"]) else f"{row['correlation']:.4f}"
+        cv = _fmt(row["cv_isi"], ".3f")
+        cc = _fmt(row["correlation"], ".4f")
         typer.echo(f"{name:>10} {row['n']:>6} {row['rate_hz']:>10.3f} {cv:>7} {cc:>8}")
     typer.echo(
-        f"setup {res.setup_s:.2f} s, run {res.run_s:.2f} s (real-time factor "
-        f"{res.rtf:.2f}), peak memory {res.peak_rss_mb:.0f} MB"
+        f"setup {out['setup_s']:.2f} s, run {out['run_s']:.2f} s (real-time factor "
+        f"{out['real_time_factor']:.2f}), peak memory {out['peak_memory_mb']:.0f} MB"
     )
     echo_warnings(out)
     if figure is not None:
         typer.echo(f"figure: {figure}")
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None or math.isnan(x) else format(x, spec)
 
 
 def register(app: typer.Typer) -> None:

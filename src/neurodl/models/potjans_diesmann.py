@@ -532,7 +532,8 @@ def run(
     device: str = "cpu",
     record: bool = True,
     cc_sample_size: int = 100,
-    progress: bool = False,
+    progress: bool | str = False,
+    distributed: bool = False,
 ) -> MicrocircuitResult:
     """Build the microcircuit, simulate ``presim`` + ``duration`` ms, measure it.
 
@@ -544,6 +545,10 @@ def run(
         Simulated first and discarded (ms, a multiple of dt, may be 0).
     record : bool
         ``False``: no monitors (benchmarks); only timing and memory are returned.
+    distributed : bool
+        Split the network over the processes of the default process group
+        (:meth:`neurodl.simulate.Network.distribute`); every process returns
+        the same statistics (the spikes are those of a single process).
     """
     for name, value, strict in (
         ("duration", duration, True),
@@ -574,6 +579,8 @@ def run(
         record=record,
     )
     net = mc.net
+    if distributed:
+        net.distribute()
     t0 = time.perf_counter()
     net.build()
     setup_s = mc.construction_s + (time.perf_counter() - t0)
