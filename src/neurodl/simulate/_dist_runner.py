@@ -15,13 +15,8 @@ import torch
 from neurodl.errors import ValidationError
 from neurodl.simulate import _models
 from neurodl.simulate._keyed import TorchPoisson, poisson_tables
-from neurodl.simulate._runner import (
-    _Layout,
-    _progress,
-    _Propagator,
-    _source_schedule,
-    _step_tables,
-)
+from neurodl.simulate._runner import _progress, _source_schedule, _step_tables
+from neurodl.simulate._torch_runner import _Layout, _Propagator
 from neurodl.simulate.distributed import window_steps
 from neurodl.simulate.plasticity import adaptation_vectors, theta_table
 from neurodl.simulate.stream_monitors import deliver

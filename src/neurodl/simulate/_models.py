@@ -243,7 +243,8 @@ class TorchModels:
         A built network with at least one non-LIF population.
     slot_cond : list of list of bool
         ``slot_cond[k][p]``: slot ``k`` of population ``p`` is a conductance
-        synapse (the tensor layout's slots, :class:`neurodl.simulate._runner._Layout`).
+        synapse (the tensor layout's slots,
+        :class:`neurodl.simulate._torch_runner._Layout`).
     erev : list of list of float
         Reversal potentials per slot and population.
     """

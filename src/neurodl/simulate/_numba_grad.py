@@ -531,7 +531,7 @@ class CompiledSimulation(torch.autograd.Function):
 def run_numba_grad(net: Network, n_steps: int, show: bool, detach_reset: bool) -> None:
     """Advance ``net`` by ``n_steps`` with the compiled BPTT path (``grad=True``).
 
-    Fills the monitors as :func:`neurodl.simulate._runner.run_torch` does with
+    Fills the monitors as :func:`neurodl.simulate._torch_runner.run_torch` does with
     ``grad=True``: ``SpikeMonitor.spikes`` (T, 1, n) and ``StateMonitor.tensor``
     (n_samples, 1, M) are differentiable with respect to the projections' weights,
     the learnable population parameters and the state the run started from.

@@ -48,7 +48,6 @@ number of threads.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,6 +60,7 @@ from neurodl.errors import ShapeError, ValidationError
 from neurodl.neurons.lif import LIFParams
 from neurodl.neurons.surrogate import Surrogate, get_surrogate
 from neurodl.simulate import _models
+from neurodl.simulate._build import check_synapse
 from neurodl.simulate._models import ModelParams
 from neurodl.simulate._tables import check_delay
 from neurodl.simulate.connectivity import Rule
@@ -109,37 +109,6 @@ PROPAGATIONS = ("sparse", "events", "spmv", "dense")
 _PROGRESS_STEPS = 50_000  # runs at least this long show a progress bar ("auto")
 
 
-def _check_synapse(synapse: Any, post: Population) -> Synapse:
-    synapse = CurrentSynapse() if synapse is None else synapse
-    if not isinstance(synapse, CurrentSynapse | ConductanceSynapse | DeltaSynapse):
-        raise ValidationError(
-            "'synapse' must be CurrentSynapse, ConductanceSynapse or DeltaSynapse; "
-            f"got {type(synapse).__name__}."
-        )
-    if isinstance(synapse, DeltaSynapse) and _models.model_kind(post.params) >= 2:
-        raise ValidationError(
-            "'synapse': DeltaSynapse (v += w) drives LIF and ALIF populations; "
-            f"{post.name!r} is {type(post.params).__name__}, whose input enters "
-            "its equation as a current: use CurrentSynapse."
-        )
-    return synapse
-
-
-def _draw(spec: InitSpec, n: int, rng: np.random.Generator, what: str) -> np.ndarray:
-    if isinstance(spec, int | float) and not isinstance(spec, bool):
-        return np.full(n, float(spec))
-    if isinstance(spec, tuple) and len(spec) == 3 and isinstance(spec[0], str):
-        kind, a, b = spec
-        check_option(f"{what} distribution", kind, ("uniform", "normal"))
-        if kind == "uniform":
-            return rng.uniform(float(a), float(b), size=n)
-        return rng.normal(float(a), float(b), size=n)
-    arr = np.asarray(spec, dtype=np.float64)
-    if arr.shape != (n,):
-        raise ShapeError(f"{what!r} must have shape ({n},); got {arr.shape}.")
-    return arr
-
-
 class Network:
     """A spiking network simulated on a fixed time grid.
 
@@ -165,6 +134,22 @@ class Network:
         Spike function of the tensor path with ``grad=True``; its slope is per mV
         (default ``fast_sigmoid`` with slope 1 per mV).
     """
+
+    # set by build (neurodl.simulate._build.build_network)
+    n_lif: int  # neurons of the populations (the LIF index space)
+    n_all: int  # and the spike sources after them
+    n_g: int  # synaptic variables
+    channels: list[tuple[Population, Synapse, int]]  # (pop, synapse, offset in g)
+    max_delay: int  # steps
+    theta: Tensor  # adaptive thresholds, (batch, n_lif)
+    _aux0: Tensor
+    _initial: tuple[Tensor, Tensor]
+    _ring: np.ndarray  # the compiled path's delay ring
+    v: Tensor  # membrane potentials, (batch, n_lif)
+    g: Tensor  # synaptic variables, (batch, n_g)
+    aux: Tensor  # ALIF b, Izhikevich u, AdEx w, (batch, n_lif)
+    refr: Tensor  # refractory steps left, (batch, n_lif)
+    _pending: dict[int, Tensor]  # tensor path: step -> delayed input
 
     def __init__(
         self,
@@ -396,7 +381,7 @@ class Network:
             raise ValidationError(
                 f"'post' must be a Population; got {type(post).__name__}."
             )
-        synapse = _check_synapse(synapse, post)
+        synapse = check_synapse(synapse, post)
         if isinstance(weight, Normal | np.ndarray) or callable(weight):
             pass
         elif isinstance(weight, bool) or not isinstance(weight, int | float):
@@ -480,7 +465,7 @@ class Network:
             raise ValidationError(f"'weight' must be a number; got {weight!r}.")
         if not math.isfinite(weight):
             raise ValidationError(f"'weight' must be finite; got {weight!r}.")
-        synapse = _check_synapse(synapse, pop)
+        synapse = check_synapse(synapse, pop)
         inp = PoissonInput(
             self,
             len(self.poisson_inputs),
@@ -627,95 +612,9 @@ class Network:
         same synapses onto them as a full build, in the same CSR order (rows keep
         every presynaptic neuron); the rest of the network is built in full.
         """
-        if self.built:
-            return
-        t0 = time.perf_counter()
-        if not self.populations:
-            raise ValidationError("the network has no population; add one first.")
-        rng = self._rng
-        offset = 0
-        for pop in self.populations:
-            pop.start = offset
-            offset += pop.n
-            if pop.method == "auto":
-                pop.method = (
-                    "exact"
-                    if all(
-                        isinstance(s, CurrentSynapse | DeltaSynapse)
-                        for s in pop.channels
-                    )
-                    else "euler"
-                )
-            elif pop.method == "exact" and not all(
-                isinstance(s, CurrentSynapse | DeltaSynapse) for s in pop.channels
-            ):
-                raise ValidationError(
-                    f"population {pop.name!r}: method 'exact' needs current "
-                    "synapses only (conductance synapses make v nonlinear); use "
-                    "'euler'."
-                )
-        self.n_lif = offset
-        for src in self.sources:
-            src.start = offset
-            offset += src.n
-            src.seed = int(rng.integers(2**63))
-            src.rng = np.random.default_rng(src.seed)
-        self.n_all = offset
-        # synaptic channels: one flat vector, channel by channel
-        self.channels: list[tuple[Population, Synapse, int]] = []
-        g_off = 0
-        for pop in self.populations:
-            for syn in pop.channels:
-                self.channels.append((pop, syn, g_off))
-                g_off += pop.n
-        self.n_g = g_off
-        ch_offset = {(p.index, s): off for p, s, off in self.channels}
-        from neurodl.simulate._tables import build_tables
+        from neurodl.simulate._build import build_network
 
-        build_tables(self, targets, ch_offset)
-        self.max_delay = int(self._dly.max()) if self._dly.size else 0
-        # initial state
-        batch = self.batch
-        v = np.empty((batch, self.n_lif))
-        aux = np.zeros((batch, self.n_lif))  # ALIF b, Izhikevich u, AdEx w
-        g = np.zeros((batch, self.n_g))
-        for b in range(batch):
-            for pop in self.populations:
-                spec = (
-                    pop.v0 if pop.v0 is not None else _models.rest_potential(pop.params)
-                )
-                v[b, pop.start : pop.start + pop.n] = _draw(spec, pop.n, rng, "v0")
-                aux[b, pop.start : pop.start + pop.n] = _models.initial_aux(
-                    pop.params, v[b, pop.start : pop.start + pop.n]
-                )
-            for pop, syn, off in self.channels:
-                if syn in pop.g0:
-                    g[b, off : off + pop.n] = _draw(pop.g0[syn], pop.n, rng, "g0")
-        self.v = torch.as_tensor(v, dtype=self.dtype, device=self.device)
-        self.g = torch.as_tensor(g, dtype=self.dtype, device=self.device)
-        self.aux = torch.as_tensor(aux, dtype=self.dtype, device=self.device)
-        self._aux0 = self.aux.clone()
-        self.refr = torch.zeros(
-            (batch, self.n_lif), dtype=torch.int64, device=self.device
-        )
-        theta = np.zeros((batch, self.n_lif))
-        for pop in self.populations:
-            if pop.adaptation is not None:
-                theta[:, pop.start : pop.start + pop.n] = pop.adaptation.theta0
-        self.theta = torch.as_tensor(theta, dtype=self.dtype, device=self.device)
-        from neurodl.simulate.plasticity import PlasticState
-
-        self._plastic = (
-            PlasticState(self)
-            if any(p.plasticity is not None for p in self.projections)
-            else None
-        )
-        np_dtype = np.float64 if self.dtype == torch.float64 else np.float32
-        self._ring = np.zeros((self.max_delay + 1, self.n_g), np_dtype)  # numba
-        self._pending: dict[int, Tensor] = {}  # torch path: step -> input
-        self._initial = (self.v.clone(), self.g.clone())
-        self.built = True
-        self.setup_seconds += time.perf_counter() - t0
+        build_network(self, targets)
 
     def reset(self) -> None:
         """Back to time 0: the initial state, no spikes in flight, monitors cleared.
@@ -897,7 +796,9 @@ class Network:
         elif backend == "numba":
             _runner.run_numba(self, n_steps, show)
         else:
-            _runner.run_torch(self, n_steps, show, grad, detach_reset, propagation)
+            from neurodl.simulate._torch_runner import run_torch
+
+            run_torch(self, n_steps, show, grad, detach_reset, propagation)
 
 
 def _is_tty() -> bool:
