@@ -43,39 +43,6 @@ FIGURE_OPT = typer.Option(
 )
 
 
-def save_figure(res: Any, path: Path, max_per_pop: int = 100) -> Path:
-    """Write the raster (``max_per_pop`` neurons per population) and rate boxes."""
-    from neurodl.models.potjans_diesmann import POPULATIONS
-    from neurodl.viz import _pyplot, _save
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(
-        1, 2, figsize=(10, 5), gridspec_kw={"width_ratios": [3, 1.2]}
-    )
-    offset, ticks = 0, []
-    colors = ("#595289", "#af143c")
-    t0 = res.presim_ms
-    for p, name in enumerate(POPULATIONS):
-        times, idx = res.spikes[name]
-        keep = (idx < max_per_pop) & (times >= t0)
-        shown = min(max_per_pop, res.n[p])
-        ax[0].plot(times[keep], -(offset + idx[keep]), "|", ms=1.5, color=colors[p % 2])
-        ticks.append(-(offset + shown / 2))
-        offset += shown + 10
-    ax[0].set_yticks(ticks, POPULATIONS)
-    ax[0].set(xlabel="time (ms)", xlim=(t0, t0 + res.duration_ms))
-    ax[0].set_title(
-        f"PD14 scale {res.scale:g}, {res.drive}, seed {res.seed}: first "
-        f"{max_per_pop} neurons per population"
-    )
-    rates = [res.counts[name] / (res.duration_ms / 1000.0) for name in POPULATIONS]
-    ax[1].boxplot(rates[::-1], orientation="horizontal", showfliers=False)
-    ax[1].set_yticks(range(1, 9), POPULATIONS[::-1])
-    ax[1].set(xlabel="rate (Hz)", title="per-neuron rates")
-    fig.tight_layout()
-    return _save(fig, path)
-
-
 def procs_entry(
     scale: float,
     duration: float,
@@ -116,7 +83,9 @@ def procs_entry(
     out = res.summary()
     if figure is not None:
         if not distributed or torch.distributed.get_rank() == 0:
-            save_figure(res, Path(figure))
+            from neurodl.viz import save_microcircuit
+
+            save_microcircuit(res, Path(figure))
         out["figure"] = figure
     return out
 
