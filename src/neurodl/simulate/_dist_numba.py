@@ -206,9 +206,11 @@ def deliver(  # pragma: no cover - compiled
     else:
         for s in range(sp_idx.shape[0]):
             j = sp_idx[s]
-            ks = sp_step[s]
+            base = sp_step[s] % big_l  # as run_chunk: no modulo per event
             for syn in range(indptr[j], indptr[j + 1]):
-                ring[(ks + dly[syn]) % big_l, tgt[syn]] += w[syn]
+                slot_d = base + dly[syn]
+                slot_d = slot_d - big_l if slot_d >= big_l else slot_d
+                ring[slot_d, tgt[syn]] += w[syn]
         slot = k % big_l
         for r in range(own_g.shape[0]):
             for t in range(own_g[r, 0], own_g[r, 1]):

@@ -452,7 +452,8 @@ def run_chunk(
                 ring[0, t] = 0.0
                 touched[t] = 0
         else:
-            for s in range(n_spk):
+            base = k % big_l  # slot of delay d: base + d, wrapped (no modulo
+            for s in range(n_spk):  # per event: delays are < big_l)
                 j = spk[s]
                 if n_rules > 0:
                     _spike_traces(
@@ -460,7 +461,9 @@ def run_chunk(
                         scratch,
                     )  # fmt: skip
                 for syn in range(indptr[j], indptr[j + 1]):
-                    ring[(k + dly[syn]) % big_l, tgt[syn]] += w[syn]
+                    slot_d = base + dly[syn]
+                    slot_d = slot_d - big_l if slot_d >= big_l else slot_d
+                    ring[slot_d, tgt[syn]] += w[syn]
                 if n_rules == 0:
                     continue
                 for e in range(pre_seg_ptr[j], pre_seg_ptr[j + 1]):
