@@ -185,6 +185,16 @@ def _torch_pop_terms(net: Network, pop: Population, grad: bool) -> dict[str, Any
     return co
 
 
+def _group_steps(
+    net: Network, group: Any, lif_rec: list[Tensor], src_rec: list[Tensor]
+) -> list[Tensor]:
+    """Return the recorded steps of ``group`` (a population or a spike source)."""
+    if isinstance(group, SpikeSource):
+        lo = group.start - net.n_lif
+        return [x[:, lo : lo + group.n] for x in src_rec]
+    return [x[:, group.start : group.start + group.n] for x in lif_rec]
+
+
 def _flush_spikes(
     net: Network,
     lif_rec: list[Tensor],
@@ -200,23 +210,14 @@ def _flush_spikes(
     batch = net.batch
     upto = k_start + max(len(lif_rec), len(src_rec))
     for stream in net.stream_monitors:
-        group = stream.group
-        if isinstance(group, SpikeSource):
-            lo = group.start - net.n_lif
-            seq = [x[:, lo : lo + group.n] for x in src_rec]
-        else:
-            seq = [x[:, group.start : group.start + group.n] for x in lif_rec]
+        seq = _group_steps(net, stream.group, lif_rec, src_rec)
         if not seq:
             continue
         t_i, n_i = torch.nonzero(torch.stack(seq)[:, 0].detach(), as_tuple=True)
         stream._feed((t_i + k_start).cpu().numpy(), n_i.cpu().numpy(), upto)
     for mon in net.spike_monitors:
         group = mon.group
-        if isinstance(group, SpikeSource):
-            lo = group.start - net.n_lif
-            seq = [x[:, lo : lo + group.n] for x in src_rec]
-        else:
-            seq = [x[:, group.start : group.start + group.n] for x in lif_rec]
+        seq = _group_steps(net, group, lif_rec, src_rec)
         if not seq:
             continue
         stacked = torch.stack(seq)  # (T, batch, n)
