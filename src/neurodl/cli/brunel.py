@@ -27,6 +27,7 @@ from neurodl.cli._common import (
     echo_warnings,
     show_progress,
 )
+from neurodl.cli.simulate_net import BACKEND_OPT
 from neurodl.errors import ValidationError
 
 app = typer.Typer(
@@ -47,9 +48,6 @@ N_EXC_OPT = typer.Option(
 )
 C_EXC_OPT = typer.Option(
     1000, "--c-exc", help="Excitatory in-degree C_E (C_I = C_E/4; 1000 in the paper)."
-)
-BACKEND_OPT = typer.Option(
-    "auto", "--backend", help="auto, numba (compiled CPU) or torch (tensors)."
 )
 
 

@@ -17,7 +17,7 @@ from neurodl.cli._common import (
     echo_warnings,
     show_progress,
 )
-from neurodl.cli.simulate_net import PROCS_OPT
+from neurodl.cli.simulate_net import BACKEND_OPT, DEVICE_OPT, DTYPE_OPT, PROCS_OPT
 
 SCALE_OPT = typer.Option(
     1.0, "--scale", help="Fraction of neurons and in-degrees, in (0, 1]."
@@ -33,11 +33,6 @@ THALAMIC_OPT = typer.Option(
     False, "--thalamic", help="Add the thalamic pulse (120 Hz, 700-710 ms)."
 )
 SEED_OPT = typer.Option(55, "--seed", help="Seed of connectivity, state and input.")
-BACKEND_OPT = typer.Option(
-    "auto", "--backend", help="auto, numba (compiled CPU) or torch (tensors)."
-)
-DTYPE_OPT = typer.Option("float64", "--dtype", help="float64 or float32.")
-DEVICE_OPT = typer.Option("cpu", "--device", help="torch device (tensor path).")
 FIGURE_OPT = typer.Option(
     None, "--figure", help="Also write a raster and per-population rate PNG here."
 )
