@@ -25,6 +25,7 @@ from neurodl.simulate._keyed import (
     input_key,
     poisson_add,
     poisson_counts,
+    poisson_guide,
     step_key,
 )
 
@@ -38,8 +39,9 @@ def _kernel_counts(n: int, p: float, steps: range, key: int) -> np.ndarray:
     pin_i = np.array([[0, 700, cdf.size]], np.int64)
     for r, k in enumerate(steps):
         poisson_add(
-            k, out[r], pin_i, np.array([key], np.uint64), np.ones(1), cdf[None, :]
-        )
+            k, out[r], pin_i, np.array([key], np.uint64), np.ones(1), cdf[None, :],
+            poisson_guide(cdf[None, :]),
+        )  # fmt: skip
     return out
 
 
@@ -83,6 +85,35 @@ def test_a_small_mean_and_a_large_one():
         assert np.abs(ecdf - stats.binom.cdf(ks, n, p)).max() < 1.63 / math.sqrt(
             counts.size
         )  # the 1% critical value
+
+
+@pytest.mark.parametrize(
+    ("n", "p"), [(3, 0.01), (1, 0.5), (2000, 8e-4), (2000, 0.05), (40, 0.97)]
+)
+def test_the_guide_table_gives_the_counts_of_a_full_inversion(n: int, p: float):
+    """The kernel's guide-table start gives #{c: cdf[c] <= u} of a scan from 0.
+
+    Reference: the tensor path's ``searchsorted(side="right")`` over the whole
+    CDF, for the same hashes; means from 0.01 to 100 (long scans past the guide).
+    """
+    cdf = binomial_cdf(n, p)
+    key = input_key(11, 5)
+    steps = range(60)
+    numba = np.zeros((len(steps), 700))
+    pin_i = np.array([[0, 700, cdf.size]], np.int64)
+    for r, k in enumerate(steps):
+        poisson_add(
+            k, numba[r], pin_i, np.array([key], np.uint64), np.ones(1), cdf[None, :],
+            poisson_guide(cdf[None, :]),
+        )  # fmt: skip
+    hk = torch.tensor([_signed(step_key(key, k)) for k in steps], dtype=torch.int64)
+    np.testing.assert_array_equal(
+        numba, poisson_counts(hk, 700, torch.as_tensor(cdf)).numpy()
+    )
+    guide = poisson_guide(cdf[None, :])[0]
+    edges = np.arange(guide.size) / guide.size
+    assert np.array_equal(guide, np.searchsorted(cdf, edges, side="right"))
+    assert guide.max() < cdf.size  # the last entry, 1.0, is never passed
 
 
 def _brunel(backend: str, batch: int = 1, seed: int = 3) -> tuple[np.ndarray, ...]:

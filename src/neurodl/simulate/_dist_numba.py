@@ -56,6 +56,7 @@ def local_steps(  # pragma: no cover - compiled
     pin_key: np.ndarray,
     pin_w: np.ndarray,
     pin_cdf: np.ndarray,
+    pin_guide: np.ndarray,
     pin_own: np.ndarray,
     out_step: np.ndarray,  # (n_steps * owned,) the window's spikes: step
     out_idx: np.ndarray,  # and global index, in (step, index) order
@@ -155,7 +156,9 @@ def local_steps(  # pragma: no cover - compiled
                     g[t] = g[t] + ring[slot, t]
                     ring[slot, t] = 0.0
         if pin_i.shape[0] > 0:
-            poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_own)
+            poisson_add_range(
+                k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own
+            )  # fmt: skip
     return n_out
 
 
@@ -177,6 +180,7 @@ def deliver(  # pragma: no cover - compiled
     pin_key: np.ndarray,
     pin_w: np.ndarray,
     pin_cdf: np.ndarray,
+    pin_guide: np.ndarray,
     pin_own: np.ndarray,
 ) -> None:
     """Propagate the window's spikes and finish its last step ``k``.
@@ -217,7 +221,7 @@ def deliver(  # pragma: no cover - compiled
                 g[t] = g[t] + ring[slot, t]
                 ring[slot, t] = 0.0
     if pin_i.shape[0] > 0:
-        poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_own)
+        poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own)
 
 
 @intrinsic
@@ -296,7 +300,8 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     ptr: np.ndarray,  # (world,) int64 scratch
     v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind, ch_off,
     ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model, pop_mf, pin_i,
-    pin_key, pin_w, pin_cdf, pin_own, indptr, tgt, w, dly, touched, touched_list,
+    pin_key, pin_w, pin_cdf, pin_guide, pin_own, indptr, tgt, w, dly, touched,
+    touched_list,
 ):  # fmt: skip
     """Run whole windows with the shared-memory exchange compiled in.
 
@@ -321,7 +326,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
                 pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
                 pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
-                pin_own, loc_step, loc_idx,
+                pin_guide, pin_own, loc_step, loc_idx,
             )  # fmt: skip
             if world > 1:
                 for i in range(n_loc):
@@ -369,7 +374,8 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
         src_pos[0] = q
         deliver(
             kw + todo - 1, sp_step[:m], sp_idx[:m], g, indptr, tgt, w, dly, ring,
-            touched, touched_list, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_own,
+            touched, touched_list, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide,
+            pin_own,
         )  # fmt: skip
         o = n_rec[0]
         for i in range(m):

@@ -16,6 +16,7 @@ from neurodl.errors import ValidationError
 from neurodl.simulate import _models
 from neurodl.simulate._keyed import TorchPoisson, poisson_tables
 from neurodl.simulate._runner import _progress, _source_schedule, _step_tables
+from neurodl.simulate._tables import csr_weights
 from neurodl.simulate._torch_runner import _Layout, _Propagator
 from neurodl.simulate.distributed import window_steps
 from neurodl.simulate.plasticity import adaptation_vectors, theta_table
@@ -96,7 +97,7 @@ def run_numba_windows(
     if not ch_pop.size:
         ch_kind, ch_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
         ch_f = np.zeros((1, 3), np_dtype)
-    w = net.global_weights().detach().cpu().numpy().astype(np_dtype)
+    w = csr_weights(net, np_dtype)  # CSR order, without an index array
     net.v = net.v.detach().clone()
     net.g = net.g.detach().clone()
     net.refr = net.refr.clone()
@@ -113,7 +114,7 @@ def run_numba_windows(
     spk = np.zeros(net.n_all, np.int64)
     theta = net.theta[0].numpy()
     pop_theta = theta_table(net, np_dtype)
-    pin_i, pin_key, pin_w, pin_cdf = poisson_tables(net, np_dtype)
+    pin_i, pin_key, pin_w, pin_cdf, pin_guide = poisson_tables(net, np_dtype)
     own_bounds, own_g, pin_own = _own_tables(net, dist_.lo, dist_.hi)
     width = window_steps(dist_)
     n_own = dist_.hi - dist_.lo
@@ -126,8 +127,8 @@ def run_numba_windows(
         args = (
             v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind,
             ch_off, ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model,
-            pop_mf, pin_i, pin_key, pin_w, pin_cdf, pin_own, net._indptr, net._tgt,
-            w, net._dly, touched, touched_list,
+            pop_mf, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own, net._indptr,
+            net._tgt, w, net._dly, touched, touched_list,
         )  # fmt: skip
         _compiled_windows(net, dist_, n_steps, show, width, src_step, src_gidx, args)
         return
@@ -141,7 +142,7 @@ def run_numba_windows(
                 kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
                 pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
                 pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
-                pin_own, out_step, out_idx,
+                pin_guide, pin_own, out_step, out_idx,
             )  # fmt: skip
             local = (out_step[:n_loc] - kw) * n_all + out_idx[:n_loc]
             sources = _window_sources(src_step, src_gidx, kw, todo, n_all)
@@ -149,7 +150,7 @@ def run_numba_windows(
             deliver(
                 kw + todo - 1, sp_step, sp_idx, g, net._indptr, net._tgt, w,
                 net._dly, ring, touched, touched_list, own_g, pin_i, pin_key,
-                pin_w, pin_cdf, pin_own,
+                pin_w, pin_cdf, pin_guide, pin_own,
             )  # fmt: skip
             rec_s.append(sp_step)
             rec_i.append(sp_idx)

@@ -312,6 +312,7 @@ def run_chunk(
     pin_key: np.ndarray,  # (Q,) uint64 keys (see _keyed)
     pin_w: np.ndarray,  # (Q,) weights
     pin_cdf: np.ndarray,  # (Q, L) binomial CDF tables
+    pin_guide: np.ndarray,  # (Q, 1024) their guide tables
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
 
@@ -481,7 +482,7 @@ def run_chunk(
                 ring[slot, t] = 0.0
         # Poisson inputs land where a delay-0 spike does
         if pin_i.shape[0] > 0:
-            poisson_add(k, g, pin_i, pin_key, pin_w, pin_cdf)
+            poisson_add(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide)
         # plastic synapses onto each spiking neuron: potentiate (on_post)
         if n_rules > 0:
             for s in range(n_spk):
