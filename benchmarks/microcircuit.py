@@ -21,8 +21,9 @@ with ``record=False`` in a child process of this interpreter, so each side's pea
 RSS (``VmHWM`` / ``ru_maxrss``) is its own. Bytes per synapse = whole-process peak
 RSS / recurrent synapses (as SCALE.md §2.4 counts NEST's 14 GB). Real-time factor
 = wall time of the recorded window / simulated time. neurodl's compiled engine is
-single-threaded; ``--threads 2`` gives NEST two threads and neurodl's numba/torch
-two threads, which its event loop does not use.
+single-threaded, and uses T cores as T processes (``Network.distribute``, shared
+memory exchange): ``--threads 2`` gives NEST two OpenMP threads and neurodl two
+processes of one thread each (peak RSS summed over them, times of the slowest).
 """
 
 from __future__ import annotations
@@ -46,18 +47,49 @@ RUNNER = HERE / "peer_runners" / "nest_microcircuit.py"
 REFERENCE = HERE.parent / "tests" / "reference"
 
 NEURODL_CHILD = """
-import json, resource, sys, time
-import torch
-from neurodl.models import potjans_diesmann as pd
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from microcircuit import neurodl_entry
+from neurodl.simulate.distributed import launch
 a = json.loads(sys.argv[1])
-torch.set_num_threads(a["threads"])
-dtype = torch.float32 if a["dtype"] == "float32" else torch.float64
-res = pd.run(a["t_sim"], a["scale"], drive=a["drive"], seed=a["seed"],
-             presim=a["presim"], record=False, dtype=dtype, backend=a["backend"])
-out = res.summary()
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+if a["threads"] == 1:
+    out = neurodl_entry(a, distributed=False)
+else:  # neurodl's way to T cores: T processes, one thread each
+    out = launch(sys.argv[2] + "/microcircuit.py:neurodl_entry", a["threads"],
+                 {"a": a, "distributed": True}, timeout_s=7200.0)
 open(a["out"], "w").write(json.dumps(out))
 """
+
+
+def neurodl_entry(a: dict, distributed: bool) -> dict:
+    """One neurodl run (or one process of a launch); peak RSS summed over processes."""
+    import resource
+
+    import torch
+
+    from neurodl.models import potjans_diesmann as pd
+
+    torch.set_num_threads(1)
+    dtype = torch.float32 if a["dtype"] == "float32" else torch.float64
+    res = pd.run(
+        a["t_sim"], a["scale"], drive=a["drive"], seed=a["seed"], presim=a["presim"],
+        record=False, dtype=dtype, backend=a["backend"], distributed=distributed,
+    )  # fmt: skip
+    out = res.summary()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    if distributed:  # every process's peak, and the slowest process's times
+        import torch.distributed as tdist
+
+        x = torch.tensor([peak, out["setup_s"], out["run_s"]], dtype=torch.float64)
+        total = x.clone()
+        tdist.all_reduce(total, op=tdist.ReduceOp.SUM)
+        tdist.all_reduce(x, op=tdist.ReduceOp.MAX)
+        peak = float(total[0])
+        out["setup_s"], out["run_s"] = float(x[1]), float(x[2])
+        out["real_time_factor"] = out["run_s"] / (a["t_sim"] / 1000.0)
+        out["processes"] = tdist.get_world_size()
+    out["peak_rss_mb"] = peak
+    return out
 
 
 def run_nest(scale, t_sim, drive, threads, seed=1, presim=500.0, python=None) -> dict:
@@ -112,7 +144,7 @@ def run_neurodl(
         if os.environ.get("PYTHONPATH"):  # a worktree's src (PREAMBLE), kept
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         proc = subprocess.run(
-            [sys.executable, "-c", NEURODL_CHILD, json.dumps(args)],
+            [sys.executable, "-c", NEURODL_CHILD, json.dumps(args), str(HERE)],
             env=env,
             capture_output=True,
             text=True,
