@@ -231,6 +231,11 @@ def bench(a) -> int:
 
 def collect(a) -> int:
     seeds, arrays = [], {}
+    if a.append:  # keep the stored seeds, add the new files' seeds
+        old = REFERENCE / f"microcircuit_nest_{a.tag}"
+        seeds = json.loads(old.with_suffix(".json").read_text())["seeds"]
+        with np.load(old.with_suffix(".npz")) as z:
+            arrays = {k: z[k] for k in z.files}
     for f in sorted(a.files):
         meta = json.loads(Path(f).read_text())
         seeds.append(meta)
@@ -248,7 +253,9 @@ def collect(a) -> int:
         "nest_microcircuit.cc_sample)",
         "produced_with": f"NEST {seeds[0]['nest_version']} (PyPI nest-simulator), "
         "benchmarks/peer_runners/nest_microcircuit.py; merged by: python "
-        "benchmarks/microcircuit.py collect --tag " + a.tag,
+        "benchmarks/microcircuit.py collect --tag "
+        + a.tag
+        + (" --append (seeds added to the stored ones)" if a.append else ""),
         "populations": seeds[0]["populations"],
         "rate_mean_hz": rates.mean(axis=0).tolist(),
         "rate_sd_hz": (rates.std(axis=0, ddof=1).tolist() if len(seeds) > 1 else None),
@@ -362,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--json", default=None)
     c = sub.add_parser("collect")
     c.add_argument("--tag", required=True)
+    c.add_argument(
+        "--append", action="store_true", help="add seeds to the stored reference"
+    )
     c.add_argument("files", nargs="+")
     p = sub.add_parser("profile")
     p.add_argument("--scale", type=float, default=0.1)

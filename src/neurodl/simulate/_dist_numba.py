@@ -18,6 +18,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from neurodl.simulate._delivery import land, push
 from neurodl.simulate._keyed import poisson_add_range
 from neurodl.simulate._models_numba import alif_threshold, step_model
 from neurodl.simulate._numba_engine import _integrate
@@ -58,6 +59,8 @@ def local_steps(  # pragma: no cover - compiled
     pin_cdf: np.ndarray,
     pin_guide: np.ndarray,
     pin_own: np.ndarray,
+    bk: np.ndarray,  # event buckets in front of the ring (see _delivery)
+    bk_n: np.ndarray,
     out_step: np.ndarray,  # (n_steps * owned,) the window's spikes: step
     out_idx: np.ndarray,  # and global index, in (step, index) order
 ) -> int:
@@ -152,9 +155,7 @@ def local_steps(  # pragma: no cover - compiled
         if big_l > 1:
             slot = k % big_l
             for r in range(own_g.shape[0]):
-                for t in range(own_g[r, 0], own_g[r, 1]):
-                    g[t] = g[t] + ring[slot, t]
-                    ring[slot, t] = 0.0
+                land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
         if pin_i.shape[0] > 0:
             poisson_add_range(
                 k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own
@@ -182,6 +183,8 @@ def deliver(  # pragma: no cover - compiled
     pin_cdf: np.ndarray,
     pin_guide: np.ndarray,
     pin_own: np.ndarray,
+    bk: np.ndarray,
+    bk_n: np.ndarray,
 ) -> None:
     """Propagate the window's spikes and finish its last step ``k``.
 
@@ -210,16 +213,11 @@ def deliver(  # pragma: no cover - compiled
     else:
         for s in range(sp_idx.shape[0]):
             j = sp_idx[s]
-            base = sp_step[s] % big_l  # as run_chunk: no modulo per event
-            for syn in range(indptr[j], indptr[j + 1]):
-                slot_d = base + dly[syn]
-                slot_d = slot_d - big_l if slot_d >= big_l else slot_d
-                ring[slot_d, tgt[syn]] += w[syn]
+            base = sp_step[s] % big_l
+            push(indptr[j], indptr[j + 1], base, tgt, w, dly, ring, bk, bk_n)
         slot = k % big_l
         for r in range(own_g.shape[0]):
-            for t in range(own_g[r, 0], own_g[r, 1]):
-                g[t] = g[t] + ring[slot, t]
-                ring[slot, t] = 0.0
+            land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
     if pin_i.shape[0] > 0:
         poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own)
 
@@ -301,7 +299,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind, ch_off,
     ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model, pop_mf, pin_i,
     pin_key, pin_w, pin_cdf, pin_guide, pin_own, indptr, tgt, w, dly, touched,
-    touched_list,
+    touched_list, bk, bk_n,
 ):  # fmt: skip
     """Run whole windows with the shared-memory exchange compiled in.
 
@@ -326,7 +324,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
                 pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
                 pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
-                pin_guide, pin_own, loc_step, loc_idx,
+                pin_guide, pin_own, bk, bk_n, loc_step, loc_idx,
             )  # fmt: skip
             if world > 1:
                 for i in range(n_loc):
@@ -375,7 +373,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
         deliver(
             kw + todo - 1, sp_step[:m], sp_idx[:m], g, indptr, tgt, w, dly, ring,
             touched, touched_list, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide,
-            pin_own,
+            pin_own, bk, bk_n,
         )  # fmt: skip
         o = n_rec[0]
         for i in range(m):

@@ -14,6 +14,7 @@ import torch
 
 from neurodl.errors import ValidationError
 from neurodl.simulate import _models
+from neurodl.simulate._delivery import buckets, spill_all
 from neurodl.simulate._keyed import TorchPoisson, poisson_tables
 from neurodl.simulate._runner import _progress, _source_schedule, _step_tables
 from neurodl.simulate._tables import csr_weights
@@ -115,6 +116,7 @@ def run_numba_windows(
     theta = net.theta[0].numpy()
     pop_theta = theta_table(net, np_dtype)
     pin_i, pin_key, pin_w, pin_cdf, pin_guide = poisson_tables(net, np_dtype)
+    bk, bk_n = buckets(ring)
     own_bounds, own_g, pin_own = _own_tables(net, dist_.lo, dist_.hi)
     width = window_steps(dist_)
     n_own = dist_.hi - dist_.lo
@@ -128,36 +130,44 @@ def run_numba_windows(
             v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind,
             ch_off, ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model,
             pop_mf, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own, net._indptr,
-            net._tgt, w, net._dly, touched, touched_list,
+            net._tgt, w, net._dly, touched, touched_list, bk, bk_n,
         )  # fmt: skip
-        _compiled_windows(net, dist_, n_steps, show, width, src_step, src_gidx, args)
+        try:  # the buckets replayed: the ring holds every event in flight
+            _compiled_windows(
+                net, dist_, n_steps, show, width, src_step, src_gidx, args
+            )  # fmt: skip
+        finally:
+            spill_all(ring, bk, bk_n)
         return
     done = 0
-    with _progress(show, n_steps) as bar:
-        task = bar.add_task("run", total=n_steps) if bar is not None else None
-        while done < n_steps:
-            todo = min(width, n_steps - done)
-            kw = net.step
-            n_loc = local_steps(
-                kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
-                pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
-                pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
-                pin_guide, pin_own, out_step, out_idx,
-            )  # fmt: skip
-            local = (out_step[:n_loc] - kw) * n_all + out_idx[:n_loc]
-            sources = _window_sources(src_step, src_gidx, kw, todo, n_all)
-            sp_step, sp_idx = _merge(dist_, local, sources, kw, n_all)
-            deliver(
-                kw + todo - 1, sp_step, sp_idx, g, net._indptr, net._tgt, w,
-                net._dly, ring, touched, touched_list, own_g, pin_i, pin_key,
-                pin_w, pin_cdf, pin_guide, pin_own,
-            )  # fmt: skip
-            rec_s.append(sp_step)
-            rec_i.append(sp_idx)
-            net.step += todo
-            done += todo
-            if bar is not None:
-                bar.update(task, completed=done)
+    try:
+        with _progress(show, n_steps) as bar:
+            task = bar.add_task("run", total=n_steps) if bar is not None else None
+            while done < n_steps:
+                todo = min(width, n_steps - done)
+                kw = net.step
+                n_loc = local_steps(
+                    kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
+                    pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
+                    pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
+                    pin_guide, pin_own, bk, bk_n, out_step, out_idx,
+                )  # fmt: skip
+                local = (out_step[:n_loc] - kw) * n_all + out_idx[:n_loc]
+                sources = _window_sources(src_step, src_gidx, kw, todo, n_all)
+                sp_step, sp_idx = _merge(dist_, local, sources, kw, n_all)
+                deliver(
+                    kw + todo - 1, sp_step, sp_idx, g, net._indptr, net._tgt, w,
+                    net._dly, ring, touched, touched_list, own_g, pin_i, pin_key,
+                    pin_w, pin_cdf, pin_guide, pin_own, bk, bk_n,
+                )  # fmt: skip
+                rec_s.append(sp_step)
+                rec_i.append(sp_idx)
+                net.step += todo
+                done += todo
+                if bar is not None:
+                    bar.update(task, completed=done)
+    finally:
+        spill_all(ring, bk, bk_n)
     _to_monitors(net, rec_s, rec_i)
 
 

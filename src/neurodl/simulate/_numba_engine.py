@@ -32,6 +32,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from neurodl.simulate._delivery import land, push
 from neurodl.simulate._keyed import poisson_add
 from neurodl.simulate._models_numba import alif_threshold, step_model
 
@@ -313,6 +314,8 @@ def run_chunk(
     pin_w: np.ndarray,  # (Q,) weights
     pin_cdf: np.ndarray,  # (Q, L) binomial CDF tables
     pin_guide: np.ndarray,  # (Q, 1024) their guide tables
+    bk: np.ndarray,  # event buckets in front of the ring (see _delivery;
+    bk_n: np.ndarray,  # empty: direct writes)
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
 
@@ -453,18 +456,15 @@ def run_chunk(
                 ring[0, t] = 0.0
                 touched[t] = 0
         else:
-            base = k % big_l  # slot of delay d: base + d, wrapped (no modulo
-            for s in range(n_spk):  # per event: delays are < big_l)
+            base = k % big_l
+            for s in range(n_spk):
                 j = spk[s]
                 if n_rules > 0:
                     _spike_traces(
                         j, k, 0, pre_tr, pre_last, rule_i, dec_lo, dec_hi, dec_nhi,
                         scratch,
                     )  # fmt: skip
-                for syn in range(indptr[j], indptr[j + 1]):
-                    slot_d = base + dly[syn]
-                    slot_d = slot_d - big_l if slot_d >= big_l else slot_d
-                    ring[slot_d, tgt[syn]] += w[syn]
+                push(indptr[j], indptr[j + 1], base, tgt, w, dly, ring, bk, bk_n)
                 if n_rules == 0:
                     continue
                 for e in range(pre_seg_ptr[j], pre_seg_ptr[j + 1]):
@@ -476,10 +476,7 @@ def run_chunk(
                             w[syn], r, k, tgt[syn] + rule_i[r, 9], rule_i, rule_f,
                             post_tr, post_last, dec_lo, dec_hi, dec_nhi, scratch,
                         )  # fmt: skip
-            slot = k % big_l
-            for t in range(g.shape[0]):
-                g[t] = g[t] + ring[slot, t]
-                ring[slot, t] = 0.0
+            land(g, ring, bk, bk_n, base, 0, g.shape[0])
         # Poisson inputs land where a delay-0 spike does
         if pin_i.shape[0] > 0:
             poisson_add(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide)

@@ -18,6 +18,7 @@ from neurodl.errors import ValidationError
 from neurodl.neurons.adex import AdExParams
 from neurodl.neurons.izhikevich import IzhikevichParams
 from neurodl.simulate import _models
+from neurodl.simulate._delivery import buckets, spill_all
 from neurodl.simulate._keyed import poisson_tables
 from neurodl.simulate._tables import csr_weights
 from neurodl.simulate.groups import ConductanceSynapse, DeltaSynapse
@@ -261,70 +262,75 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
         pl = PlasticState.empty()
     plastic_args = pl.kernel_args(np_dtype)
     pin_args = poisson_tables(net, np_dtype)
+    bk = buckets(net._ring)
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
     n_out = np.zeros(1, np.int64)
     done = 0
-    with _progress(show, n_steps) as bar:
-        task = bar.add_task("run", total=n_steps) if bar is not None else None
-        while done < n_steps:
-            todo = min(_CHUNK, n_steps - done)
-            did = run_chunk(
-                net.step,
-                todo,
-                v,
-                refr,
-                g,
-                pop_bounds,
-                pop_method,
-                pop_f,
-                pop_ref,
-                pop_ch,
-                ch_kind,
-                ch_off,
-                ch_f,
-                net._indptr,
-                net._tgt,
-                w,
-                net._dly,
-                net._ring,
-                touched,
-                touched_list,
-                net.n_lif,
-                src_step,
-                src_gidx,
-                src_pos,
-                rec_mask,
-                out_step,
-                out_idx,
-                n_out,
-                mon_kind,
-                mon_index,
-                every,
-                mon_out,
-                mon_pos,
-                zero,
-                spk,
-                theta,
-                pop_theta,
-                aux,
-                pop_model,
-                pop_mf,
-                *plastic_args,
-                *pin_args,
-            )
-            net.step += did
-            done += did
-            # hand this chunk's spikes to the monitors, then reuse the record
-            deliver(net, out_step[: n_out[0]], out_idx[: n_out[0]], net.step)
-            n_out[0] = 0
-            if did < todo:  # spike record full: grow it
-                cap *= 2
-                out_step = np.resize(out_step, cap)
-                out_idx = np.resize(out_idx, cap)
-            if bar is not None:
-                bar.update(task, completed=done)
+    try:  # the buckets replayed: the ring holds every event in flight
+        with _progress(show, n_steps) as bar:
+            task = bar.add_task("run", total=n_steps) if bar is not None else None
+            while done < n_steps:
+                todo = min(_CHUNK, n_steps - done)
+                did = run_chunk(  # type: ignore[call-arg]
+                    net.step,
+                    todo,
+                    v,
+                    refr,
+                    g,
+                    pop_bounds,
+                    pop_method,
+                    pop_f,
+                    pop_ref,
+                    pop_ch,
+                    ch_kind,
+                    ch_off,
+                    ch_f,
+                    net._indptr,
+                    net._tgt,
+                    w,
+                    net._dly,
+                    net._ring,
+                    touched,
+                    touched_list,
+                    net.n_lif,
+                    src_step,
+                    src_gidx,
+                    src_pos,
+                    rec_mask,
+                    out_step,
+                    out_idx,
+                    n_out,
+                    mon_kind,
+                    mon_index,
+                    every,
+                    mon_out,
+                    mon_pos,
+                    zero,
+                    spk,
+                    theta,
+                    pop_theta,
+                    aux,
+                    pop_model,
+                    pop_mf,
+                    *plastic_args,
+                    *pin_args,
+                    *bk,
+                )
+                net.step += did
+                done += did
+                # hand this chunk's spikes to the monitors, then reuse the record
+                deliver(net, out_step[: n_out[0]], out_idx[: n_out[0]], net.step)
+                n_out[0] = 0
+                if did < todo:  # spike record full: grow it
+                    cap *= 2
+                    out_step = np.resize(out_step, cap)
+                    out_idx = np.resize(out_idx, cap)
+                if bar is not None:
+                    bar.update(task, completed=done)
+    finally:
+        spill_all(net._ring, *bk)
     if net._plastic is not None:  # learned weights back into the projections
         with torch.no_grad():
             for proj, slots in zip(pl.projections, pl.slots, strict=True):

@@ -2,7 +2,7 @@ r"""One network across 1, 2, 3 processes: the same spikes, and the wall time.
 
 ::
 
-    OMP_NUM_THREADS=1 python benchmarks/distributed.py --models cuba brunel \
+    OMP_NUM_THREADS=1 python benchmarks/processes.py --models cuba brunel \
         microcircuit --procs 1 2 3 --duration 1000 [--scale 0.1] [--json out.json]
 
 Each point runs in its own launch of ``procs`` processes
