@@ -99,13 +99,7 @@ def test_the_guide_table_gives_the_counts_of_a_full_inversion(n: int, p: float):
     cdf = binomial_cdf(n, p)
     key = input_key(11, 5)
     steps = range(60)
-    numba = np.zeros((len(steps), 700))
-    pin_i = np.array([[0, 700, cdf.size]], np.int64)
-    for r, k in enumerate(steps):
-        poisson_add(
-            k, numba[r], pin_i, np.array([key], np.uint64), np.ones(1), cdf[None, :],
-            poisson_guide(cdf[None, :]),
-        )  # fmt: skip
+    numba = _kernel_counts(n, p, steps, key)
     hk = torch.tensor([_signed(step_key(key, k)) for k in steps], dtype=torch.int64)
     np.testing.assert_array_equal(
         numba, poisson_counts(hk, 700, torch.as_tensor(cdf)).numpy()
