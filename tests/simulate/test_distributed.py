@@ -11,6 +11,7 @@ the distributed runs are started by ``launch`` (gloo on 127.0.0.1).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 
 import numpy as np
@@ -176,6 +177,50 @@ def test_spikes_are_byte_identical_for_any_number_of_processes(plain, procs, exc
 def test_partition_blocks():
     assert partition(10, 3) == [(0, 3), (3, 6), (6, 10)]
     assert partition(3, 3) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_blocks_balance_neurons_and_expected_synapses():
+    """A process's share: its neurons and the synapses onto them, from the rules."""
+    from neurodl.simulate import Explicit
+    from neurodl.simulate.distributed import (
+        NEURON_COST_SYNAPSES,
+        balanced_partition,
+        expected_in_degree,
+    )
+
+    net = Network(dt=0.1, seed=2)
+    p = LIFParams()
+    a = net.population(300, p)
+    b = net.population(100, p)
+    c = net.population(50, p)
+    net.connect(a, b, FixedTotalNumber(20000))
+    net.connect(a, c, FixedInDegree(120))
+    net.connect(b, a, FixedProbability(0.05))
+    net.connect(c, c, Explicit(i=[0, 1, 2, 2], j=[5, 5, 5, 7]))
+    expect = expected_in_degree(net)
+    np.testing.assert_allclose(expect[300:400], 200.0)
+    explicit = np.zeros(50)
+    explicit[5], explicit[7] = 3.0, 1.0
+    np.testing.assert_allclose(expect[400:450], 120.0 + explicit)
+    np.testing.assert_allclose(expect[:300], 5.0)
+    net.build()
+    got = np.zeros(net.n_lif)
+    for proj in net.projections:
+        np.add.at(got, proj.post.start + proj.post_index, 1.0)
+    # the expectation holds on average for each population (exactly for FTN, FID)
+    for lo, hi in ((0, 300), (300, 400), (400, 450)):
+        mean = expect[lo:hi].mean()
+        assert abs(got[lo:hi].mean() - mean) < 0.2 * mean
+    blocks = balanced_partition(net, 3)
+    assert blocks[0][0] == 0 and blocks[-1][1] == 450
+    assert all(x[1] == y[0] for x, y in itertools.pairwise(blocks))
+    cost = NEURON_COST_SYNAPSES + expect
+    shares = [cost[lo:hi].sum() for lo, hi in blocks]
+    assert max(shares) - min(shares) <= 2 * cost.max()  # even, to a neuron
+    assert blocks != partition(450, 3)  # not by count: b and c weigh more
+    assert balanced_partition(net, 450) == partition(450, 450)
+    with pytest.raises(ValidationError, match=r"'procs'"):
+        balanced_partition(net, 451)
 
 
 def test_more_processes_than_neurons_is_an_error():

@@ -18,7 +18,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from neurodl.simulate._delivery import land, push
+from neurodl.simulate._delivery import land, pull_step, push
 from neurodl.simulate._keyed import poisson_add_range
 from neurodl.simulate._models_numba import alif_threshold, step_model
 from neurodl.simulate._numba_engine import _integrate
@@ -63,12 +63,21 @@ def local_steps(  # pragma: no cover - compiled
     bk_n: np.ndarray,
     out_step: np.ndarray,  # (n_steps * owned,) the window's spikes: step
     out_idx: np.ndarray,  # and global index, in (step, index) order
+    k_first: int,  # pull (gptr not empty): the spike history's first step,
+    hist_ptr: np.ndarray,  # where each of its steps starts in hist_idx,
+    hist_idx: np.ndarray,  # every spike of every process before k0
+    gptr: np.ndarray,
+    tgt: np.ndarray,
+    w: np.ndarray,
 ) -> int:
     """Advance the owned neurons ``n_steps`` steps from ``k0``; return the spikes.
 
     Steps 2, 3 and 5 of the single-process step (integrate, threshold, reset)
     for every step; the ring slot and the Poisson inputs (the end of step 4) for
     every step but the last when ``defer_last`` (:func:`deliver` finishes it).
+    Pulling, a step's ring slot first takes the synapses that arrive then from
+    the spikes before ``k0`` (a window is one step longer than the shortest
+    delay, so no spike of the window arrives before its last step).
     """
     n_pop = own_bounds.shape[0]
     big_l = ring.shape[0]
@@ -119,6 +128,7 @@ def local_steps(  # pragma: no cover - compiled
                 ch_f[ib, 2],
                 ch_f[ia, 1] if ca >= 0 else 0.0,
                 ch_f[ib, 1] if cb >= 0 else 0.0,
+                cb < 0,
             )
             v_th = pop_f[p, 1]
             v_reset = pop_f[p, 2]
@@ -154,6 +164,8 @@ def local_steps(  # pragma: no cover - compiled
             break
         if big_l > 1:
             slot = k % big_l
+            if gptr.shape[0] > 0:
+                pull_step(k, k_first, k0, hist_ptr, hist_idx, ring, gptr, tgt, w)
             for r in range(own_g.shape[0]):
                 land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
         if pin_i.shape[0] > 0:
@@ -295,7 +307,10 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     sp_idx: np.ndarray,
     loc_step: np.ndarray,  # (width * owned + 1,) scratch: this process's
     loc_idx: np.ndarray,
-    ptr: np.ndarray,  # (world,) int64 scratch
+    ptr: np.ndarray,  # (world + 1,) int64 scratch; [world]: spins waited, summed
+    k_first: int,  # pull (gptr not empty): the run's first step, and where
+    hist_ptr: np.ndarray,  # each of its steps starts in rec_idx
+    gptr: np.ndarray,
     v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind, ch_off,
     ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model, pop_mf, pin_i,
     pin_key, pin_w, pin_cdf, pin_guide, pin_own, indptr, tgt, w, dly, touched,
@@ -310,6 +325,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     """
     done = 0
     seq = seq0
+    pull = gptr.shape[0] > 0 and ring.shape[0] > 1
     flat = shm.reshape(shm.size)  # the same memory, for the atomic flag accesses
     row = shm.shape[2]
     while done < n_steps:
@@ -324,7 +340,8 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
                 pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
                 pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
-                pin_guide, pin_own, bk, bk_n, loc_step, loc_idx,
+                pin_guide, pin_own, bk, bk_n, loc_step, loc_idx, k_first, hist_ptr,
+                rec_idx, gptr, tgt, w,
             )  # fmt: skip
             if world > 1:
                 for i in range(n_loc):
@@ -338,6 +355,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 while _load_acquire(flat, (r * 2 + slot) * row) != seq + 1:  # type: ignore[call-arg]
                     _relax()
                     spins += 1
+                    ptr[world] += 1
                     if spins > spin_limit:
                         return done, 1, seq
                 ptr[r] = 0
@@ -370,16 +388,32 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 m += 1
                 q += 1
         src_pos[0] = q
-        deliver(
-            kw + todo - 1, sp_step[:m], sp_idx[:m], g, indptr, tgt, w, dly, ring,
-            touched, touched_list, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide,
-            pin_own, bk, bk_n,
-        )  # fmt: skip
         o = n_rec[0]
+        if not pull:
+            deliver(
+                kw + todo - 1, sp_step[:m], sp_idx[:m], g, indptr, tgt, w, dly, ring,
+                touched, touched_list, own_g, pin_i, pin_key, pin_w, pin_cdf,
+                pin_guide, pin_own, bk, bk_n,
+            )  # fmt: skip
         for i in range(m):
             rec_step[o + i] = sp_step[i]
             rec_idx[o + i] = sp_idx[i]
         n_rec[0] = o + m
+        if pull:  # the window's spikes known: finish its last step
+            i = 0
+            for s in range(todo):
+                while i < m and sp_step[i] == kw + s:
+                    i += 1
+                hist_ptr[kw + s - k_first + 1] = o + i
+            k = kw + todo - 1
+            slot = k % ring.shape[0]
+            pull_step(k, k_first, k + 1, hist_ptr, rec_idx, ring, gptr, tgt, w)
+            for r in range(own_g.shape[0]):
+                land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
+            if pin_i.shape[0] > 0:
+                poisson_add_range(
+                    k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own
+                )  # fmt: skip
         seq += 1
         done += todo
     return done, 0, seq

@@ -13,11 +13,10 @@ import numpy as np
 import torch
 
 from neurodl.errors import ValidationError
-from neurodl.simulate import _models
-from neurodl.simulate._delivery import buckets, spill_all
+from neurodl.simulate import _delivery, _models
 from neurodl.simulate._keyed import TorchPoisson, poisson_tables
 from neurodl.simulate._runner import _progress, _source_schedule, _step_tables
-from neurodl.simulate._tables import csr_weights
+from neurodl.simulate._tables import kernel_weights
 from neurodl.simulate._torch_runner import _Layout, _Propagator
 from neurodl.simulate.distributed import window_steps
 from neurodl.simulate.plasticity import adaptation_vectors, theta_table
@@ -98,7 +97,7 @@ def run_numba_windows(
     if not ch_pop.size:
         ch_kind, ch_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
         ch_f = np.zeros((1, 3), np_dtype)
-    w = csr_weights(net, np_dtype)  # CSR order, without an index array
+    w = kernel_weights(net, np_dtype)  # CSR order (kept while unchanged)
     net.v = net.v.detach().clone()
     net.g = net.g.detach().clone()
     net.refr = net.refr.clone()
@@ -116,7 +115,14 @@ def run_numba_windows(
     theta = net.theta[0].numpy()
     pop_theta = theta_table(net, np_dtype)
     pin_i, pin_key, pin_w, pin_cdf, pin_guide = poisson_tables(net, np_dtype)
-    bk, bk_n = buckets(ring)
+    compiled = dist_.shm is not None or dist_.world == 1
+    pulls = compiled and _delivery.PULL and net._plastic is None and ring.shape[0] > 1
+    no_pull = np.zeros(0, np.int64)
+    gptr = net._gptr if pulls else no_pull
+    if pulls:  # no buckets: the pulled rows are written in cache
+        bk, bk_n = np.zeros(0, np_dtype), np.zeros(ring.shape[0], np.int64)
+    else:
+        bk, bk_n = _delivery.buckets(ring)
     own_bounds, own_g, pin_own = _own_tables(net, dist_.lo, dist_.hi)
     width = window_steps(dist_)
     n_own = dist_.hi - dist_.lo
@@ -125,7 +131,7 @@ def run_numba_windows(
     n_all = net.n_all
     rec_s: list[np.ndarray] = []
     rec_i: list[np.ndarray] = []
-    if dist_.shm is not None or dist_.world == 1:
+    if compiled:
         args = (
             v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind,
             ch_off, ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model,
@@ -134,10 +140,11 @@ def run_numba_windows(
         )  # fmt: skip
         try:  # the buckets replayed: the ring holds every event in flight
             _compiled_windows(
-                net, dist_, n_steps, show, width, src_step, src_gidx, args
+                net, dist_, n_steps, show, width, src_step, src_gidx, gptr,
+                (ring, net._tgt, w), args,
             )  # fmt: skip
         finally:
-            spill_all(ring, bk, bk_n)
+            _delivery.spill_all(ring, bk, bk_n)
         return
     done = 0
     try:
@@ -150,7 +157,8 @@ def run_numba_windows(
                     kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
                     pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
                     pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
-                    pin_guide, pin_own, bk, bk_n, out_step, out_idx,
+                    pin_guide, pin_own, bk, bk_n, out_step, out_idx, 0, no_pull,
+                    no_pull, no_pull, net._tgt, w,
                 )  # fmt: skip
                 local = (out_step[:n_loc] - kw) * n_all + out_idx[:n_loc]
                 sources = _window_sources(src_step, src_gidx, kw, todo, n_all)
@@ -167,7 +175,7 @@ def run_numba_windows(
                 if bar is not None:
                     bar.update(task, completed=done)
     finally:
-        spill_all(ring, bk, bk_n)
+        _delivery.spill_all(ring, bk, bk_n)
     _to_monitors(net, rec_s, rec_i)
 
 
@@ -182,9 +190,16 @@ def _compiled_windows(
     width: int,
     src_step: np.ndarray,
     src_gidx: np.ndarray,
+    gptr: np.ndarray,
+    ring_tgt_w: tuple[np.ndarray, ...],
     args: tuple,
 ) -> None:
-    """Whole windows in one compiled call, the shared-memory exchange inside."""
+    """Whole windows in one compiled call, the shared-memory exchange inside.
+
+    Pulling (``gptr`` not empty), the run's record of every spike is the history
+    that the steps pull from; at the end, the synapses of its last spikes that
+    arrive later are pushed into the ring.
+    """
     import os
     import time
 
@@ -202,40 +217,51 @@ def _compiled_windows(
     n_own = dist_.hi - dist_.lo
     loc_step = np.zeros(width * n_own + 1, np.int64)
     loc_idx = np.zeros(width * n_own + 1, np.int64)
-    ptr = np.zeros(dist_.world, np.int64)
+    ptr = np.zeros(dist_.world + 1, np.int64)
     src_pos = np.zeros(1, np.int64)
     seq = shm.seq if shm is not None else 0
     resume = False
     done = 0
+    k_first = int(net.step)
+    hist_ptr = np.zeros(n_steps + 1 if gptr.size else 1, np.int64)
     last = time.monotonic()
-    with _progress(show, n_steps) as bar:
-        task = bar.add_task("run", total=n_steps) if bar is not None else None
-        while done < n_steps:
-            did, status, seq = run_windows(
-                net.step, n_steps - done, width, resume, _SPINS, buf, dist_.rank,
-                dist_.world, seq, n_all, src_step, src_gidx, src_pos, rec_step,
-                rec_idx, n_rec, sp_step, sp_idx, loc_step, loc_idx, ptr, *args,
-            )  # fmt: skip
-            net.step += did
-            done += did
-            resume = status == 1
-            now = time.monotonic()
-            if did:
-                last = now
-            if status == 1:  # waiting longer than the spin: yield the CPU
-                dist_.extra["yields"] = dist_.extra.get("yields", 0) + 1
-                if now - last > dist_.timeout_s:
-                    assert shm is not None
-                    shm.timed_out()
-                os.sched_yield()
-            elif status == 2:
-                cap *= 2
-                rec_step = np.resize(rec_step, cap)
-                rec_idx = np.resize(rec_idx, cap)
-            if bar is not None:
-                bar.update(task, completed=done)
+    try:
+        with _progress(show, n_steps) as bar:
+            task = bar.add_task("run", total=n_steps) if bar is not None else None
+            while done < n_steps:
+                did, status, seq = run_windows(
+                    net.step, n_steps - done, width, resume, _SPINS, buf, dist_.rank,
+                    dist_.world, seq, n_all, src_step, src_gidx, src_pos, rec_step,
+                    rec_idx, n_rec, sp_step, sp_idx, loc_step, loc_idx, ptr, k_first,
+                    hist_ptr, gptr, *args,
+                )  # fmt: skip
+                net.step += did
+                done += did
+                resume = status == 1
+                now = time.monotonic()
+                if did:
+                    last = now
+                if status == 1:  # waiting longer than the spin: yield the CPU
+                    dist_.extra["yields"] = dist_.extra.get("yields", 0) + 1
+                    if now - last > dist_.timeout_s:
+                        assert shm is not None
+                        shm.timed_out()
+                    os.sched_yield()
+                elif status == 2:
+                    cap *= 2
+                    rec_step = np.resize(rec_step, cap)
+                    rec_idx = np.resize(rec_idx, cap)
+                if bar is not None:
+                    bar.update(task, completed=done)
+    finally:  # the ring again holds every event in flight
+        if gptr.size:
+            ring, tgt, w = ring_tgt_w
+            _delivery.push_tail(
+                int(net.step), k_first, hist_ptr, rec_idx, ring, gptr, tgt, w
+            )
     if shm is not None:
         shm.seq = seq
+    dist_.extra["spins"] = dist_.extra.get("spins", 0) + int(ptr[dist_.world])
     dist_.windows += -(-n_steps // width)  # (the compiled wait is not timed)
     n = int(n_rec[0])
     _to_monitors(net, [rec_step[:n]], [rec_idx[:n]])

@@ -86,6 +86,47 @@ def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:  # pragma: no cov
 
 
 @njit(cache=True, nogil=True)
+def _group_rows_by_delay(  # pragma: no cover - compiled
+    pre: np.ndarray, post: np.ndarray, w: np.ndarray, d: np.ndarray
+) -> None:
+    """Stable counting sort of each row (a run of equal ``pre``) by delay, in place.
+
+    A row already in delay order (every constant-delay projection) is left as is.
+    """
+    n = pre.shape[0]
+    a = 0
+    while a < n:
+        b = a + 1
+        ordered = True
+        lo = d[a]
+        hi = d[a]
+        while b < n and pre[b] == pre[a]:
+            ordered = ordered and d[b] >= d[b - 1]
+            lo = min(lo, d[b])
+            hi = max(hi, d[b])
+            b += 1
+        if not ordered:
+            at = np.zeros(hi - lo + 1, np.int64)
+            for i in range(a, b):
+                at[d[i] - lo] += 1
+            run = a
+            for x in range(hi - lo + 1):
+                c = at[x]
+                at[x] = run
+                run += c
+            p_row = post[a:b].copy()
+            w_row = w[a:b].copy()
+            d_row = d[a:b].copy()
+            for i in range(b - a):
+                pos = at[d_row[i] - lo]
+                at[d_row[i] - lo] = pos + 1
+                post[pos] = p_row[i]
+                w[pos] = w_row[i]
+                d[pos] = d_row[i]
+        a = b
+
+
+@njit(cache=True, nogil=True)
 def _scatter(  # pragma: no cover - compiled
     key: np.ndarray,
     cursor: np.ndarray,
@@ -243,9 +284,13 @@ def draw_projection(
     """Draw the synapses of one projection onto targets ``[lo, hi)`` (local).
 
     Returns ``pre, post`` (int64), ``w`` (float64) and ``d`` (delay in steps,
-    int64), sorted by ``pre`` then ``post`` (multapses in draw order): the order
-    of a CSR row. A restricted range gives exactly the full draw's synapses onto
-    those targets, in the same order.
+    int64), sorted by ``pre``, then by delay, then by ``post`` (multapses in
+    draw order): the order of a CSR row, each row grouped by delay so that the
+    compiled path can take a row's synapses of one delay as one run
+    (:func:`neurodl.simulate._delivery.pull_tables`). The grouping is stable, so
+    the synapses from one neuron onto one target with one delay keep their order,
+    and every target sums its inputs as before. A restricted range gives exactly
+    the full draw's synapses onto those targets, in the same order.
     """
     hi = n_post if hi is None else hi
     ranged = (lo, hi) != (0, n_post)
@@ -336,7 +381,9 @@ def draw_projection(
         if sel is not None:
             given.append(sel)
     if not explicit:
-        return _sorted_by_pre(pres, posts, ws, ds, weight, delay, dt, n_pre, name)
+        out = _sorted_by_pre(pres, posts, ws, ds, weight, delay, dt, n_pre, name)
+        _group_rows_by_delay(*out)
+        return out
     if pres:
         pre = np.concatenate(pres)
         post = np.concatenate(posts)
@@ -368,7 +415,9 @@ def draw_projection(
         raise ValidationError(
             f"projection {name!r}: 'weight' must give {n_syn} finite values."
         )
-    return pre, post, w_all, delay_steps(d_all, dt, d_drawn)
+    out = pre, post, w_all, delay_steps(d_all, dt, d_drawn)
+    _group_rows_by_delay(*out)
+    return out
 
 
 def _sorted_by_pre(

@@ -13,6 +13,9 @@ One step ``k`` (time ``t = k dt``), as Brian2 schedules it:
 4. propagate: each spike adds its synapses' weights to the target's synaptic
    variable, ``delay`` steps later (delay 0: before the next integration);
    then Poisson inputs add their counts times weight (as delay-0 spikes);
+   without plasticity, the delayed synapses are pulled instead: step ``k`` adds
+   the synapses that arrive at ``k`` from the spikes of the steps before, in the
+   order pushing would have added them (:mod:`neurodl.simulate._delivery`);
 5. reset: ``v = v_reset`` and start the refractory count.
 
 With plasticity (:mod:`neurodl.simulate.plasticity`), step 4 also depresses each
@@ -32,7 +35,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from neurodl.simulate._delivery import land, push
+from neurodl.simulate._delivery import land, pull_step, push, push_tail
 from neurodl.simulate._keyed import poisson_add
 from neurodl.simulate._models_numba import alif_threshold, step_model
 
@@ -202,20 +205,32 @@ def _propagate_depress(  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _integrate(  # type: ignore[no-untyped-def]
-    vv, rr, f, method, ga, gb, da, db, ka, kb, ea, eb, coa, cob
+    vv, rr, f, method, ga, gb, da, db, ka, kb, ea, eb, coa, cob, one=False
 ):
     """Integrate one population with (up to) two synaptic variables in one pass.
 
     ``vv``/``rr``: the population's ``v`` and refractory counters; ``ga``/``gb``:
     its synaptic variables (an unused slot is a zero array with ``coef = 0`` and
     ``decay = 1``, which adds exactly ``+0.0``). Frozen (refractory) neurons keep
-    ``v`` and count down. Same operation order as the tensor path.
+    ``v`` and count down. Same operation order as the tensor path. ``one``: the
+    second slot is unused; the exact method then adds its ``+0.0`` without
+    reading or writing the zero array (the same result, less memory traffic).
     """
     v_rest = f[0]
     a = f[3]
     iext = f[4]
     dt_tau = f[5]
-    if method == 0:
+    if method == 0 and one:
+        for i in range(vv.shape[0]):
+            vi = vv[i]
+            x = v_rest + (vi - v_rest) * a + iext
+            x = x + ga[i] * coa
+            x = x + 0.0  # the unused slot: 0.0 * 0.0
+            ga[i] = ga[i] * da
+            r = rr[i]
+            vv[i] = vi if r > 0 else x
+            rr[i] = r - 1 if r > 0 else 0
+    elif method == 0:
         # exact: v' = v_rest + (v - v_rest) a + iext_term + sum_c x_c coef_c
         for i in range(vv.shape[0]):
             vi = vv[i]
@@ -316,6 +331,10 @@ def run_chunk(
     pin_guide: np.ndarray,  # (Q, 1024) their guide tables
     bk: np.ndarray,  # event buckets in front of the ring (see _delivery;
     bk_n: np.ndarray,  # empty: direct writes)
+    gptr: np.ndarray,  # (row, delay) groups of the CSR (empty: push each spike
+    # at its step; see _delivery)
+    hist_idx: np.ndarray,  # (cap,) int64 scratch: this call's spikes (pull)
+    hist_ptr: np.ndarray,  # (n_steps + 1,) int64 scratch: where each step's start
 ) -> int:
     """Advance ``n_steps`` steps from step ``k0``; return the number of steps done.
 
@@ -326,11 +345,18 @@ def run_chunk(
     big_l = ring.shape[0]
     n_mon = mon_kind.shape[0]
     cap = out_step.shape[0]
+    pull = big_l > 1 and gptr.shape[0] > 0 and n_rules == 0
+    n_hist = 0
+    hist_ptr[0] = 0
+    n_done = n_steps
     for step in range(n_steps):
         k = k0 + step
-        # the spike record must be able to take a full step of spikes
-        if n_out[0] + spk.shape[0] > cap:
-            return step
+        # the spike records must be able to take a full step of spikes
+        if n_out[0] + spk.shape[0] > cap or (
+            pull and n_hist + spk.shape[0] > hist_idx.shape[0]
+        ):
+            n_done = step
+            break
         # 1. state monitors
         if n_mon > 0 and k % mon_every == 0:
             row = mon_pos[0]
@@ -381,6 +407,7 @@ def run_chunk(
                 ch_f[ib, 2],
                 ch_f[ia, 1] if ca >= 0 else 0.0,
                 ch_f[ib, 1] if cb >= 0 else 0.0,
+                cb < 0,
             )
             # the reset does not affect propagation: do it with the threshold
             v_th = pop_f[p, 1]
@@ -427,7 +454,15 @@ def run_chunk(
                 o += 1
         n_out[0] = o
         # 4. propagate (plastic synapses: then depress, on_pre)
-        if big_l == 1:
+        if pull:  # this step's row from the spikes of the delays before
+            for s in range(n_spk):
+                hist_idx[n_hist + s] = spk[s]
+            n_hist += n_spk
+            hist_ptr[step + 1] = n_hist
+            base = k % big_l
+            pull_step(k, k0, k + 1, hist_ptr, hist_idx, ring, gptr, tgt, w)
+            land(g, ring, bk, bk_n, base, 0, g.shape[0])
+        elif big_l == 1:
             n_touch = 0
             for s in range(n_spk):
                 j = spk[s]
@@ -528,4 +563,6 @@ def run_chunk(
                     )  # fmt: skip
                 for x in range(lo, hi):
                     w[post_syn[x]] = wbuf[x - lo]
-    return n_steps
+    if pull:  # the ring again holds every event in flight
+        push_tail(k0 + n_done, k0, hist_ptr, hist_idx, ring, gptr, tgt, w)
+    return n_done

@@ -17,10 +17,9 @@ from torch import Tensor
 from neurodl.errors import ValidationError
 from neurodl.neurons.adex import AdExParams
 from neurodl.neurons.izhikevich import IzhikevichParams
-from neurodl.simulate import _models
-from neurodl.simulate._delivery import buckets, spill_all
+from neurodl.simulate import _delivery, _models
 from neurodl.simulate._keyed import poisson_tables
-from neurodl.simulate._tables import csr_weights
+from neurodl.simulate._tables import kernel_weights
 from neurodl.simulate.groups import ConductanceSynapse, DeltaSynapse
 from neurodl.simulate.plasticity import theta_table
 from neurodl.simulate.stream_monitors import deliver, record_mask
@@ -224,7 +223,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     if not ch_pop.size:  # at least one row: unused slots read row 0
         ch_kind, ch_off = np.zeros(1, np.int64), np.zeros(1, np.int64)
         ch_f = np.zeros((1, 3), np_dtype)
-    w = csr_weights(net, np_dtype)  # CSR order, without an index array
+    w = kernel_weights(net, np_dtype)  # CSR order (kept while unchanged)
     if net._pending:
         raise ValidationError(
             "delayed spikes from a tensor-path run are in flight; continue with "
@@ -262,10 +261,18 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
         pl = PlasticState.empty()
     plastic_args = pl.kernel_args(np_dtype)
     pin_args = poisson_tables(net, np_dtype)
-    bk = buckets(net._ring)
+    pulls = _delivery.PULL and net._plastic is None and net._ring.shape[0] > 1
+    if pulls:  # no buckets: the pulled rows are written in cache
+        gptr = net._gptr
+        bk = (np.zeros(0, np_dtype), np.zeros(net._ring.shape[0], np.int64))
+    else:
+        gptr = np.zeros(0, np.int64)
+        bk = _delivery.buckets(net._ring)
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
+    hist_idx = np.zeros(cap if pulls else 0, np.int64)
+    hist_ptr = np.zeros(_CHUNK + 1, np.int64)
     n_out = np.zeros(1, np.int64)
     done = 0
     try:  # the buckets replayed: the ring holds every event in flight
@@ -317,6 +324,9 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                     *plastic_args,
                     *pin_args,
                     *bk,
+                    gptr,
+                    hist_idx,
+                    hist_ptr,
                 )
                 net.step += did
                 done += did
@@ -327,10 +337,11 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
                     cap *= 2
                     out_step = np.resize(out_step, cap)
                     out_idx = np.resize(out_idx, cap)
+                    hist_idx = np.zeros(cap if pulls else 0, np.int64)
                 if bar is not None:
                     bar.update(task, completed=done)
     finally:
-        spill_all(net._ring, *bk)
+        _delivery.spill_all(net._ring, *bk)
     if net._plastic is not None:  # learned weights back into the projections
         with torch.no_grad():
             for proj, slots in zip(pl.projections, pl.slots, strict=True):

@@ -291,10 +291,11 @@ class Projection:
         self.weight: Tensor = torch.zeros(0)
         self._offset = 0  # set at build: where its synapses start in the net's order
         self._count = 0
-        # set at build: per presynaptic neuron, where this projection's run of
-        # its CSR row starts, and how long it is
-        self._row_base = np.zeros(0, np.int64)
+        # set at build: its synapses per presynaptic neuron, and the delay of
+        # each (steps, in its own order: sorted by neuron, then delay); with
+        # the network's group table they give each synapse's CSR slot
         self._row_count = np.zeros(0, np.int64)
+        self._dly = np.zeros(0, np.uint8)
 
     def __repr__(self) -> str:
         return (
@@ -329,7 +330,7 @@ class Projection:
         """Transmission delay of each synapse, in time steps, int64."""
         if not self.net.built:
             return np.zeros(0, np.int64)
-        return self.net._dly[self._slots()].astype(np.int64)
+        return self._dly.astype(np.int64)
 
     @property
     def n_synapses(self) -> int:

@@ -187,6 +187,8 @@ class Network:
         self._tgt: np.ndarray = np.zeros(0, np.int32)
         self._dly: np.ndarray = np.zeros(0, np.uint8)
         self._perm_cache: np.ndarray | None = None
+        self._gptr = np.zeros(1, np.int64)  # (row, delay) groups (see _tables)
+        self._w_cache: tuple[Any, np.ndarray] | None = None  # _tables.kernel_weights
         self._dist: Any = None  # distributed.Distributed, see distribute()
         self.step = 0  # steps simulated so far
         self.built = False
