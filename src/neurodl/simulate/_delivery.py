@@ -34,6 +34,8 @@ pushing costs about 10.6 s, pulling 5.6 s (``benchmarks/RESULTS.md``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 from numba.core import cgutils, types
@@ -129,30 +131,38 @@ def land(g, ring, bk, bk_n, slot, lo, hi):  # type: ignore[no-untyped-def]  # pr
 
 
 # --------------------------------------------------------------- pull delivery
-@intrinsic
-def _prefetch_read(typingctx, arr, idx):  # type: ignore[no-untyped-def]
-    """Hint the CPU to fetch ``arr[idx]`` for reading (``llvm.prefetch``).
+def _prefetch_intrinsic(write: int) -> Any:
+    """``llvm.prefetch`` of ``arr[idx]`` as a numba intrinsic (0: read, 1: write).
 
-    A hint only: no effect on results, never faults.
+    A hint only: no effect on results, never faults. High temporal locality,
+    data cache.
     """
-    sig = types.void(arr, idx)
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, aryty, ary, [args[1]], wraparound=False
-        )
-        ir = cgutils.ir
-        p8 = builder.bitcast(ptr, ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [p8.type, i32, i32, i32])
-        fn = builder.module.declare_intrinsic("llvm.prefetch", [p8.type], fnty)
-        builder.call(fn, [p8, i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
+    @intrinsic
+    def prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+        sig = types.void(arr, idx)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(
+                context, builder, aryty, ary, [args[1]], wraparound=False
+            )
+            ir = cgutils.ir
+            p8 = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            fnty = ir.FunctionType(ir.VoidType(), [p8.type, i32, i32, i32])
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [p8.type], fnty)
+            builder.call(fn, [p8, i32(write), i32(3), i32(1)])
+            return context.get_dummy_value()
 
+        return sig, codegen
+
+    return prefetch
+
+
+_prefetch_read = _prefetch_intrinsic(0)
+prefetch_write = _prefetch_intrinsic(1)
 
 _RUNS = 64  # runs gathered before they are added (their table reads overlap)
 _AHEAD = 4  # runs ahead whose first cache lines are prefetched
@@ -162,12 +172,12 @@ _AHEAD = 4  # runs ahead whose first cache lines are prefetched
 def _add_runs(runs, n, row, tgt, w):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Add runs ``0..n-1`` in order, each run's start fetched ``_AHEAD`` early."""
     for r in range(min(_AHEAD, n)):
-        _prefetch_read(tgt, runs[r, 0])  # type: ignore[call-arg]
+        _prefetch_read(tgt, runs[r, 0])
         _prefetch_read(w, runs[r, 0])
     for r in range(n):
         if r + _AHEAD < n:
             lo = runs[r + _AHEAD, 0]
-            _prefetch_read(tgt, lo)  # type: ignore[call-arg]
+            _prefetch_read(tgt, lo)
             _prefetch_read(w, lo)
             _prefetch_read(w, min(lo + 8, w.shape[0] - 1))
         for syn in range(runs[r, 0], runs[r, 1]):

@@ -32,43 +32,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.core import cgutils, types
-from numba.extending import intrinsic
 
-from neurodl.simulate._delivery import land, pull_step, push, push_tail
+from neurodl.simulate._delivery import land, prefetch_write, pull_step, push, push_tail
 from neurodl.simulate._keyed import poisson_add
 from neurodl.simulate._models_numba import alif_threshold, step_model
 
-ir = cgutils.ir  # llvmlite's IR builder, as numba uses it
-
 __all__ = ["run_chunk"]
-
-
-@intrinsic
-def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
-    """Hint the CPU to fetch ``arr[idx]`` for writing (``llvm.prefetch``).
-
-    No effect on results: a hint only, it never faults. Used to start the
-    scattered weight reads of the post-spike pass early, so that their cache
-    misses overlap the arithmetic.
-    """
-    sig = types.void(arr, idx)
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, aryty, ary, [args[1]], wraparound=False
-        )
-        p8 = builder.bitcast(ptr, ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [p8.type, i32, i32, i32])
-        fn = builder.module.declare_intrinsic("llvm.prefetch", [p8.type], fnty)
-        # write access, high temporal locality, data cache
-        builder.call(fn, [p8, i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -543,7 +512,7 @@ def run_chunk(
                     # tables) while the scattered weights are prefetched, then
                     # the weights' independent read-modify-writes
                     for x in range(lo, hi):
-                        _prefetch(w, post_syn[x])  # type: ignore[call-arg]
+                        prefetch_write(w, post_syn[x])
                         pt = post_pre_tr[x]
                         m = k - pre_last[pt]
                         d = dec_lo[row, m & 1023] * dec_hi[row, min(m >> 10, nhi)]
