@@ -28,6 +28,26 @@ ir = cgutils.ir  # llvmlite's IR builder, as numba uses it
 __all__ = ["deliver", "local_steps", "run_windows"]
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _end_step(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    k, k_first, k_known, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk, bk_n, own_g,
+    pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+):  # fmt: skip
+    """Finish step 4 for the owned neurons: the ring slot, then Poisson.
+
+    Pulling (``gptr`` not empty), the slot first takes what arrives at ``k``
+    from the spikes before ``k_known``; then it lands in the owned ``g``.
+    """
+    if ring.shape[0] > 1:
+        slot = k % ring.shape[0]
+        if gptr.shape[0] > 0:
+            pull_step(k, k_first, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w)
+        for r in range(own_g.shape[0]):
+            land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
+    if pin_i.shape[0] > 0:
+        poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def local_steps(  # pragma: no cover - compiled
     k0: int,
@@ -80,7 +100,6 @@ def local_steps(  # pragma: no cover - compiled
     delay, so no spike of the window arrives before its last step).
     """
     n_pop = own_bounds.shape[0]
-    big_l = ring.shape[0]
     n_out = 0
     for step in range(n_steps):
         k = k0 + step
@@ -162,16 +181,10 @@ def local_steps(  # pragma: no cover - compiled
             n_out += 1
         if defer_last and step == n_steps - 1:
             break
-        if big_l > 1:
-            slot = k % big_l
-            if gptr.shape[0] > 0:
-                pull_step(k, k_first, k0, hist_ptr, hist_idx, ring, gptr, tgt, w)
-            for r in range(own_g.shape[0]):
-                land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
-        if pin_i.shape[0] > 0:
-            poisson_add_range(
-                k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own
-            )  # fmt: skip
+        _end_step(
+            k, k_first, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk, bk_n, own_g,
+            pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+        )  # fmt: skip
     return n_out
 
 
@@ -227,11 +240,11 @@ def deliver(  # pragma: no cover - compiled
             j = sp_idx[s]
             base = sp_step[s] % big_l
             push(indptr[j], indptr[j + 1], base, tgt, w, dly, ring, bk, bk_n)
-        slot = k % big_l
-        for r in range(own_g.shape[0]):
-            land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
-    if pin_i.shape[0] > 0:
-        poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own)
+    none = np.zeros(0, np.int64)  # pushed: nothing to pull
+    _end_step(
+        k, k, k, none, none, none, tgt, w, g, ring, bk, bk_n, own_g, pin_i, pin_key,
+        pin_w, pin_cdf, pin_guide, pin_own,
+    )  # fmt: skip
 
 
 @intrinsic
@@ -406,14 +419,10 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                     i += 1
                 hist_ptr[kw + s - k_first + 1] = o + i
             k = kw + todo - 1
-            slot = k % ring.shape[0]
-            pull_step(k, k_first, k + 1, hist_ptr, rec_idx, ring, gptr, tgt, w)
-            for r in range(own_g.shape[0]):
-                land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
-            if pin_i.shape[0] > 0:
-                poisson_add_range(
-                    k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own
-                )  # fmt: skip
+            _end_step(
+                k, k_first, k + 1, hist_ptr, rec_idx, gptr, tgt, w, g, ring, bk, bk_n,
+                own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+            )  # fmt: skip
         seq += 1
         done += todo
     return done, 0, seq
