@@ -270,3 +270,20 @@ def test_full_scale_matches_nest_over_seeds():
             )
             cross = np.mean([_ks(o, n) for o in ours for n in nest])
             assert cross <= own, (name, kind, cross, own)
+
+
+def test_run_drops_its_kept_weight_copy(monkeypatch):
+    """The kernel's weight copy is kept between a network's runs; ``run`` returns
+    without it (a loop over seeds would otherwise hold one per network)."""
+    nets = []
+    build = pd.build
+
+    def spy(*args, **kwargs):
+        mc = build(*args, **kwargs)
+        nets.append(mc.net)
+        return mc
+
+    monkeypatch.setattr(pd, "build", spy)
+    res = pd.run(20.0, 0.02, seed=3, presim=10.0)
+    assert res.rates_hz and len(nets) == 1
+    assert nets[0].built and nets[0]._w_cache is None

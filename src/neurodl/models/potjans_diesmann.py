@@ -619,4 +619,8 @@ def run(
         res.cc_mean.append(_mean(cc))
         res.counts[name], res.cv[name], res.cc[name] = counts, cv, cc
         res.spikes[name] = (times, idx)
+    # the run is over: drop the kept weight copy (2.4 GB at full scale), which
+    # would otherwise live as long as the network (a loop over seeds keeps
+    # earlier networks until they are collected)
+    net._w_cache = None
     return res
