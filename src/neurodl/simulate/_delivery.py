@@ -45,6 +45,7 @@ __all__ = [
     "PULL",
     "RING_DIRECT_BYTES",
     "buckets",
+    "delivery_tables",
     "land",
     "pull_step",
     "push",
@@ -72,6 +73,23 @@ def buckets(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     direct = big_l == 1 or ring.nbytes <= RING_DIRECT_BYTES or n_g >= exact
     cap = 0 if direct else BUCKET_EVENTS
     return np.zeros(big_l * 2 * cap, ring.dtype), np.zeros(big_l, np.int64)
+
+
+def delivery_tables(
+    net: Any, pull: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gptr, bk, bk_n)`` of a compiled run: pull, or push through buckets.
+
+    Pulls (``gptr`` = the network's group table, no buckets: the pulled rows are
+    written in cache) when :data:`PULL`, ``pull`` (the caller's path can), the
+    network has no plasticity and the ring has delays; else ``gptr`` is empty
+    and the ring gets :func:`buckets`.
+    """
+    ring = net._ring
+    if pull and PULL and net._plastic is None and ring.shape[0] > 1:
+        empty = np.zeros(0, ring.dtype)
+        return net._gptr, empty, np.zeros(ring.shape[0], np.int64)
+    return (np.zeros(0, np.int64), *buckets(ring))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

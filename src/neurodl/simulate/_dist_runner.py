@@ -116,13 +116,8 @@ def run_numba_windows(
     pop_theta = theta_table(net, np_dtype)
     pin_i, pin_key, pin_w, pin_cdf, pin_guide = poisson_tables(net, np_dtype)
     compiled = dist_.shm is not None or dist_.world == 1
-    pulls = compiled and _delivery.PULL and net._plastic is None and ring.shape[0] > 1
     no_pull = np.zeros(0, np.int64)
-    gptr = net._gptr if pulls else no_pull
-    if pulls:  # no buckets: the pulled rows are written in cache
-        bk, bk_n = np.zeros(0, np_dtype), np.zeros(ring.shape[0], np.int64)
-    else:
-        bk, bk_n = _delivery.buckets(ring)
+    gptr, bk, bk_n = _delivery.delivery_tables(net, pull=compiled)
     own_bounds, own_g, pin_own = _own_tables(net, dist_.lo, dist_.hi)
     width = window_steps(dist_)
     n_own = dist_.hi - dist_.lo

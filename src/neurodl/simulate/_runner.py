@@ -261,13 +261,8 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
         pl = PlasticState.empty()
     plastic_args = pl.kernel_args(np_dtype)
     pin_args = poisson_tables(net, np_dtype)
-    pulls = _delivery.PULL and net._plastic is None and net._ring.shape[0] > 1
-    if pulls:  # no buckets: the pulled rows are written in cache
-        gptr = net._gptr
-        bk = (np.zeros(0, np_dtype), np.zeros(net._ring.shape[0], np.int64))
-    else:
-        gptr = np.zeros(0, np.int64)
-        bk = _delivery.buckets(net._ring)
+    gptr, *bk = _delivery.delivery_tables(net)
+    pulls = gptr.size > 0
     cap = max(4 * net.n_all, 1 << 16)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
