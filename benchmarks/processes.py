@@ -80,22 +80,29 @@ def point(
         m.clear()
     dist_ = net._dist
     ex0 = dist_.exchange_seconds if dist_ is not None else 0.0
+    sp0 = dist_.extra.get("spins", 0) if dist_ is not None else 0
     t0 = time.perf_counter()
     net.run(duration, progress=False)
     run_s = time.perf_counter() - t0
     sha, n_spikes = _digest(mons)
     waits = [dist_.exchange_seconds - ex0] if dist_ is not None else [0.0]
+    spins = [0.0]
     if dist_ is not None and dist_.world > 1:
         import torch
         import torch.distributed as dist
 
-        mine = torch.tensor([dist_.exchange_seconds - ex0], dtype=torch.float64)
-        every = [torch.zeros(1, dtype=torch.float64) for _ in range(dist_.world)]
+        mine = torch.tensor(
+            [dist_.exchange_seconds - ex0, dist_.extra.get("spins", 0) - sp0],
+            dtype=torch.float64,
+        )
+        every = [torch.zeros(2, dtype=torch.float64) for _ in range(dist_.world)]
         dist.all_gather(every, mine)
-        waits = [float(x) for x in every]
+        waits = [float(x[0]) for x in every]
+        spins = [float(x[1]) for x in every]
     return {
         "yields": dist_.extra.get("yields", 0) if dist_ is not None else 0,
         "exchange_s_per_rank": waits,
+        "spins_per_rank": spins,  # compiled shared-memory waits (pause ~8 ns)
         "build_s": build_s,
         "run_s": run_s,
         "exchange_s": (dist_.exchange_seconds - ex0) if dist_ is not None else 0.0,
@@ -188,7 +195,8 @@ def main() -> None:
                 f"build {res['build_s']:.2f} s, run {res['run_s']:.2f} s "
                 f"(gloo exchange+wait per rank "
                 f"{'/'.join(f'{x:.2f}' for x in res['exchange_s_per_rank'])} s, "
-                f"CPU yields while waiting {res['yields']}, window "
+                f"CPU yields while waiting {res['yields']}, spins per rank "
+                f"{'/'.join(f'{x:.3g}' for x in res['spins_per_rank'])}, window "
                 f"{res['window_steps']} steps), speed-up {res['speedup']:.2f}x, "
                 f"same spikes: {res['same_spikes']} ({res['sha256'][:12]})",
                 flush=True,

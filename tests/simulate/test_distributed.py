@@ -183,8 +183,12 @@ def test_blocks_balance_neurons_and_expected_synapses():
     """A process's share: its neurons and the synapses onto them, from the rules."""
     from neurodl.simulate import Explicit
     from neurodl.simulate.distributed import (
-        NEURON_COST_SYNAPSES,
+        DEFAULT_RATE_HZ,
+        EVENT_NS,
+        POISSON_NS,
+        STEP_NS,
         balanced_partition,
+        expected_cost,
         expected_in_degree,
     )
 
@@ -214,13 +218,36 @@ def test_blocks_balance_neurons_and_expected_synapses():
     blocks = balanced_partition(net, 3)
     assert blocks[0][0] == 0 and blocks[-1][1] == 450
     assert all(x[1] == y[0] for x, y in itertools.pairwise(blocks))
-    cost = NEURON_COST_SYNAPSES + expect
+    cost = expected_cost(net)
+    # steps (dt 0.1 ms: 10,000 per s) and events at the default rate
+    np.testing.assert_allclose(
+        cost, STEP_NS * 1e4 + EVENT_NS * DEFAULT_RATE_HZ * expect
+    )
     shares = [cost[lo:hi].sum() for lo, hi in blocks]
     assert max(shares) - min(shares) <= 2 * cost.max()  # even, to a neuron
     assert blocks != partition(450, 3)  # not by count: b and c weigh more
     assert balanced_partition(net, 450) == partition(450, 450)
     with pytest.raises(ValidationError, match=r"'procs'"):
         balanced_partition(net, 451)
+    # a known rate weighs the source's synapses; a Poisson input, its targets
+    a.expected_rate_hz = 10 * DEFAULT_RATE_HZ
+    hot = expected_cost(net)
+    np.testing.assert_allclose(hot[:300], cost[:300])  # a's inputs come from b
+    np.testing.assert_allclose(
+        hot[300:400] - cost[300:400], EVENT_NS * 9 * DEFAULT_RATE_HZ * 200.0
+    )
+    assert balanced_partition(net, 3)[0][1] > blocks[0][1]  # a's block grows
+    net2 = Network(dt=0.1, seed=2)
+    x = net2.population(10, p)
+    net2.population(10, p)
+    net2.poisson_input(x, 100, 5.0, 0.1)
+    np.testing.assert_allclose(
+        expected_cost(net2), STEP_NS * 1e4 + POISSON_NS * 1e4 * (np.arange(20) < 10)
+    )
+    for bad in (-1.0, float("nan"), "fast"):
+        a.expected_rate_hz = bad
+        with pytest.raises(ValidationError, match=r"'expected_rate_hz' of population"):
+            balanced_partition(net, 3)
 
 
 def test_more_processes_than_neurons_is_an_error():

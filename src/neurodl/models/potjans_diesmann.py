@@ -325,6 +325,8 @@ def build(
                 name=name,
             )
         )
+        # weighs its outgoing synapses' work when the network is distributed
+        pops[-1].expected_rate_hz = float(FULL_MEAN_RATES_HZ[p])
         syns.append(CurrentSynapse(tau=TAU_SYN_MS))
     for t in range(8):
         for s in range(8):

@@ -204,12 +204,14 @@ def _add_runs(runs, n, row, tgt, w):  # type: ignore[no-untyped-def]  # pragma: 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
-    k, k_first, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w
+    k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w
 ):  # fmt: skip
     """Add to ring row ``k mod L`` every synapse arriving at step ``k``.
 
-    From the spikes of steps ``k_first`` (the history's first) to ``k_known - 1``
-    (the last known), oldest first: those of step ``s`` are
+    From the spikes of steps ``max(k_first, k_from)`` (the history's first, or
+    the first not pulled yet) to ``k_known - 1`` (the last known), oldest first:
+    calls for consecutive ranges of steps add what one call for their union adds,
+    in the same order. The spikes of step ``s`` are
     ``hist_idx[hist_ptr[s - k_first] : hist_ptr[s - k_first + 1]]``, and the
     synapses of neuron ``j`` with delay ``d`` are ``gptr[j L + d] : gptr[j L + d
     + 1]``. The runs are listed ``_RUNS`` at a time (independent table reads),
@@ -220,7 +222,7 @@ def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
     row = ring[k % big_l]
     runs = np.empty((_RUNS, 2), np.int64)
     n = 0
-    for s in range(max(k_first, k - big_l + 1), min(k, k_known - 1) + 1):
+    for s in range(max(k_first, k_from, k - big_l + 1), min(k, k_known - 1) + 1):
         d = k - s
         for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
             x = hist_idx[h] * big_l + d

@@ -30,18 +30,21 @@ __all__ = ["deliver", "local_steps", "run_windows"]
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _end_step(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    k, k_first, k_known, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk, bk_n, own_g,
-    pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+    k, k_first, k_from, k_known, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk, bk_n,
+    own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
 ):  # fmt: skip
     """Finish step 4 for the owned neurons: the ring slot, then Poisson.
 
     Pulling (``gptr`` not empty), the slot first takes what arrives at ``k``
-    from the spikes before ``k_known``; then it lands in the owned ``g``.
+    from the spikes of steps ``k_from`` to ``k_known - 1`` (those before
+    ``k_from`` are pulled already); then it lands in the owned ``g``.
     """
     if ring.shape[0] > 1:
         slot = k % ring.shape[0]
         if gptr.shape[0] > 0:
-            pull_step(k, k_first, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w)
+            pull_step(
+                k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w
+            )  # fmt: skip
         for r in range(own_g.shape[0]):
             land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
     if pin_i.shape[0] > 0:
@@ -182,8 +185,8 @@ def local_steps(  # pragma: no cover - compiled
         if defer_last and step == n_steps - 1:
             break
         _end_step(
-            k, k_first, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk, bk_n, own_g,
-            pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+            k, k_first, k_first, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk,
+            bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
         )  # fmt: skip
     return n_out
 
@@ -242,8 +245,8 @@ def deliver(  # pragma: no cover - compiled
             push(indptr[j], indptr[j + 1], base, tgt, w, dly, ring, bk, bk_n)
     none = np.zeros(0, np.int64)  # pushed: nothing to pull
     _end_step(
-        k, k, k, none, none, none, tgt, w, g, ring, bk, bk_n, own_g, pin_i, pin_key,
-        pin_w, pin_cdf, pin_guide, pin_own,
+        k, k, k, k, none, none, none, tgt, w, g, ring, bk, bk_n, own_g, pin_i,
+        pin_key, pin_w, pin_cdf, pin_guide, pin_own,
     )  # fmt: skip
 
 
@@ -361,6 +364,11 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                     shm[rank, slot, 2 + i] = (loc_step[i] - kw) * n_all + loc_idx[i]
                 shm[rank, slot, 1] = n_loc
                 _store_release(flat, (rank * 2 + slot) * row, seq + 1)  # type: ignore[call-arg]
+            if pull:  # while the others finish: the last step's older arrivals
+                pull_step(
+                    kw + todo - 1, k_first, k_first, kw, hist_ptr, rec_idx, ring,
+                    gptr, tgt, w,
+                )  # fmt: skip
         resume = False
         if world > 1:
             for r in range(world):
@@ -420,8 +428,8 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 hist_ptr[kw + s - k_first + 1] = o + i
             k = kw + todo - 1
             _end_step(
-                k, k_first, k + 1, hist_ptr, rec_idx, gptr, tgt, w, g, ring, bk, bk_n,
-                own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+                k, k_first, kw, k + 1, hist_ptr, rec_idx, gptr, tgt, w, g, ring, bk,
+                bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
             )  # fmt: skip
         seq += 1
         done += todo

@@ -429,7 +429,7 @@ def run_chunk(
             n_hist += n_spk
             hist_ptr[step + 1] = n_hist
             base = k % big_l
-            pull_step(k, k0, k + 1, hist_ptr, hist_idx, ring, gptr, tgt, w)
+            pull_step(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, gptr, tgt, w)
             land(g, ring, bk, bk_n, base, 0, g.shape[0])
         elif big_l == 1:
             n_touch = 0

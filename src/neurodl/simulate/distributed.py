@@ -1,7 +1,10 @@
 """One network simulated across processes (``torch.distributed``), same spikes.
 
-Each process owns a contiguous block of LIF neurons, ``[r N / P, (r+1) N / P)``
-for rank ``r`` of ``P``, and only the synapses onto them (the restricted build,
+Each process owns a contiguous block of LIF neurons of about equal expected work
+(:func:`balanced_partition`: the neurons' steps and Poisson draws, and the
+synaptic events onto them from each source population's ``expected_rate_hz``,
+a hint a model sets where it knows its rates), and only the synapses onto them
+(the restricted build,
 ``Network._build((lo, hi))``, which draws exactly those targets' synapses in the
 order of a full build). Spike sources and the initial state are drawn in full on
 every process, from the network's seed, so they do not depend on ``P``.
@@ -38,6 +41,10 @@ all of them, in global (step, neuron id) order (sources after the LIF neurons
 of the same step, as in one process) onto its own synapses, and finishes the last
 step. ``d_min = 0`` (zero delays, Brian2's CUBA) means one exchange per step; the
 microcircuit's 0.1 ms minimum gives 2 steps per exchange; Brunel's 1.5 ms, 16.
+Pulling (no plasticity; :mod:`neurodl.simulate._delivery`), a process adds the
+last step's arrivals from the spikes before the window while the others finish
+theirs, and only the window's own spikes after the exchange: a process that is
+behind by less than that work keeps none waiting.
 
 Why the spikes are the same for any ``P``: connectivity, weights, delays are
 keyed by target block, Poisson-input counts by (input, neuron, step), sources and
@@ -73,6 +80,7 @@ Not supported on a distributed run (a clear error): state monitors, plasticity,
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -245,14 +253,18 @@ def _unsupported(option: str, what: str) -> None:
     )
 
 
-# one neuron's step costs about as much as delivering to ~1000 of its synapses:
-# full-scale microcircuit, DC, 1 process, 1 s: neurons 1.15 s for 77,169 neurons
-# (15 us each), delivery 4.3 s for 2.99e8 synapses (14.4 ns each)
-NEURON_COST_SYNAPSES = 1000.0
+# The work of a block, in ns per simulated second (full-scale microcircuit on the
+# 2-core development machine, 1 process, dt 0.1 ms, float64): a neuron's step
+# with its ring row landing (DC drive: 1.0 + 0.3 s per s for 77,169 neurons), a
+# Poisson input's draw per neuron and step (Poisson minus DC drive: 2.4 s per s),
+# a delivered synaptic event (4.2 s per s for 9.7e8 events); a population
+# without ``expected_rate_hz`` is taken to fire at DEFAULT_RATE_HZ.
+STEP_NS, POISSON_NS, EVENT_NS = 1.7, 3.1, 4.4
+DEFAULT_RATE_HZ = 3.0
 
 
-def expected_in_degree(net: Network) -> np.ndarray:
-    """Return the expected number of synapses onto each LIF neuron (rules only)."""
+def _in_degree(proj: Any) -> np.ndarray:
+    """Return the expected number of synapses of ``proj`` onto each target."""
     from neurodl.simulate.connectivity import (
         Explicit,
         FixedInDegree,
@@ -260,37 +272,82 @@ def expected_in_degree(net: Network) -> np.ndarray:
         FixedTotalNumber,
     )
 
-    start = {}  # each population's first index (set by the build: count here)
-    n = 0
+    rule, pre, post = proj.rule, proj.pre, proj.post
+    out = np.zeros(post.n)
+    if isinstance(rule, FixedTotalNumber):
+        out += rule.n / post.n
+    elif isinstance(rule, FixedInDegree):
+        out += rule.k
+    elif isinstance(rule, FixedProbability):
+        out += rule.p * pre.n
+    elif isinstance(rule, Explicit):
+        j = np.asarray(rule.array("j"), np.int64)
+        out += np.bincount(j[(j >= 0) & (j < post.n)], minlength=post.n)
+    return out
+
+
+def _starts(net: Network) -> tuple[dict[int, int], int]:
+    """Each population's first index (as the build will set it), and the total."""
+    start, n = {}, 0
     for pop in net.populations:
         start[pop.index] = n
         n += pop.n
+    return start, n
+
+
+def expected_in_degree(net: Network) -> np.ndarray:
+    """Return the expected number of synapses onto each LIF neuron (rules only)."""
+    start, n = _starts(net)
     out = np.zeros(n)
     for proj in net.projections:
-        rule, pre, post = proj.rule, proj.pre, proj.post
-        seg = out[start[post.index] : start[post.index] + post.n]
-        if isinstance(rule, FixedTotalNumber):
-            seg += rule.n / post.n
-        elif isinstance(rule, FixedInDegree):
-            seg += rule.k
-        elif isinstance(rule, FixedProbability):
-            seg += rule.p * pre.n
-        elif isinstance(rule, Explicit):
-            j = np.asarray(rule.array("j"), np.int64)
-            seg += np.bincount(j[(j >= 0) & (j < post.n)], minlength=post.n)
+        out[start[proj.post.index] : start[proj.post.index] + proj.post.n] += (
+            _in_degree(proj)
+        )
+    return out
+
+
+def expected_cost(net: Network) -> np.ndarray:
+    """Return each LIF neuron's expected work, ns per simulated second.
+
+    Its steps (:data:`STEP_NS`), its Poisson inputs' draws (:data:`POISSON_NS`)
+    and the synaptic events onto it (:data:`EVENT_NS`): each projection's
+    expected in-degree times its source's ``expected_rate_hz`` (default
+    :data:`DEFAULT_RATE_HZ`).
+    """
+    start, n = _starts(net)
+    steps = 1000.0 / net.dt
+    per_step = np.full(n, STEP_NS)
+    for inp in net.poisson_inputs:
+        per_step[start[inp.pop.index] : start[inp.pop.index] + inp.pop.n] += POISSON_NS
+    out = per_step * steps
+    for proj in net.projections:
+        rate = getattr(proj.pre, "expected_rate_hz", None)
+        if rate is None:
+            rate = DEFAULT_RATE_HZ
+        elif (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not (math.isfinite(rate) and rate >= 0)
+        ):
+            raise ValidationError(
+                f"'expected_rate_hz' of population {proj.pre.name!r} must be a "
+                f"finite rate >= 0 (Hz) or None; got {rate!r}."
+            )
+        out[start[proj.post.index] : start[proj.post.index] + proj.post.n] += (
+            EVENT_NS * rate * _in_degree(proj)
+        )
     return out
 
 
 def balanced_partition(net: Network, procs: int) -> list[tuple[int, int]]:
-    """Contiguous blocks of about equal work: neurons and the synapses onto them.
+    """Contiguous blocks of about equal work (:func:`expected_cost`).
 
-    Each LIF neuron weighs :data:`NEURON_COST_SYNAPSES` plus its expected
-    in-degree; blocks split the cumulative weight evenly (each at least one
+    Blocks split the cumulative expected work evenly (each at least one
     neuron). Only speed depends on it: the spikes are the same for any partition.
     """
     n = sum(p.n for p in net.populations)
     partition(n, procs)  # the same checks
-    cost = NEURON_COST_SYNAPSES + expected_in_degree(net)
+    cost = expected_cost(net)
     cum = np.concatenate(([0.0], np.cumsum(cost)))
     cuts = [0]
     for r in range(1, procs):

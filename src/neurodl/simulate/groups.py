@@ -126,6 +126,10 @@ class Population:
         self.channels: list[Synapse] = []
         self.g0: dict[Synapse, InitSpec] = {}
         self.learnable: dict[str, Tensor] = {}
+        # the firing rate it is expected to have (Hz), if known: only weighs its
+        # synapses' work when a distributed run splits the network into blocks
+        # (distributed.expected_cost); the spikes are the same without it
+        self.expected_rate_hz: float | None = None
 
     def __repr__(self) -> str:
         return f"Population({self.name!r}, n={self.n})"
