@@ -24,9 +24,12 @@ step ``s`` in spike order, the delay-``d`` run of the spike's row
 (:func:`pull_step`): every (slot, target) cell receives the additions it would
 have received pushed, in the same order, so the sums are bit-identical, but the
 writes go to one row of ``n_g`` values (in cache) instead of a random cell of the
-whole ring, and each run is read whole. At the end of a call, the synapses of
-the last ``L - 1`` steps' spikes that arrive later are pushed into the ring
-(:func:`push_tail`), which then again holds every event in flight.
+whole ring, and each run is read whole. After a call's first ``L`` steps every
+ring row is zero when its step comes, so the step sums into one scratch row that
+stays in cache instead (:func:`pull_row`; full scale, 2 processes: the pull's
+ring rows from L3 cost about a third of its time). At the end of a call, the
+synapses of the last ``L - 1`` steps' spikes that arrive later are pushed into
+the ring (:func:`push_tail`), which then again holds every event in flight.
 
 Measured at full scale (the cortical microcircuit, float64, 1 process, 1 s):
 pushing costs about 10.6 s, pulling 5.6 s (``benchmarks/RESULTS.md``).
@@ -47,6 +50,8 @@ __all__ = [
     "buckets",
     "delivery_tables",
     "land",
+    "land_row",
+    "pull_row",
     "pull_step",
     "push",
     "push_tail",
@@ -203,10 +208,31 @@ def _add_runs(runs, n, row, tgt, w):  # type: ignore[no-untyped-def]  # pragma: 
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def pull_row(k, k_first, ring, acc):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Return the row summing step ``k``'s arrivals (the call began at ``k_first``).
+
+    Ring row ``k mod L`` in the call's first ``L`` steps (it may hold events the
+    previous call pushed); after them every ring row is zero when its step comes,
+    and the scratch row ``acc`` (zero between steps) takes its place: the same
+    sums, in one row that stays in cache instead of a new ring row each step.
+    """
+    big_l = ring.shape[0]
+    return ring[k % big_l] if k - k_first < big_l else acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def land_row(g, row, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Add ``row[lo:hi]`` (a pulled step's arrivals) to ``g[lo:hi]``; clear it."""
+    for t in range(lo, hi):
+        g[t] = g[t] + row[t]
+        row[t] = 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
-    k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w
+    k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr, tgt, w
 ):  # fmt: skip
-    """Add to ring row ``k mod L`` every synapse arriving at step ``k``.
+    """Add to step ``k``'s row (:func:`pull_row`) every synapse arriving then.
 
     From the spikes of steps ``max(k_first, k_from)`` (the history's first, or
     the first not pulled yet) to ``k_known - 1`` (the last known), oldest first:
@@ -219,7 +245,7 @@ def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
     (each run is a short stream from memory, whose start would otherwise wait).
     """
     big_l = ring.shape[0]
-    row = ring[k % big_l]
+    row = pull_row(k, k_first, ring, acc)
     runs = np.empty((_RUNS, 2), np.int64)
     n = 0
     for s in range(max(k_first, k_from, k - big_l + 1), min(k, k_known - 1) + 1):

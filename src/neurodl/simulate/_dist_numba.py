@@ -18,7 +18,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from neurodl.simulate._delivery import land, pull_step, push
+from neurodl.simulate._delivery import land, land_row, pull_row, pull_step, push
 from neurodl.simulate._keyed import poisson_add_range
 from neurodl.simulate._models_numba import alif_threshold, step_model
 from neurodl.simulate._numba_engine import _integrate
@@ -30,23 +30,28 @@ __all__ = ["deliver", "local_steps", "run_windows"]
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _end_step(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    k, k_first, k_from, k_known, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk, bk_n,
-    own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+    k, k_first, k_from, k_known, hist_ptr, hist_idx, gptr, tgt, w, g, ring, acc, bk,
+    bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
 ):  # fmt: skip
     """Finish step 4 for the owned neurons: the ring slot, then Poisson.
 
-    Pulling (``gptr`` not empty), the slot first takes what arrives at ``k``
-    from the spikes of steps ``k_from`` to ``k_known - 1`` (those before
-    ``k_from`` are pulled already); then it lands in the owned ``g``.
+    Pulling (``gptr`` not empty), the step's row (:func:`pull_row`: its ring
+    row, or ``acc``) first takes what arrives at ``k`` from the spikes of steps
+    ``k_from`` to ``k_known - 1`` (those before ``k_from`` are pulled already);
+    then it lands in the owned ``g``.
     """
     if ring.shape[0] > 1:
-        slot = k % ring.shape[0]
         if gptr.shape[0] > 0:
             pull_step(
-                k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, gptr, tgt, w
+                k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr,
+                tgt, w,
             )  # fmt: skip
-        for r in range(own_g.shape[0]):
-            land(g, ring, bk, bk_n, slot, own_g[r, 0], own_g[r, 1])
+            row = pull_row(k, k_first, ring, acc)
+            for r in range(own_g.shape[0]):
+                land_row(g, row, own_g[r, 0], own_g[r, 1])
+        else:
+            for r in range(own_g.shape[0]):
+                land(g, ring, bk, bk_n, k % ring.shape[0], own_g[r, 0], own_g[r, 1])
     if pin_i.shape[0] > 0:
         poisson_add_range(k, g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own)
 
@@ -68,6 +73,7 @@ def local_steps(  # pragma: no cover - compiled
     ch_off: np.ndarray,
     ch_f: np.ndarray,
     ring: np.ndarray,  # (L, G)
+    acc: np.ndarray,  # (G,) pulled rows after the run's first L steps (pull_row)
     own_g: np.ndarray,  # (R, 2): owned ranges of g
     zero: np.ndarray,
     spk: np.ndarray,  # (n_lif,) scratch
@@ -185,8 +191,8 @@ def local_steps(  # pragma: no cover - compiled
         if defer_last and step == n_steps - 1:
             break
         _end_step(
-            k, k_first, k_first, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, bk,
-            bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+            k, k_first, k_first, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, acc,
+            bk, bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
         )  # fmt: skip
     return n_out
 
@@ -245,8 +251,8 @@ def deliver(  # pragma: no cover - compiled
             push(indptr[j], indptr[j + 1], base, tgt, w, dly, ring, bk, bk_n)
     none = np.zeros(0, np.int64)  # pushed: nothing to pull
     _end_step(
-        k, k, k, k, none, none, none, tgt, w, g, ring, bk, bk_n, own_g, pin_i,
-        pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+        k, k, k, k, none, none, none, tgt, w, g, ring, ring[0], bk, bk_n, own_g,
+        pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
     )  # fmt: skip
 
 
@@ -328,7 +334,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
     hist_ptr: np.ndarray,  # each of its steps starts in rec_idx
     gptr: np.ndarray,
     v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind, ch_off,
-    ch_f, ring, own_g, zero, spk, theta, pop_theta, aux, pop_model, pop_mf, pin_i,
+    ch_f, ring, acc, own_g, zero, spk, theta, pop_theta, aux, pop_model, pop_mf, pin_i,
     pin_key, pin_w, pin_cdf, pin_guide, pin_own, indptr, tgt, w, dly, touched,
     touched_list, bk, bk_n,
 ):  # fmt: skip
@@ -354,7 +360,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 return done, 2, seq
             n_loc = local_steps(
                 kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
-                pop_ch, ch_kind, ch_off, ch_f, ring, own_g, zero, spk, theta,
+                pop_ch, ch_kind, ch_off, ch_f, ring, acc, own_g, zero, spk, theta,
                 pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
                 pin_guide, pin_own, bk, bk_n, loc_step, loc_idx, k_first, hist_ptr,
                 rec_idx, gptr, tgt, w,
@@ -367,7 +373,7 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
             if pull:  # while the others finish: the last step's older arrivals
                 pull_step(
                     kw + todo - 1, k_first, k_first, kw, hist_ptr, rec_idx, ring,
-                    gptr, tgt, w,
+                    acc, gptr, tgt, w,
                 )  # fmt: skip
         resume = False
         if world > 1:
@@ -428,8 +434,8 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
                 hist_ptr[kw + s - k_first + 1] = o + i
             k = kw + todo - 1
             _end_step(
-                k, k_first, kw, k + 1, hist_ptr, rec_idx, gptr, tgt, w, g, ring, bk,
-                bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
+                k, k_first, kw, k + 1, hist_ptr, rec_idx, gptr, tgt, w, g, ring, acc,
+                bk, bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
             )  # fmt: skip
         seq += 1
         done += todo

@@ -33,7 +33,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from neurodl.simulate._delivery import land, prefetch_write, pull_step, push, push_tail
+from neurodl.simulate._delivery import (
+    land,
+    land_row,
+    prefetch_write,
+    pull_row,
+    pull_step,
+    push,
+    push_tail,
+)
 from neurodl.simulate._keyed import poisson_add
 from neurodl.simulate._models_numba import alif_threshold, step_model
 
@@ -315,6 +323,7 @@ def run_chunk(
     n_mon = mon_kind.shape[0]
     cap = out_step.shape[0]
     pull = big_l > 1 and gptr.shape[0] > 0 and n_rules == 0
+    acc = np.zeros_like(ring[0])  # pulled rows after the first L steps (pull_row)
     n_hist = 0
     hist_ptr[0] = 0
     n_done = n_steps
@@ -428,9 +437,8 @@ def run_chunk(
                 hist_idx[n_hist + s] = spk[s]
             n_hist += n_spk
             hist_ptr[step + 1] = n_hist
-            base = k % big_l
-            pull_step(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, gptr, tgt, w)
-            land(g, ring, bk, bk_n, base, 0, g.shape[0])
+            pull_step(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w)
+            land_row(g, pull_row(k, k0, ring, acc), 0, g.shape[0])
         elif big_l == 1:
             n_touch = 0
             for s in range(n_spk):
