@@ -107,13 +107,15 @@ def _explicit_arrays() -> tuple[np.ndarray, ...]:
     return i, j, d, rng.normal(0.7, 0.9, i.size)
 
 
-def _crossing(backend: str = "numba"):
+def _crossing(backend: str = "numba", zero_delay: bool = True):
     """Delays of every length crossing call boundaries, in every kind of row.
 
     Explicit multapses (the same pair and delay, different weights), two
     projections from one population onto the same synaptic variable, a spike
     source with delays, and Normal delays up to 4 ms; rates high enough that
-    many additions meet in one (slot, target) cell.
+    many additions meet in one (slot, target) cell. ``zero_delay``: a
+    projection with delay 0 (else 0.1 ms: then a pulled step also pulls the
+    next step's row, ``pull_two``).
     """
     from neurodl.neurons import LIFParams
     from neurodl.simulate import CurrentSynapse, Explicit, FixedProbability, Normal
@@ -135,8 +137,13 @@ def _crossing(backend: str = "numba"):
                 delay=Normal(0.8, 0.5, low=0.1))  # fmt: skip
     net.connect(src, a, FixedProbability(0.5), syn, weight=Normal(2.0, 0.6),
                 delay=Normal(2.0, 1.0, low=0.1, high=4.0))  # fmt: skip
-    net.connect(a, a, FixedProbability(0.2), syn, weight=0.2, delay=0.0)
+    net.connect(a, a, FixedProbability(0.2), syn, weight=0.2,
+                delay=0.0 if zero_delay else 0.1)  # fmt: skip
     return net, [net.spike_monitor(a), net.spike_monitor(b)], 30.0
+
+
+def _delayed():
+    return _crossing(zero_delay=False)
 
 
 def _run_net(make, distributed: bool = False) -> tuple[list[np.ndarray], ...]:
@@ -251,7 +258,7 @@ def test_the_kernel_weights_are_kept_while_the_projections_are_unchanged():
 
 
 def test_pull_gives_the_pushed_sums_bit_for_bit(monkeypatch):
-    for make in (_crossing, lambda: _microcircuit("numba")):
+    for make in (_crossing, _delayed, lambda: _microcircuit("numba")):
         pushed = _pushed(monkeypatch, make)
         assert pushed[1][-1].any()  # events in flight at the end of each call
         _assert_same(_run_net(make), pushed)
@@ -259,17 +266,34 @@ def test_pull_gives_the_pushed_sums_bit_for_bit(monkeypatch):
 
 def test_pull_across_short_calls_and_a_full_spike_record(monkeypatch):
     """Chunks shorter than the longest delay: most events go through the tail."""
+    import neurodl.simulate._numba_engine as engine
     import neurodl.simulate._runner as runner
 
-    pushed = _pushed(monkeypatch, _crossing)
-    monkeypatch.setattr(runner, "_CHUNK", 7)
-    _assert_same(_run_net(_crossing), pushed)
-    monkeypatch.setattr(runner, "_CHUNK", 1)
-    _assert_same(_run_net(_crossing), pushed)
+    for make in (_crossing, _delayed):
+        pushed = _pushed(monkeypatch, make)
+        with monkeypatch.context() as m:
+            for chunk in (7, 1):
+                m.setattr(runner, "_CHUNK", chunk)
+                _assert_same(_run_net(make), pushed)
+        # a record of one step's spikes: calls return early, mid-chunk
+        calls = []
+        real = engine.run_chunk
+
+        def spy(*args, real=real, calls=calls, **kwargs):  # type: ignore[no-untyped-def]
+            did = real(*args, **kwargs)
+            calls.append(did < args[1])
+            return did
+
+        with monkeypatch.context() as m:
+            m.setattr(engine, "run_chunk", spy)
+            m.setattr(runner, "_RECORD_PER_NEURON", 1)
+            m.setattr(runner, "_RECORD_MIN", 0)
+            _assert_same(_run_net(make), pushed)
+        assert sum(calls) >= 3  # it returned early
 
 
 def test_pull_on_the_distributed_path(monkeypatch, world_of_one):  # noqa: F811
-    for make in (_crossing, lambda: _microcircuit("numba")):
+    for make in (_crossing, _delayed, lambda: _microcircuit("numba")):
         pushed = _pushed(monkeypatch, make)
         _assert_same(_run_net(make, distributed=True), pushed)
 

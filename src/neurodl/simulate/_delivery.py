@@ -53,6 +53,7 @@ __all__ = [
     "land_row",
     "pull_row",
     "pull_step",
+    "pull_two",
     "push",
     "push_tail",
     "spill",
@@ -213,11 +214,12 @@ def pull_row(k, k_first, ring, acc):  # type: ignore[no-untyped-def]  # pragma: 
 
     Ring row ``k mod L`` in the call's first ``L`` steps (it may hold events the
     previous call pushed); after them every ring row is zero when its step comes,
-    and the scratch row ``acc`` (zero between steps) takes its place: the same
-    sums, in one row that stays in cache instead of a new ring row each step.
+    and a scratch row ``acc[k mod 2]`` (zero until its step's arrivals are
+    pulled) takes its place: the same sums, in two rows that stay in cache
+    instead of a new ring row each step.
     """
     big_l = ring.shape[0]
-    return ring[k % big_l] if k - k_first < big_l else acc
+    return ring[k % big_l] if k - k_first < big_l else acc[k % 2]
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -262,6 +264,60 @@ def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
                     _add_runs(runs, n, row, tgt, w)
                     n = 0
     _add_runs(runs, n, row, tgt, w)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _add_pairs(runs, n, row0, row1, tgt, w):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Add runs ``0..n-1`` in order: ``[a, b)`` to ``row0``, ``[b, c)`` to ``row1``."""
+    for r in range(min(_AHEAD, n)):
+        _prefetch_read(tgt, runs[r, 0])
+        _prefetch_read(w, runs[r, 0])
+    for r in range(n):
+        if r + _AHEAD < n:
+            lo = runs[r + _AHEAD, 0]
+            _prefetch_read(tgt, lo)
+            _prefetch_read(w, lo)
+            _prefetch_read(w, min(lo + 8, w.shape[0] - 1))
+        for syn in range(runs[r, 0], runs[r, 1]):
+            row0[tgt[syn]] += w[syn]
+        for syn in range(runs[r, 1], runs[r, 2]):
+            row1[tgt[syn]] += w[syn]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def pull_two(  # type: ignore[no-untyped-def]  # pragma: no cover
+    k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr, tgt, w
+):  # fmt: skip
+    """:func:`pull_step` for steps ``k`` and ``k + 1`` at once, from the same spikes.
+
+    A spike's delay-``d`` and delay-``d + 1`` runs are adjacent in its row, so
+    each spike's synapses arriving at ``k`` and ``k + 1`` are one stream from
+    memory, split between the two rows; each row takes its additions in the
+    order of :func:`pull_step`. Measured on the full-scale microcircuit's tables
+    (one of 2 processes, with a step's other memory traffic between pulls): 2.5
+    s per simulated s pulled a step at a time, 1.9 s two at a time.
+    """
+    big_l = ring.shape[0]
+    row0 = pull_row(k, k_first, ring, acc)
+    row1 = pull_row(k + 1, k_first, ring, acc)
+    runs = np.empty((_RUNS, 3), np.int64)
+    n = 0
+    for s in range(max(k_first, k_from, k - big_l + 1), min(k, k_known - 1) + 1):
+        d = k - s
+        for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
+            x = hist_idx[h] * big_l + d
+            a = gptr[x]
+            b = gptr[x + 1]
+            c = gptr[x + 2] if d + 1 < big_l else b
+            if c > a:
+                runs[n, 0] = a
+                runs[n, 1] = b
+                runs[n, 2] = c
+                n += 1
+                if n == _RUNS:
+                    _add_pairs(runs, n, row0, row1, tgt, w)
+                    n = 0
+    _add_pairs(runs, n, row0, row1, tgt, w)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -18,7 +18,14 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from neurodl.simulate._delivery import land, land_row, pull_row, pull_step, push
+from neurodl.simulate._delivery import (
+    land,
+    land_row,
+    pull_row,
+    pull_step,
+    pull_two,
+    push,
+)
 from neurodl.simulate._keyed import poisson_add_range
 from neurodl.simulate._models_numba import alif_threshold, step_model
 from neurodl.simulate._numba_engine import _integrate
@@ -73,7 +80,7 @@ def local_steps(  # pragma: no cover - compiled
     ch_off: np.ndarray,
     ch_f: np.ndarray,
     ring: np.ndarray,  # (L, G)
-    acc: np.ndarray,  # (G,) pulled rows after the run's first L steps (pull_row)
+    acc: np.ndarray,  # (2, G) pulled rows after the run's first L steps (pull_row)
     own_g: np.ndarray,  # (R, 2): owned ranges of g
     zero: np.ndarray,
     spk: np.ndarray,  # (n_lif,) scratch
@@ -98,6 +105,7 @@ def local_steps(  # pragma: no cover - compiled
     gptr: np.ndarray,
     tgt: np.ndarray,
     w: np.ndarray,
+    k_from0: int,  # pull: step k0's row holds the arrivals of spikes before this
 ) -> int:
     """Advance the owned neurons ``n_steps`` steps from ``k0``; return the spikes.
 
@@ -190,8 +198,9 @@ def local_steps(  # pragma: no cover - compiled
             n_out += 1
         if defer_last and step == n_steps - 1:
             break
+        k_from = k_from0 if step == 0 else k_first
         _end_step(
-            k, k_first, k_first, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, acc,
+            k, k_first, k_from, k0, hist_ptr, hist_idx, gptr, tgt, w, g, ring, acc,
             bk, bk_n, own_g, pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
         )  # fmt: skip
     return n_out
@@ -251,7 +260,7 @@ def deliver(  # pragma: no cover - compiled
             push(indptr[j], indptr[j + 1], base, tgt, w, dly, ring, bk, bk_n)
     none = np.zeros(0, np.int64)  # pushed: nothing to pull
     _end_step(
-        k, k, k, k, none, none, none, tgt, w, g, ring, ring[0], bk, bk_n, own_g,
+        k, k, k, k, none, none, none, tgt, w, g, ring, ring, bk, bk_n, own_g,
         pin_i, pin_key, pin_w, pin_cdf, pin_guide, pin_own,
     )  # fmt: skip
 
@@ -358,21 +367,32 @@ def run_windows(  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
         if not resume:
             if n_rec[0] + todo * n_all > rec_step.shape[0]:
                 return done, 2, seq
+            # pull: the previous window added its older arrivals (see below)
+            two = pull and width > 1
+            k_from0 = kw - width if two and kw > k_first else k_first
             n_loc = local_steps(
                 kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
                 pop_ch, ch_kind, ch_off, ch_f, ring, acc, own_g, zero, spk, theta,
                 pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
                 pin_guide, pin_own, bk, bk_n, loc_step, loc_idx, k_first, hist_ptr,
-                rec_idx, gptr, tgt, w,
+                rec_idx, gptr, tgt, w, k_from0,
             )  # fmt: skip
             if world > 1:
                 for i in range(n_loc):
                     shm[rank, slot, 2 + i] = (loc_step[i] - kw) * n_all + loc_idx[i]
                 shm[rank, slot, 1] = n_loc
                 _store_release(flat, (rank * 2 + slot) * row, seq + 1)  # type: ignore[call-arg]
-            if pull:  # while the others finish: the last step's older arrivals
-                pull_step(
+            # while the others finish: the older arrivals of the last step, and
+            # of the next window's first (its k_from0) where one follows
+            if two and done + todo < n_steps:
+                pull_two(
                     kw + todo - 1, k_first, k_first, kw, hist_ptr, rec_idx, ring,
+                    acc, gptr, tgt, w,
+                )  # fmt: skip
+            elif pull:  # (a one-step window: its step is the first, k_from0)
+                k_from = k_from0 if todo == 1 else k_first
+                pull_step(
+                    kw + todo - 1, k_first, k_from, kw, hist_ptr, rec_idx, ring,
                     acc, gptr, tgt, w,
                 )  # fmt: skip
         resume = False

@@ -129,7 +129,7 @@ def run_numba_windows(
     if compiled:
         args = (
             v, refr, g, own_bounds, pop_method, pop_f, pop_ref, pop_ch, ch_kind,
-            ch_off, ch_f, ring, np.zeros_like(ring[0]), own_g, zero, spk, theta,
+            ch_off, ch_f, ring, np.zeros_like(ring[:2]), own_g, zero, spk, theta,
             pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w, pin_cdf,
             pin_guide, pin_own, net._indptr, net._tgt, w, net._dly, touched,
             touched_list, bk, bk_n,
@@ -151,10 +151,10 @@ def run_numba_windows(
                 kw = net.step
                 n_loc = local_steps(
                     kw, todo, True, v, refr, g, own_bounds, pop_method, pop_f, pop_ref,
-                    pop_ch, ch_kind, ch_off, ch_f, ring, ring[0], own_g, zero, spk,
+                    pop_ch, ch_kind, ch_off, ch_f, ring, ring, own_g, zero, spk,
                     theta, pop_theta, aux, pop_model, pop_mf, pin_i, pin_key, pin_w,
                     pin_cdf, pin_guide, pin_own, bk, bk_n, out_step, out_idx, 0,
-                    no_pull, no_pull, no_pull, net._tgt, w,
+                    no_pull, no_pull, no_pull, net._tgt, w, 0,
                 )  # fmt: skip
                 local = (out_step[:n_loc] - kw) * n_all + out_idx[:n_loc]
                 sources = _window_sources(src_step, src_gidx, kw, todo, n_all)

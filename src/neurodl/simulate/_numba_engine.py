@@ -39,6 +39,7 @@ from neurodl.simulate._delivery import (
     prefetch_write,
     pull_row,
     pull_step,
+    pull_two,
     push,
     push_tail,
 )
@@ -323,7 +324,16 @@ def run_chunk(
     n_mon = mon_kind.shape[0]
     cap = out_step.shape[0]
     pull = big_l > 1 and gptr.shape[0] > 0 and n_rules == 0
-    acc = np.zeros_like(ring[0])  # pulled rows after the first L steps (pull_row)
+    acc = np.zeros_like(ring[:2])  # pulled rows after the first L steps (pull_row)
+    # no delay 0: a step's spikes first arrive a step later, so the next step's
+    # row can be pulled with this one's (pull_two)
+    pairs = pull
+    if pull:
+        for j in range(gptr.shape[0] // big_l):
+            if gptr[j * big_l + 1] > gptr[j * big_l]:
+                pairs = False
+                break
+    paired = False  # this step's row was pulled with the step before
     n_hist = 0
     hist_ptr[0] = 0
     n_done = n_steps
@@ -437,7 +447,18 @@ def run_chunk(
                 hist_idx[n_hist + s] = spk[s]
             n_hist += n_spk
             hist_ptr[step + 1] = n_hist
-            pull_step(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w)
+            if paired:
+                paired = False
+            elif (  # the next step runs in this call (its records have room)
+                pairs
+                and step + 1 < n_steps
+                and n_out[0] + spk.shape[0] <= cap
+                and n_hist + spk.shape[0] <= hist_idx.shape[0]
+            ):
+                pull_two(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w)
+                paired = True
+            else:
+                pull_step(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w)
             land_row(g, pull_row(k, k0, ring, acc), 0, g.shape[0])
         elif big_l == 1:
             n_touch = 0

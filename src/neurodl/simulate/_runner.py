@@ -204,6 +204,9 @@ def _progress(show: bool, total: int) -> Any:
 
 # --------------------------------------------------------------------- numba path
 _CHUNK = 1000  # steps per compiled call and per progress update
+# the spike record's first size (spikes; a call returns early when a step might
+# not fit, and the record doubles)
+_RECORD_PER_NEURON, _RECORD_MIN = 4, 1 << 16
 
 
 def run_numba(net: Network, n_steps: int, show: bool) -> None:
@@ -263,7 +266,7 @@ def run_numba(net: Network, n_steps: int, show: bool) -> None:
     pin_args = poisson_tables(net, np_dtype)
     gptr, *bk = _delivery.delivery_tables(net)
     pulls = gptr.size > 0
-    cap = max(4 * net.n_all, 1 << 16)
+    cap = max(_RECORD_PER_NEURON * net.n_all, _RECORD_MIN)
     out_step = np.zeros(cap, np.int64)
     out_idx = np.zeros(cap, np.int64)
     hist_idx = np.zeros(cap if pulls else 0, np.int64)
