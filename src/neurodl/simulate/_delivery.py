@@ -27,12 +27,16 @@ writes go to one row of ``n_g`` values (in cache) instead of a random cell of th
 whole ring, and each run is read whole. After a call's first ``L`` steps every
 ring row is zero when its step comes, so the step sums into one scratch row that
 stays in cache instead (:func:`pull_row`; full scale, 2 processes: the pull's
-ring rows from L3 cost about a third of its time). At the end of a call, the
-synapses of the last ``L - 1`` steps' spikes that arrive later are pushed into
-the ring (:func:`push_tail`), which then again holds every event in flight.
+ring rows from L3 cost about a third of its time). Without zero delays a step's
+spikes first arrive a step later, so a step pulls the next step's row too
+(:func:`pull_two`): a spike's delay-``d`` and delay-``d + 1`` runs are adjacent,
+one stream. At the end of a call, the synapses of the last ``L - 1`` steps'
+spikes that arrive later are pushed into the ring (:func:`push_tail`), which then
+again holds every event in flight.
 
-Measured at full scale (the cortical microcircuit, float64, 1 process, 1 s):
-pushing costs about 10.6 s, pulling 5.6 s (``benchmarks/RESULTS.md``).
+Measured at full scale (the cortical microcircuit, float64, 1 process, 1 s, DC
+drive): pushing costs about 10.6 s, pulling a row per step into the ring 5.6 s
+(``benchmarks/RESULTS.md``); rows in cache and two at a time, see there.
 """
 
 from __future__ import annotations

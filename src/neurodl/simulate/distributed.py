@@ -42,9 +42,10 @@ of the same step, as in one process) onto its own synapses, and finishes the las
 step. ``d_min = 0`` (zero delays, Brian2's CUBA) means one exchange per step; the
 microcircuit's 0.1 ms minimum gives 2 steps per exchange; Brunel's 1.5 ms, 16.
 Pulling (no plasticity; :mod:`neurodl.simulate._delivery`), a process adds the
-last step's arrivals from the spikes before the window while the others finish
-theirs, and only the window's own spikes after the exchange: a process that is
-behind by less than that work keeps none waiting.
+arrivals from the spikes before the window at the window's last step and at the
+next window's first (one stream per spike: ``pull_two``) while the others finish
+their window, and only the window's own spikes after the exchange: a process that
+is behind by less than that work keeps none waiting.
 
 Why the spikes are the same for any ``P``: connectivity, weights, delays are
 keyed by target block, Poisson-input counts by (input, neuron, step), sources and
