@@ -10,8 +10,8 @@ of one process's block of 2 (the restricted build of
 :func:`neurodl.simulate.distributed.balanced_partition`'s block ``--block``), as
 the engine pulls them, in these ways:
 
-- ``ring``: each step sums into its own ring row (``L`` rows in turn, from L3),
-  then adds it to ``g`` and clears it (the engine before ``pull_row``);
+- ``ring``: each step sums into a ring row (the ring's rows in turn, from L3),
+  then adds it to ``g`` and clears it (as the engine did before ``pull_row``);
 - ``scratch``: each step sums into one scratch row that stays in cache
   (:func:`neurodl.simulate._delivery.pull_row` after a call's first ``L`` steps);
 - ``two``: every other step pulls two rows at once
@@ -31,9 +31,7 @@ import time
 import numpy as np
 from numba import njit
 
-from neurodl.simulate._delivery import _add_pairs, _add_runs
-
-_RUNS = 64
+from neurodl.simulate._delivery import pull_row, pull_step, pull_two
 
 
 @njit(cache=False)
@@ -55,50 +53,30 @@ def _events(ks, k_first, hist_ptr, hist_idx, big_l, gptr):  # type: ignore[no-un
 
 @njit(cache=False)
 def _run(mode, ks, k_first, hist_ptr, hist_idx, ring, gptr, tgt, w, junk, lo, hi):  # type: ignore[no-untyped-def]
+    """Pull and land ``ks`` with the engine's functions; return a checksum.
+
+    As the single-process kernel calls them (``ks`` are past the call's first
+    ``L`` steps: the rows are the scratch rows ``acc``). ``ring`` mode hands them
+    two ring rows in turn as ``acc`` (a new pair of rows from L3 every other
+    step, as each step's own ring row was before ``pull_row``).
+    """
     big_l = ring.shape[0]
     g = np.zeros(ring.shape[1])
-    acc = np.zeros((2, ring.shape[1]))
-    runs = np.empty((_RUNS, 2), np.int64)
-    pairs = np.empty((_RUNS, 3), np.int64)
+    scratch = np.zeros((2, ring.shape[1]))
     for k in ks:
-        if mode == 2:
-            row = acc[k % 2]
-            if (k - ks[0]) % 2 == 0:
-                row1 = acc[(k + 1) % 2]
-                n = 0
-                for s in range(max(k_first, k - big_l + 1), k + 1):
-                    d = k - s
-                    for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
-                        x = hist_idx[h] * big_l + d
-                        a = gptr[x]
-                        b = gptr[x + 1]
-                        c = gptr[x + 2] if d + 1 < big_l else b
-                        if c > a:
-                            pairs[n, 0] = a
-                            pairs[n, 1] = b
-                            pairs[n, 2] = c
-                            n += 1
-                            if n == _RUNS:
-                                _add_pairs(pairs, n, row, row1, tgt, w)
-                                n = 0
-                _add_pairs(pairs, n, row, row1, tgt, w)
-        else:
-            row = ring[k % big_l] if mode == 0 else acc[0]
-            n = 0
-            for s in range(max(k_first, k - big_l + 1), k):
-                d = k - s
-                for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
-                    x = hist_idx[h] * big_l + d
-                    a = gptr[x]
-                    b = gptr[x + 1]
-                    if b > a:
-                        runs[n, 0] = a
-                        runs[n, 1] = b
-                        n += 1
-                        if n == _RUNS:
-                            _add_runs(runs, n, row, tgt, w)
-                            n = 0
-            _add_runs(runs, n, row, tgt, w)
+        acc = scratch
+        if mode == 0:
+            q = 2 * ((k // 2) % (big_l // 2))
+            acc = ring[q : q + 2]
+        if mode != 2:
+            pull_step(
+                k, k_first, k_first, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w
+            )
+        elif (k - ks[0]) % 2 == 0:
+            pull_two(
+                k, k_first, k_first, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w
+            )
+        row = pull_row(k, k_first, ring, acc)
         for t in range(lo, hi):  # land the owned part
             g[t] += row[t]
             row[t] = 0.0

@@ -197,8 +197,11 @@ _AHEAD = 4  # runs ahead whose first cache lines are prefetched
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _add_runs(runs, n, row, tgt, w):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Add runs ``0..n-1`` in order, each run's start fetched ``_AHEAD`` early."""
+def _add_runs(runs, n, row0, row1, tgt, w):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Add runs ``0..n-1`` in order: ``[a, b)`` to ``row0``, ``[b, c)`` to ``row1``.
+
+    Each run's start is fetched ``_AHEAD`` runs early.
+    """
     for r in range(min(_AHEAD, n)):
         _prefetch_read(tgt, runs[r, 0])
         _prefetch_read(w, runs[r, 0])
@@ -209,7 +212,9 @@ def _add_runs(runs, n, row, tgt, w):  # type: ignore[no-untyped-def]  # pragma: 
             _prefetch_read(w, lo)
             _prefetch_read(w, min(lo + 8, w.shape[0] - 1))
         for syn in range(runs[r, 0], runs[r, 1]):
-            row[tgt[syn]] += w[syn]
+            row0[tgt[syn]] += w[syn]
+        for syn in range(runs[r, 1], runs[r, 2]):
+            row1[tgt[syn]] += w[syn]
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -235,6 +240,34 @@ def land_row(g, row, lo, hi):  # type: ignore[no-untyped-def]  # pragma: no cove
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pull(  # type: ignore[no-untyped-def]  # pragma: no cover
+    k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr, tgt, w, two
+):  # fmt: skip
+    """:func:`pull_step` (``two`` false) or :func:`pull_two`."""
+    big_l = ring.shape[0]
+    row0 = pull_row(k, k_first, ring, acc)
+    row1 = pull_row(k + 1, k_first, ring, acc)
+    runs = np.empty((_RUNS, 3), np.int64)
+    n = 0
+    for s in range(max(k_first, k_from, k - big_l + 1), min(k, k_known - 1) + 1):
+        d = k - s
+        for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
+            x = hist_idx[h] * big_l + d
+            a = gptr[x]
+            b = gptr[x + 1]
+            c = gptr[x + 2] if two and d + 1 < big_l else b
+            if c > a:
+                runs[n, 0] = a
+                runs[n, 1] = b
+                runs[n, 2] = c
+                n += 1
+                if n == _RUNS:
+                    _add_runs(runs, n, row0, row1, tgt, w)
+                    n = 0
+    _add_runs(runs, n, row0, row1, tgt, w)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
     k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr, tgt, w
 ):  # fmt: skip
@@ -250,42 +283,9 @@ def pull_step(  # type: ignore[no-untyped-def]  # pragma: no cover
     then added in that order while the next runs' first cache lines are fetched
     (each run is a short stream from memory, whose start would otherwise wait).
     """
-    big_l = ring.shape[0]
-    row = pull_row(k, k_first, ring, acc)
-    runs = np.empty((_RUNS, 2), np.int64)
-    n = 0
-    for s in range(max(k_first, k_from, k - big_l + 1), min(k, k_known - 1) + 1):
-        d = k - s
-        for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
-            x = hist_idx[h] * big_l + d
-            lo = gptr[x]
-            hi = gptr[x + 1]
-            if hi > lo:
-                runs[n, 0] = lo
-                runs[n, 1] = hi
-                n += 1
-                if n == _RUNS:
-                    _add_runs(runs, n, row, tgt, w)
-                    n = 0
-    _add_runs(runs, n, row, tgt, w)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _add_pairs(runs, n, row0, row1, tgt, w):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Add runs ``0..n-1`` in order: ``[a, b)`` to ``row0``, ``[b, c)`` to ``row1``."""
-    for r in range(min(_AHEAD, n)):
-        _prefetch_read(tgt, runs[r, 0])
-        _prefetch_read(w, runs[r, 0])
-    for r in range(n):
-        if r + _AHEAD < n:
-            lo = runs[r + _AHEAD, 0]
-            _prefetch_read(tgt, lo)
-            _prefetch_read(w, lo)
-            _prefetch_read(w, min(lo + 8, w.shape[0] - 1))
-        for syn in range(runs[r, 0], runs[r, 1]):
-            row0[tgt[syn]] += w[syn]
-        for syn in range(runs[r, 1], runs[r, 2]):
-            row1[tgt[syn]] += w[syn]
+    _pull(
+        k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr, tgt, w, False
+    )
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -298,30 +298,13 @@ def pull_two(  # type: ignore[no-untyped-def]  # pragma: no cover
     each spike's synapses arriving at ``k`` and ``k + 1`` are one stream from
     memory, split between the two rows; each row takes its additions in the
     order of :func:`pull_step`. Measured on the full-scale microcircuit's tables
-    (one of 2 processes, with a step's other memory traffic between pulls): 2.5
-    s per simulated s pulled a step at a time, 1.9 s two at a time.
+    (one of 2 processes, with a step's other memory traffic between pulls:
+    ``benchmarks/pull_rows.py``): 2.5 s per simulated s pulled a step at a time,
+    2.2 s two at a time.
     """
-    big_l = ring.shape[0]
-    row0 = pull_row(k, k_first, ring, acc)
-    row1 = pull_row(k + 1, k_first, ring, acc)
-    runs = np.empty((_RUNS, 3), np.int64)
-    n = 0
-    for s in range(max(k_first, k_from, k - big_l + 1), min(k, k_known - 1) + 1):
-        d = k - s
-        for h in range(hist_ptr[s - k_first], hist_ptr[s - k_first + 1]):
-            x = hist_idx[h] * big_l + d
-            a = gptr[x]
-            b = gptr[x + 1]
-            c = gptr[x + 2] if d + 1 < big_l else b
-            if c > a:
-                runs[n, 0] = a
-                runs[n, 1] = b
-                runs[n, 2] = c
-                n += 1
-                if n == _RUNS:
-                    _add_pairs(runs, n, row0, row1, tgt, w)
-                    n = 0
-    _add_pairs(runs, n, row0, row1, tgt, w)
+    _pull(
+        k, k_first, k_from, k_known, hist_ptr, hist_idx, ring, acc, gptr, tgt, w, True
+    )
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
