@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from neurodl._validate import check_int, check_option
 from neurodl.errors import ValidationError
 
 __all__ = [
@@ -51,16 +52,8 @@ def chance_threshold(n_trials: int, n_classes: int = 2, alpha: float = 0.05) -> 
     Binomial(n_trials, 1 / n_classes)``: an accuracy at or above it is above
     chance (one-sided binomial test). 45 trials, 2 classes, 0.05: 29/45.
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer):
-        raise ValidationError(f"'n_trials' must be an integer >= 1; got {n_trials!r}.")
-    if n_trials < 1:
-        raise ValidationError(f"'n_trials' must be >= 1; got {n_trials}.")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer):
-        raise ValidationError(
-            f"'n_classes' must be an integer >= 2; got {n_classes!r}."
-        )
-    if n_classes < 2:
-        raise ValidationError(f"'n_classes' must be >= 2; got {n_classes}.")
+    n_trials = check_int("n_trials", _python_int(n_trials), minimum=1)
+    n_classes = check_int("n_classes", _python_int(n_classes), minimum=2)
     if not 0.0 < float(alpha) < 1.0:
         raise ValidationError(f"'alpha' must be in (0, 1); got {alpha!r}.")
     k = np.arange(n_trials + 2)
@@ -84,12 +77,9 @@ def _pair(a: Any, b: Any) -> np.ndarray:
     return x - y
 
 
-def _check_alternative(alternative: str) -> None:
-    if alternative not in _ALTERNATIVES:
-        raise ValidationError(
-            f"'alternative' must be one of {', '.join(_ALTERNATIVES)}; "
-            f"got {alternative!r}."
-        )
+def _python_int(x: Any) -> Any:
+    """Return a NumPy integer as a Python int (for :func:`check_int`), else ``x``."""
+    return int(x) if isinstance(x, np.integer) else x
 
 
 def sign_flip_test(
@@ -107,7 +97,7 @@ def sign_flip_test(
     :data:`EXACT_MAX_SUBJECTS`; beyond, ``n_flips`` random flips from ``seed``
     plus the observed one. ``alternative``: ``"greater"`` tests ``a > b``.
     """
-    _check_alternative(alternative)
+    check_option("alternative", alternative, _ALTERNATIVES)
     d = _pair(a, b)
     n = d.size
     if n <= EXACT_MAX_SUBJECTS:
@@ -183,7 +173,7 @@ def compare(
     subjects, else ``"wilcoxon"``), its ``p``, the Holm-adjusted ``p_holm``
     across all pairs, the subjects, and :func:`paired_effect`.
     """
-    _check_alternative(alternative)
+    check_option("alternative", alternative, _ALTERNATIVES)
     names = list(scores)
     if len(names) < 2:
         raise ValidationError(

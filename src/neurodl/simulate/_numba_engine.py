@@ -241,6 +241,18 @@ def _integrate(  # type: ignore[no-untyped-def]
             rr[i] = r - 1 if r > 0 else 0
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _room(n_out, n_hist, spk, cap, hist_idx, pull):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Whether the spike records can take a full step of spikes (``spk``'s size).
+
+    A step starts only then (else the call returns early); pulling, the history
+    of this call's spikes must have room too.
+    """
+    return n_out + spk.shape[0] <= cap and (
+        not pull or n_hist + spk.shape[0] <= hist_idx.shape[0]
+    )
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_chunk(
     k0: int,
@@ -339,10 +351,7 @@ def run_chunk(
     n_done = n_steps
     for step in range(n_steps):
         k = k0 + step
-        # the spike records must be able to take a full step of spikes
-        if n_out[0] + spk.shape[0] > cap or (
-            pull and n_hist + spk.shape[0] > hist_idx.shape[0]
-        ):
+        if not _room(n_out[0], n_hist, spk, cap, hist_idx, pull):
             n_done = step
             break
         # 1. state monitors
@@ -452,8 +461,7 @@ def run_chunk(
             elif (  # the next step runs in this call (its records have room)
                 pairs
                 and step + 1 < n_steps
-                and n_out[0] + spk.shape[0] <= cap
-                and n_hist + spk.shape[0] <= hist_idx.shape[0]
+                and _room(n_out[0], n_hist, spk, cap, hist_idx, pull)
             ):
                 pull_two(k, k0, k0, k + 1, hist_ptr, hist_idx, ring, acc, gptr, tgt, w)
                 paired = True
