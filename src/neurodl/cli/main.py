@@ -16,6 +16,7 @@ from neurodl import __version__
 from neurodl.cli import (
     audit,
     bci,
+    benchmark,
     brunel,
     compare,
     data,
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(bci.app, name="bci")
+app.add_typer(benchmark.app, name="benchmark")
 app.add_typer(compare.app, name="compare")
 app.add_typer(data.app, name="data")
 app.add_typer(decode.app, name="decode")

@@ -242,6 +242,7 @@ def load_eeg(
     tmax: float = 2.0,
     resample: float | None = None,
     reference: str | None = "average",
+    filter_method: str = "fir",
     min_trials_per_class: int = 5,
     key: bytes | None = None,
     passphrase: str | None = None,
@@ -266,14 +267,18 @@ def load_eeg(
     picks : sequence of str, optional
         Channel names to keep (default: every EEG channel).
     l_freq, h_freq : float or None
-        Band-pass edges in Hz (FIR, ``firwin``, applied to the continuous runs, not
-        across their boundaries). None leaves that edge open.
+        Band-pass edges in Hz, applied to the continuous runs, not across their
+        boundaries. None leaves that edge open.
     tmin, tmax : float
         Epoch window in seconds after the cue (inclusive).
     resample : float, optional
         New sampling rate in Hz for the epochs.
     reference : {"average", None}
         Average reference (as a projection, applied to the epochs) or none.
+    filter_method : {"fir", "iir"}
+        ``"fir"``: MNE's default zero-phase FIR (``firwin``), as MNE's example;
+        ``"iir"``: MNE's default IIR, a 4th-order Butterworth run forward and
+        backward (zero phase), as MOABB's motor-imagery paradigms filter.
     min_trials_per_class : int
         Fewest trials a class may have; fewer is an error (a decoder cannot be
         cross-validated on it).
@@ -310,6 +315,10 @@ def load_eeg(
         )
     if resample is not None:
         check_positive("resample", resample)
+    if filter_method not in ("fir", "iir"):
+        raise ValidationError(
+            f"'filter_method' must be 'fir' or 'iir'; got {filter_method!r}."
+        )
     if reference not in ("average", None):
         raise ValidationError(
             f"'reference' must be 'average' or None; got {reference!r}."
@@ -390,6 +399,7 @@ def load_eeg(
         raw.filter(
             l_freq,
             h_freq,
+            method=filter_method,
             fir_design="firwin",
             skip_by_annotation="edge",
             verbose="error",
@@ -445,6 +455,7 @@ def load_eeg(
         info={
             "files": [plain_name(f) for f in files],
             "band_hz": [l_freq, h_freq],
+            "filter": filter_method,
             "reference": reference,
             "trials_per_class": {
                 c: int(n) for c, n in zip(classes, counts, strict=True)

@@ -198,7 +198,7 @@ def parse_scheduler(scheduler: str | None, n_jobs: int | None) -> tuple[str, Any
 
 
 # ---------------------------------------------------------------------- cluster
-def _connect(kind: str, value: Any, timeout_s: float) -> tuple[Any, Any]:
+def connect_cluster(kind: str, value: Any, timeout_s: float) -> tuple[Any, Any]:
     """Start or reach the cluster; return ``(client, cluster or None)``."""
     import logging
 
@@ -385,7 +385,7 @@ def run_jobs(
     if todo:
         if kind == "local":
             target = min(target, len(todo))
-        client, cluster = _connect(kind, target, timeout_s)
+        client, cluster = connect_cluster(kind, target, timeout_s)
         try:
             workers = len(client.scheduler_info().get("workers", {}))
             if folder is not None:
