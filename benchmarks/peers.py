@@ -183,6 +183,18 @@ ENVS: dict[str, list[str]] = {
         "jax[cpu]==0.10.2",
         "jaxlib==0.10.2",
     ],
+    # MOABB, for benchmarks/peer_runners/moabb_within.py. The scientific stack is
+    # pinned to the main venv's versions so that score differences cannot come
+    # from library versions. moabb's hard requirements pull no torch (braindecode
+    # is only its optional "deeplearning" extra, not installed).
+    "moabb": [
+        "moabb==1.7.2",
+        "pyriemann==0.12",
+        "scikit-learn==1.9.1",
+        "mne==1.13.2",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+    ],
 }
 
 #: peer name -> (environment, runner script, extra runner arguments)

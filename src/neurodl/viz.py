@@ -491,3 +491,52 @@ def save_microcircuit(
     ax[1].set(xlabel="rate (Hz)", title="per-neuron rates")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_pair_scores(
+    doc: dict[str, Any], a: str, b: str, path: str | os.PathLike[str]
+) -> Path:
+    """Draw the per-subject scores of pipeline ``a`` (x) against ``b`` (y)."""
+    rep = doc["report"]
+    metric = rep["metric"]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    lo = 1.0
+    for task, marker in zip(
+        dict.fromkeys(r["task"] for r in rep["table"]), "os^v", strict=False
+    ):
+        by = {
+            (r["pipeline"], r["subject"]): r[metric]
+            for r in rep["table"]
+            if r["task"] == task
+        }
+        subj = sorted({s for p, s in by if p == a} & {s for p, s in by if p == b})
+        xs = np.array([by[a, s] for s in subj], float)
+        ys = np.array([by[b, s] for s in subj], float)
+        if xs.size == 0:
+            continue
+        lo = min(lo, float(xs.min()), float(ys.min()))
+        ax.scatter(xs, ys, marker=marker, label=f"{task} ({xs.size} subjects)")
+        for s, x, y in zip(subj, xs, ys, strict=True):
+            ax.annotate(
+                f"S{s:03d}",
+                (x, y),
+                fontsize=6,
+                alpha=0.7,
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
+    lo = max(0.0, np.floor(lo * 10) / 10 - 0.05)
+    ax.plot([lo, 1], [lo, 1], color="grey", lw=0.8, ls="--")
+    chance = 0.5
+    ax.axhline(chance, color="grey", lw=0.5)
+    ax.axvline(chance, color="grey", lw=0.5)
+    ax.set(
+        xlim=(lo, 1.01),
+        ylim=(lo, 1.01),
+        xlabel=f"{a} ({metric})",
+        ylabel=f"{b} ({metric})",
+        title=f"{doc['scheme']} · {doc['protocol']['name']}",
+    )
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)

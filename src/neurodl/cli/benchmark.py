@@ -96,9 +96,10 @@ def eeg(
 ) -> None:
     """Evaluate EEG decoders on many subjects (within, run-wise or across subjects)."""
     from neurodl.decode.benchmark import evaluate_subjects
-    from neurodl.decode.report import save_pair_figure, to_markdown
+    from neurodl.decode.report import to_markdown
     from neurodl.decode.subjects import parse_subjects, subject_folders
     from neurodl.errors import ValidationError
+    from neurodl.viz import save_pair_scores
 
     check_writable("--out", out, folder=True)
     subj = subject_folders(data) if subjects is None else parse_subjects(subjects)
@@ -128,7 +129,7 @@ def eeg(
     (out / "report.md").write_text(text, encoding="utf-8")
     names = list(doc["pipelines"])
     if len(names) >= 2:
-        save_pair_figure(doc, names[0], names[1], out / "pairs.png")
+        save_pair_scores(doc, names[0], names[1], out / "pairs.png")
     if as_json:
         echo_json(doc["report"] | {"run": doc["run"]})
         return

@@ -16,23 +16,21 @@ into
   the mean difference);
 - the calibration learning curve of a leave-one-subject-out run.
 
-:func:`to_markdown` renders it; :func:`save_pair_figure` draws the per-subject
-scores of two pipelines against each other, as MOABB's ``paired_plot``.
+:func:`to_markdown` renders it; :func:`neurodl.viz.save_pair_scores` draws the
+per-subject scores of two pipelines against each other, as MOABB's ``paired_plot``.
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neurodl.decode.stats import chance_threshold, compare
 
-__all__ = ["save_pair_figure", "summarize", "to_markdown"]
+__all__ = ["summarize", "to_markdown"]
 
 METRICS = ("accuracy", "roc_auc")
 
@@ -252,54 +250,3 @@ def to_markdown(doc: dict[str, Any]) -> str:
                 )
     lines += ["", "`*`: accuracy at or above the subject's chance threshold."]
     return "\n".join(lines) + "\n"
-
-
-def save_pair_figure(
-    doc: dict[str, Any], a: str, b: str, path: str | os.PathLike[str]
-) -> Path:
-    """Draw the per-subject scores of pipeline ``a`` (x) against ``b`` (y)."""
-    from neurodl.viz import _pyplot, _save
-
-    rep = doc["report"]
-    metric = rep["metric"]
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.6, 4.4))
-    lo = 1.0
-    for task, marker in zip(
-        dict.fromkeys(r["task"] for r in rep["table"]), "os^v", strict=False
-    ):
-        by = {
-            (r["pipeline"], r["subject"]): r[metric]
-            for r in rep["table"]
-            if r["task"] == task
-        }
-        subj = sorted({s for p, s in by if p == a} & {s for p, s in by if p == b})
-        xs = np.array([by[a, s] for s in subj], float)
-        ys = np.array([by[b, s] for s in subj], float)
-        if xs.size == 0:
-            continue
-        lo = min(lo, float(xs.min()), float(ys.min()))
-        ax.scatter(xs, ys, marker=marker, label=f"{task} ({xs.size} subjects)")
-        for s, x, y in zip(subj, xs, ys, strict=True):
-            ax.annotate(
-                f"S{s:03d}",
-                (x, y),
-                fontsize=6,
-                alpha=0.7,
-                xytext=(2, 2),
-                textcoords="offset points",
-            )
-    lo = max(0.0, np.floor(lo * 10) / 10 - 0.05)
-    ax.plot([lo, 1], [lo, 1], color="grey", lw=0.8, ls="--")
-    chance = 0.5
-    ax.axhline(chance, color="grey", lw=0.5)
-    ax.axvline(chance, color="grey", lw=0.5)
-    ax.set(
-        xlim=(lo, 1.01),
-        ylim=(lo, 1.01),
-        xlabel=f"{a} ({metric})",
-        ylabel=f"{b} ({metric})",
-        title=f"{doc['scheme']} · {doc['protocol']['name']}",
-    )
-    ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)

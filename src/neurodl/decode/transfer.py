@@ -54,14 +54,14 @@ def alignment_filter(X: np.ndarray, method: str) -> np.ndarray | None:
     Returns None for ``"none"``; otherwise a symmetric (n_channels, n_channels)
     matrix ``W`` (see the module docstring).
     """
-    from pyriemann.utils.base import invsqrtm
+    from pyriemann.geometry.base import invsqrtm
 
     if method == "none":
         return None
     if method == "ea":
         mean = _covariances(X, "lwf").mean(axis=0)
     elif method == "recenter":
-        from pyriemann.utils.mean import mean_riemann
+        from pyriemann.geometry.mean import mean_riemann
 
         mean = mean_riemann(_covariances(X, "oas"))
     else:
