@@ -4,10 +4,14 @@ EEG classifiers (:mod:`neurodl.decode.eeg`) and their common spatial patterns
 (:mod:`neurodl.decode.csp`), EEG ConvNets
 (:mod:`neurodl.decode.convnet`), continuous decoders of kinematics
 (:mod:`neurodl.decode.continuous`), leak-free evaluation
-(:mod:`neurodl.decode.evaluate`), and a classifier trained with subject-level
-differential privacy (:mod:`neurodl.decode.private`).
+(:mod:`neurodl.decode.evaluate`) and across many subjects
+(:mod:`neurodl.decode.benchmark`: MNE's and MOABB's protocols, transfer to a new
+user in :mod:`neurodl.decode.transfer`, statistics in :mod:`neurodl.decode.stats`),
+and a classifier trained with subject-level differential privacy
+(:mod:`neurodl.decode.private`).
 """
 
+from neurodl.decode.benchmark import evaluate_subjects as evaluate_subjects
 from neurodl.decode.continuous import KalmanDecoder as KalmanDecoder
 from neurodl.decode.continuous import RecurrentDecoder as RecurrentDecoder
 from neurodl.decode.continuous import WienerFilter as WienerFilter
@@ -55,6 +59,7 @@ __all__ = [
     "chance_level",
     "classification_scores",
     "cross_validate",
+    "evaluate_subjects",
     "history_windows",
     "make_cv",
     "make_pipeline",

@@ -358,3 +358,12 @@ def permutation_test(
         "permutation_mean": float(np.mean(perm)),
         "permutation_p95": float(np.percentile(perm, 95)),
     }
+
+
+def __getattr__(name: str) -> Any:
+    """Return ``evaluate_subjects`` (many subjects) from its module, on first use."""
+    if name == "evaluate_subjects":
+        from neurodl.decode.benchmark import evaluate_subjects
+
+        return evaluate_subjects
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
