@@ -386,6 +386,26 @@ CASES: dict[str, tuple[list[str], dict[str, list[str]]]] = {
         },
     ),
     # --- end Brunel ---
+    "benchmark eeg": (
+        ["--data", EEG_FOLDER, "--subjects", "1", "--out", "/tmp/neurodl_cli_walk_b"],
+        {
+            "--data": [MISSING],
+            "--subjects": ["0"],
+            "--task": ["feet"],
+            "--pipelines": ["svm"],
+            "--scheme": ["kfold"],
+            "--protocol": ["nope"],
+            "--align": ["ea"],
+            "--calibration": ["4"],
+            "--seeds": ["1", "1"],
+            "--cv-seed": ["-1"],
+            "--runs": ["4", "6"],
+            "--min-trials": ["0"],
+            "--n-jobs": ["0"],
+            "--scheduler": ["nowhere"],
+            "--out": [FILE],
+        },
+    ),
 }
 
 # --- --procs of simulate cuba|coba (issue 13, helper "dist") ---

@@ -582,6 +582,13 @@ def evaluate_subjects(
     if scheme == "loso" and len(subj) < 2:
         raise ValidationError(f"scheme 'loso' needs at least two subjects; got {subj}.")
     cv = 42 if cv_seed is None else check_int("cv_seed", cv_seed, minimum=0)
+    check_int("min_trials_per_class", min_trials_per_class, minimum=1)
+    if scheduler is not None:
+        from neurodl.jobs.runner import parse_scheduler
+
+        parse_scheduler(scheduler, n_jobs)
+    elif n_jobs is not None:
+        check_int("n_jobs", n_jobs, minimum=1)
     folder = None if out is None else Path(out)
     if folder is not None and folder.exists() and not folder.is_dir():
         raise ValidationError(f"'out' must be a folder; got {str(folder)!r}, a file.")
