@@ -14,6 +14,7 @@ from neurodl.decode.benchmark import evaluate_subjects
 from neurodl.decode.report import to_markdown
 from neurodl.decode.subjects import PROTOCOLS, TASKS, load_subject, parse_subjects
 from neurodl.decode.transfer import alignment_filter, calibration_draws
+from neurodl.decode.units import CALIBRATION_REPEATS, run_unit
 from neurodl.errors import DataFileError, ValidationError
 from neurodl.viz import save_pair_scores
 
@@ -224,12 +225,22 @@ def test_loso_alignment_and_calibration_curve() -> None:
     curve = doc["report"]["calibration"]["hands-feet"]["riemann"]
     assert set(curve) == {"0", "4"} and curve["0"]["n"] == 3
     draws = unit["result"]["calibration"]["4"]
-    assert len(draws) == bm.CALIBRATION_REPEATS
+    assert len(draws) == CALIBRATION_REPEATS
     for d in draws:
         assert not set(d["calibration"]) & set(d["test"])
         assert len(d["calibration"]) == 8
     text = to_markdown(doc)
     assert "calibration trials per class" in text
+    # the subjects were aligned once before dispatch; aligning inside the unit
+    # (from the raw epochs) gives the same numbers
+    raw = [
+        {"subject": s, "X": sub.X, "y": sub.y, "groups": sub.groups}
+        for s in (1, 2, 3)
+        for sub in [load_subject(data, s, TASKS["hands-feet"], PROTOCOLS["mne"])]
+    ]
+    again = run_unit(unit["spec"], raw)
+    assert again["folds"][0]["accuracy"] == unit["result"]["folds"][0]["accuracy"]
+    assert again["calibration"] == unit["result"]["calibration"]
 
 
 def test_euclidean_alignment_whitens_the_mean_covariance() -> None:

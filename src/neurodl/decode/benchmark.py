@@ -26,20 +26,17 @@ with one BLAS and torch thread each; the scores do not depend on which.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from neurodl._atomic import atomic_path
 from neurodl._json import json_ready, json_text
 from neurodl._validate import check_int, check_option
+from neurodl.decode._backends import Backend, load_cached, store, unit_key
 from neurodl.decode.subjects import (
     PROTOCOLS,
     Loader,
@@ -53,6 +50,15 @@ from neurodl.decode.subjects import (
     make_task,
 )
 from neurodl.decode.transfer import ALIGNMENTS, align, alignment_filter
+from neurodl.decode.units import (
+    _COST,
+    PIPELINES,
+    SCHEMES,
+    STOCHASTIC,
+    build_pipeline,
+    pipeline_config,
+    run_unit,
+)
 from neurodl.errors import ValidationError
 
 __all__ = [
@@ -62,353 +68,6 @@ __all__ = [
     "evaluate_subjects",
     "pipeline_config",
 ]
-
-SCHEMES = ("within", "runs", "loso")
-"""Evaluation schemes."""
-
-PIPELINES = ("csp-lda", "riemann", "mdm", "fbcsp", "convnet", "eegnet")
-"""Pipelines :func:`build_pipeline` knows."""
-
-STOCHASTIC = frozenset({"fbcsp", "convnet", "eegnet"})
-"""Pipelines whose fit depends on a seed: run once per seed in ``seeds``."""
-
-CALIBRATION_REPEATS = 5
-"""Random draws of the new user's calibration trials per point of the curve."""
-
-
-# -------------------------------------------------------------------- pipelines
-def build_pipeline(
-    name: str, protocol: Protocol, *, sfreq: float, rank: int | None, seed: int = 0
-) -> Any:
-    """Return a fresh, unfitted pipeline ``name`` for data made by ``protocol``.
-
-    Under the ``"moabb"`` protocol, ``"csp-lda"`` and ``"riemann"`` are MOABB's
-    own ``CSP.yml`` (OAS covariances, pyRiemann ``CSP(nfilter=6)``, LDA) and
-    ``TSLR.yml`` (OAS covariances, ``TangentSpace("riemann")``,
-    ``LogisticRegression(C=1)``) so the scores are MOABB's. Otherwise the names
-    are :func:`neurodl.decode.make_pipeline`'s (``rank``, the rank the protocol's
-    reference leaves, spares CSP its estimate).
-    """
-    check_option("pipelines", name, PIPELINES)
-    if protocol.name == "moabb" and name in ("csp-lda", "riemann"):
-        from pyriemann.estimation import Covariances
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline as sk_pipeline
-
-        if name == "csp-lda":
-            from pyriemann.spatialfilters import CSP
-
-            return sk_pipeline(
-                Covariances(estimator="oas"),
-                CSP(nfilter=6),
-                LinearDiscriminantAnalysis(solver="svd"),
-            )
-        from pyriemann.tangentspace import TangentSpace
-
-        return sk_pipeline(
-            Covariances(estimator="oas"),
-            TangentSpace(metric="riemann"),
-            LogisticRegression(C=1.0),
-        )
-    from neurodl.decode.eeg import make_pipeline
-
-    return make_pipeline(name, sfreq=sfreq, rank=rank, random_state=seed)
-
-
-def pipeline_config(
-    name: str, protocol: Protocol, *, sfreq: float, rank: int | None
-) -> dict[str, Any]:
-    """Return the pipeline's class and parameters (seed left out), with a hash."""
-    est = build_pipeline(name, protocol, sfreq=sfreq, rank=rank)
-    params = {
-        k: repr(v)
-        for k, v in sorted(est.get_params(deep=True).items())
-        if not k.endswith("random_state") and not hasattr(v, "get_params")
-    }
-    steps = [type(s).__name__ for _, s in getattr(est, "steps", [("", est)])]
-    text = json.dumps({"name": name, "steps": steps, "params": params}, sort_keys=True)
-    return {
-        "name": name,
-        "steps": steps,
-        "params": params,
-        "stochastic": name in STOCHASTIC,
-        "hash": hashlib.sha256(text.encode()).hexdigest()[:16],
-    }
-
-
-# ----------------------------------------------------------------------- splits
-def make_splits(
-    scheme: str, protocol: Protocol, y: np.ndarray, groups: np.ndarray, cv_seed: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/test indices of one subject for ``"within"`` or ``"runs"``."""
-    from sklearn import model_selection as ms
-
-    if scheme == "runs":
-        if np.unique(groups).size < 2:
-            raise ValidationError(
-                f"scheme 'runs' needs at least two runs per subject; got runs "
-                f"{np.unique(groups).tolist()}."
-            )
-        splitter: Any = ms.LeaveOneGroupOut()
-    elif protocol.name == "moabb":
-        splitter = ms.StratifiedKFold(5, shuffle=True, random_state=cv_seed)
-    else:
-        splitter = ms.ShuffleSplit(10, test_size=0.2, random_state=cv_seed)
-    dummy = np.zeros((y.size, 1))
-    grouped = groups if scheme == "runs" else None
-    return [(tr, te) for tr, te in splitter.split(dummy, y, grouped)]
-
-
-def _scores(est: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
-    """Accuracy, and ROC-AUC as scikit-learn's ``"roc_auc"`` scorer (two classes)."""
-    from sklearn.metrics import get_scorer
-
-    acc = float(np.mean(est.predict(X) == y))
-    auc = float(get_scorer("roc_auc")(est, X, y)) if np.unique(y).size == 2 else None
-    return {"accuracy": acc, "roc_auc": auc}
-
-
-# ------------------------------------------------------------------- one unit
-def run_unit(
-    spec: dict[str, Any], subjects: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
-    """Compute one unit of work: ``spec`` on the subjects' arrays.
-
-    ``subjects`` holds dicts with ``subject``, ``X``, ``y``, ``groups``: the one
-    subject for ``"within"`` and ``"runs"``, every subject for ``"loso"``.
-    Runs on one BLAS thread and one torch thread.
-    """
-    import torch
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    t0 = time.perf_counter()
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            if spec["scheme"] == "loso":
-                out = _run_loso(spec, subjects)
-            else:
-                out = _run_folds(spec, subjects[0])
-    finally:
-        torch.set_num_threads(torch_threads)
-    target = next(s for s in subjects if s["subject"] == spec["subject"])
-    counts = np.bincount(target["y"], minlength=len(spec["classes"]))
-    out["trials_per_class"] = {
-        c: int(n) for c, n in zip(spec["classes"], counts, strict=True)
-    }
-    out["seconds"] = time.perf_counter() - t0
-    return out
-
-
-def _fit(
-    spec: dict[str, Any], X: np.ndarray, y: np.ndarray, *, headless: bool = False
-) -> tuple[Any, float]:
-    protocol = PROTOCOLS[spec["protocol"]]
-    est = build_pipeline(
-        spec["pipeline"],
-        protocol,
-        sfreq=spec["sfreq"],
-        rank=spec["rank"],
-        seed=spec["seed"],
-    )
-    if headless:  # the first step was applied to every trial already
-        est = est[1:]
-    t0 = time.perf_counter()
-    est.fit(X, y)
-    return est, time.perf_counter() - t0
-
-
-def _trial_features(spec: dict[str, Any], X: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Apply a pipeline's per-trial first step (a covariance estimate) once.
-
-    A pipeline that starts with pyRiemann's ``Covariances`` computes each trial's
-    matrix from that trial alone (nothing is fitted), so the matrices of all the
-    subject's trials are computed once and the folds fit the rest of the
-    pipeline: the same numbers, one estimate per trial instead of one per fold.
-    """
-    est = build_pipeline(
-        spec["pipeline"],
-        PROTOCOLS[spec["protocol"]],
-        sfreq=spec["sfreq"],
-        rank=spec["rank"],
-    )
-    steps = getattr(est, "steps", None)
-    if steps and type(steps[0][1]).__name__ == "Covariances":
-        return np.asarray(steps[0][1].transform(X)), True
-    return X, False
-
-
-def _run_folds(spec: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
-    y, groups = sub["y"], sub["groups"]
-    X, headless = _trial_features(spec, sub["X"])
-    protocol = PROTOCOLS[spec["protocol"]]
-    folds = []
-    for train, test in make_splits(
-        spec["scheme"], protocol, y, groups, spec["cv_seed"]
-    ):
-        est, fit_s = _fit(spec, X[train], y[train], headless=headless)
-        folds.append(
-            {"test": test.tolist(), "fit_s": fit_s} | _scores(est, X[test], y[test])
-        )
-    return {
-        "folds": folds,
-        "accuracy": float(np.mean([f["accuracy"] for f in folds])),
-        "roc_auc": _mean_or_none([f["roc_auc"] for f in folds]),
-    }
-
-
-def _mean_or_none(values: Sequence[float | None]) -> float | None:
-    return None if any(v is None for v in values) else float(np.mean(values))  # type: ignore[arg-type]
-
-
-def _run_loso(
-    spec: dict[str, Any], subjects: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
-    from neurodl.decode.transfer import calibration_draws
-
-    target = spec["subject"]
-    aligned = {
-        s["subject"]: (align(s["X"], alignment_filter(s["X"], spec["align"])), s["y"])
-        for s in subjects
-    }
-    Xt, yt = aligned[target]
-    sources = [v for k, v in aligned.items() if k != target]
-    X_src = np.concatenate([x for x, _ in sources])
-    y_src = np.concatenate([y for _, y in sources])
-    est, fit_s = _fit(spec, X_src, y_src)
-    out: dict[str, Any] = {
-        "folds": [
-            {"test": list(range(yt.size)), "fit_s": fit_s} | _scores(est, Xt, yt)
-        ],
-        "n_train": int(y_src.size),
-    }
-    out["accuracy"] = out["folds"][0]["accuracy"]
-    out["roc_auc"] = out["folds"][0]["roc_auc"]
-    sizes = spec.get("calibration") or []
-    if sizes:
-        draws = calibration_draws(
-            yt, sizes, repeats=CALIBRATION_REPEATS, seed=spec["cv_seed"]
-        )
-        curve: dict[str, list[dict[str, Any]]] = {str(k): [] for k in sizes}
-        for calib, test in draws:
-            for k in sizes:
-                idx = calib[k]
-                if k == 0:
-                    model = est
-                else:
-                    model, _ = _fit(
-                        spec,
-                        np.concatenate([X_src, Xt[idx]]),
-                        np.concatenate([y_src, yt[idx]]),
-                    )
-                curve[str(k)].append(
-                    {"calibration": idx.tolist(), "test": test.tolist()}
-                    | _scores(model, Xt[test], yt[test])
-                )
-        out["calibration"] = curve
-    return out
-
-
-# --------------------------------------------------------------------- backends
-class _Backend:
-    """Serial, joblib or Dask execution of independent calls."""
-
-    def __init__(self, n_jobs: int | None, scheduler: str | None, timeout_s: float):
-        self.kind = "serial"
-        self.n_jobs = 1
-        self.client: Any = None
-        self.cluster: Any = None
-        if scheduler is not None:
-            from neurodl.jobs.runner import connect_cluster, parse_scheduler
-
-            kind, target = parse_scheduler(scheduler, n_jobs)
-            try:
-                import distributed  # noqa: F401
-            except ImportError:  # pragma: no cover - dask is a dependency
-                raise ValidationError(
-                    "'scheduler' needs Dask: pip install 'dask[distributed]'."
-                ) from None
-            self.client, self.cluster = connect_cluster(kind, target, timeout_s)
-            self.kind = "dask"
-            self.n_jobs = len(self.client.scheduler_info().get("workers", {}))
-        elif n_jobs is not None and n_jobs != 1:
-            self.kind = "joblib"
-            self.n_jobs = check_int("n_jobs", n_jobs, minimum=1)
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-    def map(
-        self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]
-    ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(index, fn(*calls[index]))`` as the calls finish."""
-        if self.kind == "serial" or len(calls) == 0:
-            for i, args in enumerate(calls):
-                yield i, fn(*args)
-        elif self.kind == "joblib":
-            from joblib import Parallel, delayed
-
-            par = Parallel(
-                n_jobs=self.n_jobs, return_as="generator_unordered", max_nbytes="1M"
-            )
-            yield from par(
-                delayed(_indexed)(i, fn, args) for i, args in enumerate(calls)
-            )
-        else:
-            from distributed import as_completed
-
-            futures = {
-                self.client.submit(fn, *args, pure=False): i
-                for i, args in enumerate(calls)
-            }
-            try:
-                for fut in as_completed(list(futures)):
-                    yield futures[fut], fut.result()
-            finally:
-                for fut in futures:
-                    fut.cancel()
-
-    def share(self, obj: Any) -> Any:
-        """Send ``obj`` to the workers once (Dask) or hand it on as it is."""
-        if self.kind == "dask":
-            # a list, so a dict goes out whole (a dict is scattered item by item)
-            return self.client.scatter([obj], broadcast=True)[0]
-        return obj
-
-
-def _indexed(i: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, Any]:
-    return i, fn(*args)
-
-
-# ----------------------------------------------------------------------- cache
-def unit_key(spec: dict[str, Any]) -> str:
-    """Hex key of a unit of work: its canonical JSON, hashed."""
-    return hashlib.sha256(json_text(spec).encode()).hexdigest()[:24]
-
-
-def _load_cached(path: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if stored.get("spec") != json.loads(json_text(spec)):
-        return None
-    result = stored.get("result")
-    return result if isinstance(result, dict) else None
-
-
-def _store(path: Path, spec: dict[str, Any], result: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(
-            json_text({"spec": spec, "result": json_ready(result)}) + "\n",
-            encoding="utf-8",
-        )
 
 
 # ------------------------------------------------------------------ evaluation
@@ -605,11 +264,11 @@ def evaluate_subjects(
                     files[t.name, s], t, proto, min_trials_per_class
                 )
                 headers[t.name, s] = file_header(data, s, t.runs)
-    backend: _Backend | None = None
+    backend: Backend | None = None
     loaded: dict[tuple[str, int], SubjectData] = {}
     try:
         if callable(data):  # the arrays are the checksum: load first
-            backend = _Backend(n_jobs, scheduler, timeout_s)
+            backend = Backend(n_jobs, scheduler, timeout_s)
             loaded = _load_all(
                 backend, data, task_objs, subj, proto, min_trials_per_class
             )
@@ -633,14 +292,14 @@ def evaluate_subjects(
         results: dict[str, dict[str, Any]] = {}
         for spec in specs:
             if folder is not None:
-                found = _load_cached(folder / "cache" / f"{unit_key(spec)}.json", spec)
+                found = load_cached(folder / "cache" / f"{unit_key(spec)}.json", spec)
                 if found is not None:
                     results[unit_key(spec)] = found
         reused = len(results)
         todo = [s for s in specs if unit_key(s) not in results]
         if todo:
             if backend is None:
-                backend = _Backend(n_jobs, scheduler, timeout_s)
+                backend = Backend(n_jobs, scheduler, timeout_s)
             need = {(s["task"], s["subject"]) for s in todo}
             if scheme == "loso":
                 need = {(s["task"], x) for s in todo for x in subj}
@@ -765,7 +424,7 @@ def _make_specs(
 
 
 def _load_all(
-    backend: _Backend,
+    backend: Backend,
     data: Any,
     task_objs: Sequence[Task],
     subj: Sequence[int],
@@ -777,7 +436,7 @@ def _load_all(
 
 
 def _load_keys(
-    backend: _Backend,
+    backend: Backend,
     data: Any,
     task_objs: Sequence[Task],
     keys: Sequence[tuple[str, int]],
@@ -798,12 +457,16 @@ def _load_one(
     return load_subject(data, subject, task, proto, min_trials_per_class=min_trials)
 
 
-def _arrays(sub: SubjectData) -> dict[str, Any]:
-    return {"subject": sub.subject, "X": sub.X, "y": sub.y, "groups": sub.groups}
+def _arrays(sub: SubjectData, method: str | None = None) -> dict[str, Any]:
+    out = {"subject": sub.subject, "X": sub.X, "y": sub.y, "groups": sub.groups}
+    if method is not None:
+        out["X"] = align(sub.X, alignment_filter(sub.X, method))
+        out["aligned"] = method
+    return out
 
 
 def _run_todo(
-    backend: _Backend,
+    backend: Backend,
     todo: Sequence[dict[str, Any]],
     loaded: dict[tuple[str, int], SubjectData],
     folder: Path | None,
@@ -814,7 +477,12 @@ def _run_todo(
 ) -> None:
     from neurodl.jobs.runner import _progress
 
-    shared = {key: backend.share(_arrays(sub)) for key, sub in loaded.items()}
+    # alignment of each subject (no labels) once, not in every unit that uses it
+    aligns = {s["align"] for s in todo if s["scheme"] == "loso"} - {"none"}
+    method = aligns.pop() if len(aligns) == 1 else None
+    shared = {key: backend.share(_arrays(sub, method)) for key, sub in loaded.items()}
+    # the longest units first, so the last ones to finish are short
+    todo = sorted(todo, key=lambda s: -_COST.get(s["pipeline"], 1))
     calls = []
     for spec in todo:
         if spec["scheme"] == "loso":
@@ -828,7 +496,7 @@ def _run_todo(
             spec = todo[i]
             results[unit_key(spec)] = json_ready(result)
             if folder is not None:
-                _store(folder / "cache" / f"{unit_key(spec)}.json", spec, result)
+                store(folder / "cache" / f"{unit_key(spec)}.json", spec, result)
             if bar is not None:
                 bar.advance(bar.task_ids[0])
     finally:

@@ -30,7 +30,7 @@ import numpy as np
 
 from neurodl.decode.stats import chance_threshold, compare
 
-__all__ = ["summarize", "to_markdown"]
+__all__ = ["compact", "summarize", "to_markdown"]
 
 METRICS = ("accuracy", "roc_auc")
 
@@ -250,3 +250,29 @@ def to_markdown(doc: dict[str, Any]) -> str:
                 )
     lines += ["", "`*`: accuracy at or above the subject's chance threshold."]
     return "\n".join(lines) + "\n"
+
+
+def compact(doc: dict[str, Any], command: str = "") -> dict[str, Any]:
+    """Return an evaluation's report with its provenance, without fold details.
+
+    Enough to draw its tables and figure again (:func:`to_markdown`,
+    :func:`neurodl.viz.save_pair_scores`): protocol, scheme, alignment, seeds,
+    the run files' SHA-256 per subject, versions, the command, and the report.
+    """
+    return {
+        "command": command,
+        "protocol": doc["protocol"],
+        "scheme": doc["scheme"],
+        "align": doc["align"],
+        "calibration": doc["calibration"],
+        "seeds": doc["seeds"],
+        "cv_seed": doc["cv_seed"],
+        "tasks": doc["tasks"],
+        "pipelines": doc["pipelines"],
+        "files": {
+            task: {s: info.get("files", {}) for s, info in per.items()}
+            for task, per in doc["subjects"].items()
+        },
+        "versions": doc["versions"],
+        "report": doc["report"],
+    }

@@ -1,0 +1,289 @@
+"""One unit of work of an evaluation across subjects: a pipeline on a subject's folds.
+
+:func:`run_unit` computes one (task, pipeline, subject, seed) of
+:func:`neurodl.decode.benchmark.evaluate_subjects`: the within-subject or run-wise
+folds of one subject, or one leave-one-subject-out split (with the subjects'
+alignment and the new user's calibration curve). It is a pure function of its
+specification and arrays, so any process or worker may run it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from neurodl._validate import check_option
+from neurodl.decode.subjects import PROTOCOLS, Protocol
+from neurodl.decode.transfer import align, alignment_filter
+from neurodl.errors import ValidationError
+
+__all__ = [
+    "CALIBRATION_REPEATS",
+    "PIPELINES",
+    "SCHEMES",
+    "STOCHASTIC",
+    "build_pipeline",
+    "make_splits",
+    "pipeline_config",
+    "run_unit",
+]
+
+SCHEMES = ("within", "runs", "loso")
+"""Evaluation schemes."""
+
+PIPELINES = ("csp-lda", "riemann", "mdm", "fbcsp", "convnet", "eegnet")
+"""Pipelines :func:`build_pipeline` knows."""
+
+STOCHASTIC = frozenset({"fbcsp", "convnet", "eegnet"})
+"""Pipelines whose fit depends on a seed: run once per seed in ``seeds``."""
+
+_COST = {"convnet": 20, "eegnet": 20, "fbcsp": 4, "riemann": 2, "mdm": 2}
+"""Rough relative cost of a unit of each pipeline, for the order of dispatch."""
+
+CALIBRATION_REPEATS = 5
+"""Random draws of the new user's calibration trials per point of the curve."""
+
+
+# -------------------------------------------------------------------- pipelines
+def build_pipeline(
+    name: str, protocol: Protocol, *, sfreq: float, rank: int | None, seed: int = 0
+) -> Any:
+    """Return a fresh, unfitted pipeline ``name`` for data made by ``protocol``.
+
+    Under the ``"moabb"`` protocol, ``"csp-lda"`` and ``"riemann"`` are MOABB's
+    own ``CSP.yml`` (OAS covariances, pyRiemann ``CSP(nfilter=6)``, LDA) and
+    ``TSLR.yml`` (OAS covariances, ``TangentSpace("riemann")``,
+    ``LogisticRegression(C=1)``) so the scores are MOABB's. Otherwise the names
+    are :func:`neurodl.decode.make_pipeline`'s (``rank``, the rank the protocol's
+    reference leaves, spares CSP its estimate).
+    """
+    check_option("pipelines", name, PIPELINES)
+    if protocol.name == "moabb" and name in ("csp-lda", "riemann"):
+        from pyriemann.estimation import Covariances
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline as sk_pipeline
+
+        if name == "csp-lda":
+            from pyriemann.spatialfilters import CSP
+
+            return sk_pipeline(
+                Covariances(estimator="oas"),
+                CSP(nfilter=6),
+                LinearDiscriminantAnalysis(solver="svd"),
+            )
+        from pyriemann.tangentspace import TangentSpace
+
+        return sk_pipeline(
+            Covariances(estimator="oas"),
+            TangentSpace(metric="riemann"),
+            LogisticRegression(C=1.0),
+        )
+    from neurodl.decode.eeg import make_pipeline
+
+    return make_pipeline(name, sfreq=sfreq, rank=rank, random_state=seed)
+
+
+def pipeline_config(
+    name: str, protocol: Protocol, *, sfreq: float, rank: int | None
+) -> dict[str, Any]:
+    """Return the pipeline's class and parameters (seed left out), with a hash."""
+    est = build_pipeline(name, protocol, sfreq=sfreq, rank=rank)
+    params = {
+        k: repr(v)
+        for k, v in sorted(est.get_params(deep=True).items())
+        if not k.endswith("random_state") and not hasattr(v, "get_params")
+    }
+    steps = [type(s).__name__ for _, s in getattr(est, "steps", [("", est)])]
+    text = json.dumps({"name": name, "steps": steps, "params": params}, sort_keys=True)
+    return {
+        "name": name,
+        "steps": steps,
+        "params": params,
+        "stochastic": name in STOCHASTIC,
+        "hash": hashlib.sha256(text.encode()).hexdigest()[:16],
+    }
+
+
+# ----------------------------------------------------------------------- splits
+def make_splits(
+    scheme: str, protocol: Protocol, y: np.ndarray, groups: np.ndarray, cv_seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test indices of one subject for ``"within"`` or ``"runs"``."""
+    from sklearn import model_selection as ms
+
+    if scheme == "runs":
+        if np.unique(groups).size < 2:
+            raise ValidationError(
+                f"scheme 'runs' needs at least two runs per subject; got runs "
+                f"{np.unique(groups).tolist()}."
+            )
+        splitter: Any = ms.LeaveOneGroupOut()
+    elif protocol.name == "moabb":
+        splitter = ms.StratifiedKFold(5, shuffle=True, random_state=cv_seed)
+    else:
+        splitter = ms.ShuffleSplit(10, test_size=0.2, random_state=cv_seed)
+    dummy = np.zeros((y.size, 1))
+    grouped = groups if scheme == "runs" else None
+    return [(tr, te) for tr, te in splitter.split(dummy, y, grouped)]
+
+
+def _scores(est: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """Accuracy, and ROC-AUC as scikit-learn's ``"roc_auc"`` scorer (two classes)."""
+    from sklearn.metrics import get_scorer
+
+    acc = float(np.mean(est.predict(X) == y))
+    auc = float(get_scorer("roc_auc")(est, X, y)) if np.unique(y).size == 2 else None
+    return {"accuracy": acc, "roc_auc": auc}
+
+
+# ------------------------------------------------------------------- one unit
+def run_unit(
+    spec: dict[str, Any], subjects: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Compute one unit of work: ``spec`` on the subjects' arrays.
+
+    ``subjects`` holds dicts with ``subject``, ``X``, ``y``, ``groups``: the one
+    subject for ``"within"`` and ``"runs"``, every subject for ``"loso"``.
+    Runs on one BLAS thread and one torch thread.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    t0 = time.perf_counter()
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            if spec["scheme"] == "loso":
+                out = _run_loso(spec, subjects)
+            else:
+                out = _run_folds(spec, subjects[0])
+    finally:
+        torch.set_num_threads(torch_threads)
+    target = next(s for s in subjects if s["subject"] == spec["subject"])
+    counts = np.bincount(target["y"], minlength=len(spec["classes"]))
+    out["trials_per_class"] = {
+        c: int(n) for c, n in zip(spec["classes"], counts, strict=True)
+    }
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _fit(
+    spec: dict[str, Any], X: np.ndarray, y: np.ndarray, *, headless: bool = False
+) -> tuple[Any, float]:
+    protocol = PROTOCOLS[spec["protocol"]]
+    est = build_pipeline(
+        spec["pipeline"],
+        protocol,
+        sfreq=spec["sfreq"],
+        rank=spec["rank"],
+        seed=spec["seed"],
+    )
+    if headless:  # the first step was applied to every trial already
+        est = est[1:]
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    return est, time.perf_counter() - t0
+
+
+def _trial_features(spec: dict[str, Any], X: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Apply a pipeline's per-trial first step (a covariance estimate) once.
+
+    A pipeline that starts with pyRiemann's ``Covariances`` computes each trial's
+    matrix from that trial alone (nothing is fitted), so the matrices of all the
+    subject's trials are computed once and the folds fit the rest of the
+    pipeline: the same numbers, one estimate per trial instead of one per fold.
+    """
+    est = build_pipeline(
+        spec["pipeline"],
+        PROTOCOLS[spec["protocol"]],
+        sfreq=spec["sfreq"],
+        rank=spec["rank"],
+    )
+    steps = getattr(est, "steps", None)
+    if steps and type(steps[0][1]).__name__ == "Covariances":
+        return np.asarray(steps[0][1].transform(X)), True
+    return X, False
+
+
+def _run_folds(spec: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+    y, groups = sub["y"], sub["groups"]
+    X, headless = _trial_features(spec, sub["X"])
+    protocol = PROTOCOLS[spec["protocol"]]
+    folds = []
+    for train, test in make_splits(
+        spec["scheme"], protocol, y, groups, spec["cv_seed"]
+    ):
+        est, fit_s = _fit(spec, X[train], y[train], headless=headless)
+        folds.append(
+            {"test": test.tolist(), "fit_s": fit_s} | _scores(est, X[test], y[test])
+        )
+    return {
+        "folds": folds,
+        "accuracy": float(np.mean([f["accuracy"] for f in folds])),
+        "roc_auc": _mean_or_none([f["roc_auc"] for f in folds]),
+    }
+
+
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))  # type: ignore[arg-type]
+
+
+def _run_loso(
+    spec: dict[str, Any], subjects: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    from neurodl.decode.transfer import calibration_draws
+
+    target = spec["subject"]
+    aligned = {
+        s["subject"]: (
+            s["X"]
+            if s.get("aligned") == spec["align"]  # aligned once, before dispatch
+            else align(s["X"], alignment_filter(s["X"], spec["align"])),
+            s["y"],
+        )
+        for s in subjects
+    }
+    Xt, yt = aligned[target]
+    sources = [v for k, v in aligned.items() if k != target]
+    X_src = np.concatenate([x for x, _ in sources])
+    y_src = np.concatenate([y for _, y in sources])
+    est, fit_s = _fit(spec, X_src, y_src)
+    out: dict[str, Any] = {
+        "folds": [
+            {"test": list(range(yt.size)), "fit_s": fit_s} | _scores(est, Xt, yt)
+        ],
+        "n_train": int(y_src.size),
+    }
+    out["accuracy"] = out["folds"][0]["accuracy"]
+    out["roc_auc"] = out["folds"][0]["roc_auc"]
+    sizes = spec.get("calibration") or []
+    if sizes:
+        draws = calibration_draws(
+            yt, sizes, repeats=CALIBRATION_REPEATS, seed=spec["cv_seed"]
+        )
+        curve: dict[str, list[dict[str, Any]]] = {str(k): [] for k in sizes}
+        for calib, test in draws:
+            for k in sizes:
+                idx = calib[k]
+                if k == 0:
+                    model = est
+                else:
+                    model, _ = _fit(
+                        spec,
+                        np.concatenate([X_src, Xt[idx]]),
+                        np.concatenate([y_src, yt[idx]]),
+                    )
+                curve[str(k)].append(
+                    {"calibration": idx.tolist(), "test": test.tolist()}
+                    | _scores(model, Xt[test], yt[test])
+                )
+        out["calibration"] = curve
+    return out
