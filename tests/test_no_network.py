@@ -120,6 +120,7 @@ RUNS_OFFLINE = {
     "bci run": "cli/test_bci_cli.py::test_run_decodes_a_live_replay",
     "compare rsa": "cli/test_json_nan.py::test_silent_layer_has_no_rsa",
     "data list": "cli/test_decode_cli.py::test_data_list_json",
+    "benchmark eeg": "decode/test_benchmark.py::test_cli_runs_and_names_options",
     "decode eeg": "cli/test_decode_cli.py::test_decode_eeg_csp_lda_as_in_the_issue",
     "decode spikes": "cli/test_decode_cli.py::test_decode_spikes_kalman_json",
     "demo xor": "cli/test_cli.py::test_demo_xor_table",

@@ -214,7 +214,7 @@ def test_loso_alignment_and_calibration_curve() -> None:
         data,
         [1, 2, 3],
         tasks=["hands-feet"],
-        pipelines=["riemann"],
+        pipelines=["csp-lda"],
         scheme="loso",
         align="ea",
         calibration=[0, 4],
@@ -222,7 +222,7 @@ def test_loso_alignment_and_calibration_curve() -> None:
     assert doc["run"]["units"] == 3
     unit = doc["units"][0]
     assert unit["result"]["n_train"] == 90  # the two other subjects' trials
-    curve = doc["report"]["calibration"]["hands-feet"]["riemann"]
+    curve = doc["report"]["calibration"]["hands-feet"]["csp-lda"]
     assert set(curve) == {"0", "4"} and curve["0"]["n"] == 3
     draws = unit["result"]["calibration"]["4"]
     assert len(draws) == CALIBRATION_REPEATS
