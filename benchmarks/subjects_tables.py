@@ -31,12 +31,20 @@ EVALUATIONS = {
     "within": ("within_moabb", dict(scheme="within", protocol="moabb", pipelines=ALL)),
     "within-mne": (
         "ms_within_mne",
-        dict(scheme="within", protocol="mne", pipelines=ALL),
+        dict(
+            scheme="within",
+            protocol="mne",
+            pipelines=["csp-lda", "riemann", "mdm", "fbcsp", "convnet"],
+        ),
     ),
-    "loso": ("loso_moabb_none", dict(scheme="loso", protocol="moabb", pipelines=ALL)),
+    # one seed for the ConvNets across subjects (315 training trials per fit)
+    "loso": (
+        "loso_moabb_none",
+        dict(scheme="loso", protocol="moabb", pipelines=ALL, seeds=[0]),
+    ),
     "loso-ea": (
         "loso_moabb_ea",
-        dict(scheme="loso", protocol="moabb", align="ea", pipelines=ALL),
+        dict(scheme="loso", protocol="moabb", align="ea", pipelines=ALL, seeds=[0]),
     ),
     "loso-recenter": (
         "loso_moabb_recenter",
@@ -116,10 +124,9 @@ def main() -> None:
             args.data,
             range(1, 9),
             tasks=TASKS,
-            seeds=SEEDS,
             out=RESULTS / folder,
             n_jobs=args.n_jobs,
-            **kw,
+            **({"seeds": SEEDS} | kw),
         )
         r = docs[key]["run"]
         print(f"\n### {key} ({r['computed']} computed, {r['reused']} cached)\n")
