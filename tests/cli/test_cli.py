@@ -173,6 +173,10 @@ def test_tour(capsys, tmp_path):
     assert dec["live"]["score"]["windows"] >= 1  # some windows fall in a cue
     assert "<table" in html and "chance level" in html
     assert "10 shuffle splits" in html and "the GRU trained for 3 epochs" in html
+    # across subjects: the recorded S001-S008 evaluation, its figure and table
+    assert set(dec["subjects"]) == {"within", "loso", "loso-ea"}
+    assert (tmp_path / "subjects_pairs.png").is_file()
+    assert "Across subjects: eegmmidb S001-S008" in html
     assert (
         "decoded window by window into commands for a simulated 2-D cursor for 6 s"
         in html

@@ -71,6 +71,17 @@ def test_moabb_protocol_equals_moabb_subject_by_subject() -> None:
         assert res["roc_auc"] == pytest.approx(r["roc_auc"], abs=1e-6)
         folds = [f["roc_auc"] for f in res["folds"]]
         np.testing.assert_allclose(folds, r["fold_roc_auc"], atol=1e-6)
+    # the results the tour draws again were recorded by this same computation
+    from neurodl.tasks.tour import RECORDED_SUBJECTS
+
+    recorded = json.loads(RECORDED_SUBJECTS.read_text())["evaluations"]["within"]
+    table = {
+        (r["pipeline"], r["subject"]): r["roc_auc"]
+        for r in recorded["report"]["table"]
+        if r["task"] == "left-right"
+    }
+    for (subject, pipe), res in ours.items():
+        assert table[pipe, subject] == pytest.approx(res["roc_auc"], abs=1e-12)
 
 
 def test_moabb_epochs_are_moabbs() -> None:

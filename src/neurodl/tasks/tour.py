@@ -157,6 +157,58 @@ TOUR_LIVE_SECONDS = 6.0
 _TORCH_PIPELINES = frozenset({"convnet", "eegnet", "gru", "lstm"})
 
 
+RECORDED_SUBJECTS = Path(__file__).parent / "recorded" / "eegmmidb_subjects.json"
+"""Evaluations across eegmmidb S001-S008 recorded by ``benchmarks/subjects_tables.py``.
+
+The tour bundles one subject's recordings (the other seven would add about 110 MB),
+so its across-subject part draws these recorded results again instead of
+computing them; ``neurodl benchmark eeg --data DIR`` recomputes them from a folder
+of the subjects' files, and a test holds the recorded scores against a fresh run.
+"""
+
+
+def _across_subjects(out: Path) -> tuple[list[str], list[Table], dict[str, Any], str]:
+    """Figure, table and text of the recorded evaluation across S001-S008."""
+    import json
+
+    from neurodl.viz import save_pair_scores
+
+    rec = json.loads(RECORDED_SUBJECTS.read_text(encoding="utf-8"))
+    runs = rec["evaluations"]
+    within = runs["within"]
+    fig = save_pair_scores(within, "csp-lda", "riemann", out / "subjects_pairs.png")
+    cols = [k for k in runs if k != "calibration"]
+    header = ["pipeline"] + [f"{k} {t}" for k in cols for t in runs[k]["tasks"]]
+    means: dict[tuple[str, str, str], str] = {}
+    for k in cols:
+        metric = runs[k]["report"]["metric"]
+        for e in runs[k]["report"]["summary"]:
+            m = e[metric]
+            means[k, e["task"], e["pipeline"]] = f"{m['mean']:.3f} ± {m['sd']:.3f}"
+    pipes = list(within["pipelines"])
+    rows = [
+        [p] + [means.get((k, t, p), "—") for k in cols for t in runs[k]["tasks"]]
+        for p in pipes
+    ]
+    n = len(within["files"][next(iter(within["files"]))])
+    text = (
+        f" Across {n} subjects (eegmmidb S001-S008 under MOABB's protocol, ROC-AUC, "
+        "recorded with `neurodl benchmark eeg`; the table gives the mean ± SD over "
+        "subjects within each subject (5 folds; the seeded pipelines over 3 seeds) "
+        "and leave-one-subject-out (one seed), without and with Euclidean "
+        "alignment): the figure draws each subject's within-subject score of CSP + "
+        "LDA against the tangent space's."
+    )
+    table = Table(
+        f"Across subjects: eegmmidb S001-S008, {within['protocol']['metric']} "
+        "(recorded; `neurodl benchmark eeg --data DIR` recomputes it)",
+        header,
+        rows,
+    )
+    results = {k: runs[k]["report"]["summary"] for k in cols}
+    return [fig.name], [table], results, text
+
+
 def decoding_chapter(out: Path, progress: bool) -> Chapter:
     """Decode real recordings: EEG motor imagery, M1 hand velocity, a live loop.
 
@@ -251,11 +303,13 @@ def decoding_chapter(out: Path, progress: bool) -> Chapter:
         f"{len(live['latencies_ms'])} windows p50 {live['p50_ms']:.2f} ms and "
         f"p95 {live['p95_ms']:.2f} ms, {live['dropped_samples']} dropped samples."
     )
+    figs_subj, tables_subj, results_subj, text_subj = _across_subjects(out)
+    text += text_subj
     return Chapter(
         key="decoding",
         title="Reading the brain: decoding recordings, offline and live",
         text=text,
-        figures=[fig_m1.name, fig_live.name],
+        figures=[fig_m1.name, fig_live.name, *figs_subj],
         tables=[
             Table(
                 "EEG motor imagery, S001 runs 6/10/14, 10 shuffle splits",
@@ -268,9 +322,11 @@ def decoding_chapter(out: Path, progress: bool) -> Chapter:
                     "CV seconds",
                 ],
                 rows,
-            )
+            ),
+            *tables_subj,
         ],
         results={
+            "subjects": results_subj,
             "eeg": {
                 p: {k: r[k] for k in ("mean", "std", "chance_level", "seconds")}
                 for p, r in eeg.items()
