@@ -31,11 +31,9 @@ EVALUATIONS = {
     "within": ("within_moabb", dict(scheme="within", protocol="moabb", pipelines=ALL)),
     "within-mne": (
         "ms_within_mne",
-        # left-right only so far (the hands-feet ConvNet runs are not done)
         dict(
             scheme="within",
             protocol="mne",
-            tasks=["left-right"],
             pipelines=["csp-lda", "riemann", "mdm", "fbcsp", "convnet"],
         ),
     ),
