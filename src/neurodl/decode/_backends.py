@@ -16,7 +16,6 @@ from typing import Any
 from neurodl._atomic import atomic_path
 from neurodl._json import json_ready, json_text
 from neurodl._validate import check_int
-from neurodl.errors import ValidationError
 
 __all__ = ["Backend", "load_cached", "store", "unit_key"]
 
@@ -34,12 +33,6 @@ class Backend:
             from neurodl.jobs.runner import connect_cluster, parse_scheduler
 
             kind, target = parse_scheduler(scheduler, n_jobs)
-            try:
-                import distributed  # noqa: F401
-            except ImportError:  # pragma: no cover - dask is a dependency
-                raise ValidationError(
-                    "'scheduler' needs Dask: pip install 'dask[distributed]'."
-                ) from None
             self.client, self.cluster = connect_cluster(kind, target, timeout_s)
             self.kind = "dask"
             self.n_jobs = len(self.client.scheduler_info().get("workers", {}))

@@ -307,7 +307,13 @@ def evaluate_subjects(
             if missing:
                 loaded.update(
                     _load_keys(
-                        backend, data, task_objs, missing, proto, min_trials_per_class
+                        backend,
+                        data,
+                        task_objs,
+                        missing,
+                        proto,
+                        min_trials_per_class,
+                        files,
                     )
                 )
             if scheme == "loso":
@@ -432,7 +438,7 @@ def _load_all(
     min_trials: int,
 ) -> dict[tuple[str, int], SubjectData]:
     keys = [(t.name, s) for t in task_objs for s in subj]
-    return _load_keys(backend, data, task_objs, keys, proto, min_trials)
+    return _load_keys(backend, data, task_objs, keys, proto, min_trials, {})
 
 
 def _load_keys(
@@ -442,9 +448,13 @@ def _load_keys(
     keys: Sequence[tuple[str, int]],
     proto: Protocol,
     min_trials: int,
+    files: dict[tuple[str, int], dict[str, str]],
 ) -> dict[tuple[str, int], SubjectData]:
+    """Load ``keys`` through ``backend``; ``files``: checksums already computed."""
     by_name = {t.name: t for t in task_objs}
-    calls = [(data, s, by_name[t], proto, min_trials) for t, s in keys]
+    calls = [
+        (data, s, by_name[t], proto, min_trials, files.get((t, s))) for t, s in keys
+    ]
     out: dict[tuple[str, int], SubjectData] = {}
     for i, sub in backend.map(_load_one, calls):
         out[keys[i]] = sub
@@ -452,9 +462,16 @@ def _load_keys(
 
 
 def _load_one(
-    data: Any, subject: int, task: Task, proto: Protocol, min_trials: int
+    data: Any,
+    subject: int,
+    task: Task,
+    proto: Protocol,
+    min_trials: int,
+    files: dict[str, str] | None,
 ) -> SubjectData:
-    return load_subject(data, subject, task, proto, min_trials_per_class=min_trials)
+    return load_subject(
+        data, subject, task, proto, min_trials_per_class=min_trials, files=files
+    )
 
 
 def _arrays(sub: SubjectData, method: str | None = None) -> dict[str, Any]:

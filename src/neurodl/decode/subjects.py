@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from neurodl.data.eeg import EEGMMIDB_RUNS, EEGEpochs, eegmmidb_events
+from neurodl.data.registry import sha256
 from neurodl.errors import DataFileError, NeurodlError, ValidationError
 
 __all__ = [
@@ -267,33 +268,24 @@ def subject_folders(data: str | os.PathLike[str], *, option: str = "data") -> li
     return found
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _run_file(root: Path, subject: int, run: int) -> Path:
+    """Return the subject's run file, from its ``S###`` subfolder or the folder."""
+    name = f"S{subject:03d}R{run:02d}.edf"
+    for folder in (root / f"S{subject:03d}", root):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataFileError(
+        f"'data' folder {str(root)!r} lacks subject {subject}'s run {run} "
+        f"({name}, looked in S{subject:03d}/ and the folder itself)."
+    )
 
 
 def file_checksums(
     data: str | os.PathLike[str], subject: int, runs: Sequence[int]
 ) -> dict[str, str]:
     """SHA-256 of the subject's run files (``S###R##.edf``), by file name."""
-    root = Path(data)
-    out: dict[str, str] = {}
-    for r in runs:
-        name = f"S{subject:03d}R{r:02d}.edf"
-        for folder in (root / f"S{subject:03d}", root):
-            path = folder / name
-            if path.is_file():
-                out[name] = _sha256(path)
-                break
-        else:
-            raise DataFileError(
-                f"'data' folder {str(root)!r} lacks subject {subject}'s run {r} "
-                f"({name}, looked in S{subject:03d}/ and the folder itself)."
-            )
-    return out
+    paths = [_run_file(Path(data), subject, r) for r in runs]
+    return {p.name: sha256(p) for p in paths}
 
 
 def file_header(
@@ -302,11 +294,7 @@ def file_header(
     """Return the sampling rate and EEG channels of the first run (its header)."""
     import mne
 
-    name = f"S{subject:03d}R{runs[0]:02d}.edf"
-    root = Path(data)
-    path = root / f"S{subject:03d}" / name
-    if not path.is_file():
-        path = root / name
+    path = _run_file(Path(data), subject, runs[0])
     raw = mne.io.read_raw_edf(path, preload=False, verbose="error")
     return float(raw.info["sfreq"]), len(mne.pick_types(raw.info, eeg=True))
 
@@ -330,6 +318,7 @@ def load_subject(
     protocol: Protocol,
     *,
     min_trials_per_class: int = 5,
+    files: dict[str, str] | None = None,
 ) -> SubjectData:
     """Load one subject's epochs for ``task`` under ``protocol``.
 
@@ -338,7 +327,8 @@ def load_subject(
     (any MNE-readable dataset); a callable's epochs are used as they come
     (``protocol``'s scale still applies) and their checksum is that of the arrays.
 
-    Errors name the subject.
+    ``files`` (a folder's run files -> SHA-256, :func:`file_checksums`) spares
+    hashing them again when the caller has already. Errors name the subject.
     """
     from neurodl.data.eeg import load_eeg
 
@@ -350,9 +340,10 @@ def load_subject(
                     f"'data' loader must return EEGEpochs for subject {subject}; "
                     f"got {type(ep).__name__}."
                 )
-            files: dict[str, str] = {}
+            files = {}
         else:
-            files = file_checksums(data, subject, task.runs)
+            if files is None:
+                files = file_checksums(data, subject, task.runs)
             ep = load_eeg(
                 data,
                 subject=subject,
