@@ -16,8 +16,9 @@ Checks: every subject's epochs equal MOABB's element by element (the runner's
 ``--dump-dir`` arrays), the folds are MOABB's own, and every per-subject score
 equals MOABB's float64 score to 1e-6. Times: MOABB's ``evaluation.process``
 (loading, 5 folds x 2 pipelines x subjects, its result file) against neurodl's
-``evaluate_subjects`` (loading, the same folds, no cache), both on one thread,
-imports excluded; medians of ``--repeats`` runs, taking turns.
+``evaluate_subjects`` (loading, the same folds, no cache), each in a fresh
+process with its libraries imported before the clock starts, one thread each;
+medians of ``--repeats`` runs, taking turns.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,20 +67,36 @@ def run_moabb(data: Path, subjects: list[int], dump: Path | None) -> dict:
         return json.loads(out.read_text())
 
 
-def run_neurodl(data: Path, subjects: list[int]) -> tuple[float, dict]:
-    from neurodl.decode.benchmark import evaluate_subjects
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+t0 = time.time()
+import mne, mne.datasets.eegbci, mne.io, numpy, pyriemann, scipy, scipy.signal, sklearn
+import torch
+from neurodl.decode.benchmark import evaluate_subjects
+import_s = time.time() - t0
+torch.set_num_threads(1)
+data, out, subjects = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+t1 = time.perf_counter()
+doc = evaluate_subjects(data, subjects, tasks=["left-right"],
+    pipelines=json.loads(sys.argv[4]), scheme="within", protocol="moabb", cv_seed=42)
+wall = time.perf_counter() - t1
+out.write_text(json.dumps({"wall_s": wall, "import_s": import_s, "doc": doc}))
+"""
 
-    t0 = time.perf_counter()
-    doc = evaluate_subjects(
-        data,
-        subjects,
-        tasks=["left-right"],
-        pipelines=list(PIPES),
-        scheme="within",
-        protocol="moabb",
-        cv_seed=42,
-    )
-    return time.perf_counter() - t0, doc
+
+def run_neurodl(data: Path, subjects: list[int]) -> tuple[float, dict]:
+    """Time ``evaluate_subjects`` in a fresh process, as MOABB's runner runs.
+
+    The libraries are imported before the clock starts; no cache, one thread.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "neurodl.json"
+        cmd = [sys.executable, "-c", _CHILD, str(data), str(out)]
+        cmd += [json.dumps(subjects), json.dumps(list(PIPES))]
+        subprocess.run(cmd, check=True, env=peers.thread_env(1), stdout=sys.stderr)
+        res = json.loads(out.read_text())
+    return res["wall_s"], res["doc"]
 
 
 def check_arrays(data: Path, subjects: list[int], dump: Path) -> float:

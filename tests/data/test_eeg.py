@@ -71,6 +71,64 @@ def test_defaults_give_mnes_example_data(epochs):
     assert epochs.chance_level() == pytest.approx(24 / 45)
 
 
+@pytest.mark.parametrize(
+    ("method", "tmin", "tmax", "rest"),
+    [("iir", 0.0, 3.0, False), ("fir", -4.0, 6.0, False), ("iir", -5.0, 1.0, True)],
+)
+def test_unreferenced_epochs_are_mnes_bit_for_bit(method, tmin, tmax, rest):
+    """Without a projection load_eeg cuts each run alone (no concatenation, no
+    mne.Epochs); the epochs equal MNE's Epochs on the concatenated runs exactly,
+    trials dropped at the run edges included."""
+    from mne.datasets import eegbci
+
+    files = [dataset_file("eegmmidb", f"S001R{r:02d}.edf") for r in (4, 8, 12)]
+    raw = mne.io.concatenate_raws(
+        [mne.io.read_raw_edf(f, preload=True, verbose="error") for f in files]
+    )
+    eegbci.standardize(raw)
+    names = {"T1": "left_fist", "T2": "right_fist"} | ({"T0": "rest"} if rest else {})
+    raw.annotations.rename(names)
+    raw.filter(
+        8.0,
+        32.0,
+        method=method,
+        fir_design="firwin",
+        skip_by_annotation="edge",
+        verbose="error",
+    )
+    classes = sorted(names.values())
+    ep = mne.Epochs(
+        raw,
+        event_id=classes,
+        tmin=tmin,
+        tmax=tmax,
+        proj=True,
+        picks=mne.pick_types(raw.info, eeg=True, exclude="bads"),
+        baseline=None,
+        preload=True,
+        verbose="error",
+    )
+    ours = load_eeg(
+        subject=1,
+        runs=(4, 8, 12),
+        rest=rest,
+        l_freq=8.0,
+        h_freq=32.0,
+        filter_method=method,
+        tmin=tmin,
+        tmax=tmax,
+        reference=None,
+    )
+    np.testing.assert_array_equal(ours.X, ep.get_data(copy=True))
+    code = {c: name for name, c in ep.event_id.items()}
+    assert [ours.classes[i] for i in ours.y] == [code[c] for c in ep.events[:, 2]]
+    assert ours.ch_names == tuple(ep.ch_names)
+    assert (ours.tmin, ours.tmax) == (ep.tmin, ep.tmax)
+    assert ours.rank == 64
+    if tmin < -4.1:  # the first rest of every run starts at 0 s
+        assert len(ours.y) < 90
+
+
 def test_groups_are_the_runs(epochs):
     assert sorted(set(epochs.groups.tolist())) == [6, 10, 14]
     assert np.bincount(epochs.groups)[[6, 10, 14]].tolist() == [15, 15, 15]

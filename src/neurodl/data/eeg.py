@@ -382,51 +382,45 @@ def load_eeg(
         if len(set(picks)) != len(picks):
             raise ValidationError(f"'picks' repeats channel names; got {picks}.")
 
-    # one continuous recording, the boundaries marked so the filter stops at them
-    starts = np.cumsum([0] + [r.n_times for r in raws[:-1]])  # before concatenating
-    raw = mne.concatenate_raws(raws, verbose="error")  # (extends raws[0] in place)
-    found = set(raw.annotations.description)
+    classes = tuple(sorted(set(events.values())))
+    found = set().union(*(r.annotations.description for r in raws))
     absent = [k for k in events if k not in found]
     if absent:
         raise ValidationError(
             f"'events' names annotations that never occur: {absent}; the "
             f"recording has {sorted(found)}."
         )
-    raw.annotations.rename(dict(events), verbose="error")
-    if reference == "average":
-        raw.set_eeg_reference(projection=True, verbose="error")
-    if l_freq is not None or h_freq is not None:
-        raw.filter(
-            l_freq,
-            h_freq,
-            method=filter_method,
-            fir_design="firwin",
-            skip_by_annotation="edge",
-            verbose="error",
+    filt = {
+        "l_freq": l_freq,
+        "h_freq": h_freq,
+        "method": filter_method,
+        "fir_design": "firwin",
+        "skip_by_annotation": "edge",
+        "verbose": "error",
+    }
+    by_run = (
+        _epochs_by_run(raws, events, classes, picks, tmin, tmax, filt, run_of_raw)
+        if reference is None and resample is None
+        else None
+    )
+    if by_run is not None:
+        X, y, groups, ch_names, (t_first, t_last), n_picked, n_eeg = by_run
+        ep_sfreq = sfreq
+    else:
+        X, y, groups, ch_names, (t_first, t_last), n_picked, n_eeg, ep_sfreq = (
+            _epochs_concatenated(
+                raws,
+                events,
+                classes,
+                picks,
+                tmin,
+                tmax,
+                filt,
+                run_of_raw,
+                reference,
+                resample,
+            )
         )
-    pick_idx = (
-        mne.pick_types(raw.info, eeg=True, exclude="bads")
-        if picks is None
-        else mne.pick_channels(raw.ch_names, picks, ordered=True)
-    )
-    classes = tuple(sorted(set(events.values())))
-    epochs = mne.Epochs(
-        raw,
-        event_id=list(classes),
-        tmin=tmin,
-        tmax=tmax,
-        proj=True,
-        picks=pick_idx,
-        baseline=None,
-        preload=True,
-        verbose="error",
-    )
-    if resample is not None:
-        epochs.resample(resample, verbose="error")
-    code_to_class = {code: name for name, code in epochs.event_id.items()}
-    y = np.array(
-        [classes.index(code_to_class[c]) for c in epochs.events[:, 2]], dtype=np.int64
-    )
     counts = np.bincount(y, minlength=len(classes))
     few = {classes[i]: int(c) for i, c in enumerate(counts) if c < min_trials_per_class}
     if few:
@@ -435,22 +429,16 @@ def load_eeg(
             f"('min_trials_per_class'); got {few} in the epochs "
             f"{tmin:g}-{tmax:g} s (trials too close to a run's edge are dropped)."
         )
-    run_index = (
-        np.searchsorted(starts + raw.first_samp, epochs.events[:, 0], side="right") - 1
-    )
-    groups = np.asarray(run_of_raw, dtype=np.int64)[run_index]
-    X = epochs.get_data(copy=True).astype(np.float64, copy=False)
-    n_eeg = len(mne.pick_types(raw.info, eeg=True, exclude=[]))
-    rank = len(pick_idx) - 1 if reference and len(pick_idx) == n_eeg else len(pick_idx)
+    rank = n_picked - 1 if reference and n_picked == n_eeg else n_picked
     return EEGEpochs(
         X=X,
         y=y,
         classes=classes,
         groups=groups,
-        sfreq=float(epochs.info["sfreq"]),
-        ch_names=tuple(epochs.ch_names),
-        tmin=float(epochs.tmin),
-        tmax=float(epochs.tmax),
+        sfreq=float(ep_sfreq),
+        ch_names=tuple(ch_names),
+        tmin=float(t_first),
+        tmax=float(t_last),
         rank=rank,
         info={
             "files": [plain_name(f) for f in files],
@@ -469,6 +457,158 @@ def load_eeg(
             },
         },
     )
+
+
+def _epochs_concatenated(
+    raws: list[Any],
+    events: Mapping[str, str],
+    classes: tuple[str, ...],
+    picks: Sequence[str] | None,
+    tmin: float,
+    tmax: float,
+    filt: dict[str, Any],
+    run_of_raw: list[int],
+    reference: str | None,
+    resample: float | None,
+) -> tuple[Any, ...]:
+    """Cut epochs MNE's way: the runs concatenated, ``mne.Epochs``.
+
+    The run boundaries are marked so the filter stops at them; the average
+    reference is a projection applied to the epochs.
+    """
+    import mne
+
+    starts = np.cumsum([0] + [r.n_times for r in raws[:-1]])  # before concatenating
+    raw = mne.concatenate_raws(raws, verbose="error")  # (extends raws[0] in place)
+    raw.annotations.rename(dict(events), verbose="error")
+    if reference == "average":
+        raw.set_eeg_reference(projection=True, verbose="error")
+    if filt["l_freq"] is not None or filt["h_freq"] is not None:
+        raw.filter(**filt)
+    pick_idx = _pick_idx(raw, picks)
+    epochs = mne.Epochs(
+        raw,
+        event_id=list(classes),
+        tmin=tmin,
+        tmax=tmax,
+        proj=True,
+        picks=pick_idx,
+        baseline=None,
+        preload=True,
+        verbose="error",
+    )
+    if resample is not None:
+        epochs.resample(resample, verbose="error")
+    code_to_class = {code: name for name, code in epochs.event_id.items()}
+    y = np.array(
+        [classes.index(code_to_class[c]) for c in epochs.events[:, 2]], dtype=np.int64
+    )
+    run_index = (
+        np.searchsorted(starts + raw.first_samp, epochs.events[:, 0], side="right") - 1
+    )
+    groups = np.asarray(run_of_raw, dtype=np.int64)[run_index]
+    X = epochs.get_data(copy=True).astype(np.float64, copy=False)
+    n_eeg = len(mne.pick_types(raw.info, eeg=True, exclude=[]))
+    times = (float(epochs.tmin), float(epochs.tmax))
+    sfreq = epochs.info["sfreq"]
+    return X, y, groups, epochs.ch_names, times, len(pick_idx), n_eeg, sfreq
+
+
+def _epochs_by_run(
+    raws: list[Any],
+    events: Mapping[str, str],
+    classes: tuple[str, ...],
+    picks: Sequence[str] | None,
+    tmin: float,
+    tmax: float,
+    filt: dict[str, Any],
+    run_of_raw: list[int],
+) -> tuple[Any, ...] | None:
+    """Cut the same epochs as :func:`_epochs_concatenated`, run by run.
+
+    With no projection and no resampling, ``mne.Epochs`` on the concatenated runs
+    only slices each run's filtered samples: the filter already runs run by run
+    (it stops at the boundaries), an event's sample is MNE's
+    ``events_from_annotations`` on its run, and an epoch that would cross a
+    boundary or an edge is dropped (MNE drops it for the boundary annotation).
+    Returns None (take the MNE way) when a run has ``bad``/``edge`` annotations
+    or two events on one sample, whose handling is MNE's to decide.
+    """
+    import mne
+
+    sfreq = raws[0].info["sfreq"]
+    i0, i1 = round(tmin * sfreq), round(tmax * sfreq)
+    code = {name: k + 1 for k, name in enumerate(classes)}
+    run_events = []
+    for raw in raws:  # decide before changing anything
+        desc = {str(d) for d in raw.annotations.description}
+        if any(d.lower().startswith(("bad", "edge")) for d in desc):
+            return None
+        present = {d: code[c] for d, c in events.items() if d in desc}
+        ev = _annotation_events(raw, present)
+        if np.unique(ev[:, 0]).size != len(ev):
+            return None
+        run_events.append(ev)
+    pick_idx = _pick_idx(raws[0], picks)
+    X_parts, y_parts, g_parts = [], [], []
+    for raw, ev, run in zip(raws, run_events, run_of_raw, strict=True):
+        data = raw._data[pick_idx]
+        if filt["l_freq"] is not None or filt["h_freq"] is not None:
+            # Raw.filter's call, on the rows kept (each row is filtered alone)
+            mne.filter.filter_data(
+                data,
+                sfreq,
+                filt["l_freq"],
+                filt["h_freq"],
+                method=filt["method"],
+                copy=False,
+                fir_design=filt["fir_design"],
+                pad="reflect_limited",
+                verbose="error",
+            )
+        samples = ev[:, 0] - raw.first_samp
+        keep = (samples + i0 >= 0) & (samples + i1 < raw.n_times)
+        window = samples[keep, None] + np.arange(i0, i1 + 1)
+        X_parts.append(data[:, window].transpose(1, 0, 2))
+        y_parts.append(ev[keep, 2] - 1)
+        g_parts.append(np.full(int(keep.sum()), run, dtype=np.int64))
+    n_eeg = len(mne.pick_types(raws[0].info, eeg=True, exclude=[]))
+    n_ch, n_t = len(pick_idx), i1 - i0 + 1
+    X = np.concatenate(X_parts) if X_parts else np.empty((0, n_ch, n_t))
+    y = np.concatenate(y_parts).astype(np.int64) if y_parts else np.empty(0, np.int64)
+    groups = np.concatenate(g_parts) if g_parts else np.empty(0, np.int64)
+    names = [raws[0].ch_names[i] for i in pick_idx]
+    return X, y, groups, names, (i0 / sfreq, i1 / sfreq), len(pick_idx), n_eeg
+
+
+def _annotation_events(raw: Any, event_id: dict[str, int]) -> np.ndarray:
+    """``mne.events_from_annotations(raw, event_id)``'s events.
+
+    When the run starts at sample 0 and its annotations share its clock (an EDF
+    file), MNE's sample is ``round(onset * sfreq)``; computed here directly,
+    that spares MNE's ``raw.times`` (a Numba compilation on first use).
+    """
+    import mne
+
+    if not event_id:
+        return np.empty((0, 3), dtype=int)
+    ann = raw.annotations
+    if raw.first_samp != 0 or ann.orig_time != raw.info["meas_date"]:
+        ev, _ = mne.events_from_annotations(raw, event_id=event_id, verbose="error")
+        return np.asarray(ev)
+    sel = np.array([d in event_id for d in ann.description], dtype=bool)
+    onsets = np.atleast_1d(np.asarray(ann.onset)[sel]) + 0.0
+    samples = np.round(onsets * raw.info["sfreq"]).astype(int)
+    codes = [event_id[d] for d in np.asarray(ann.description)[sel]]
+    return np.c_[samples, np.zeros(len(samples)), codes].astype(int)
+
+
+def _pick_idx(raw: Any, picks: Sequence[str] | None) -> Any:
+    import mne
+
+    if picks is None:
+        return mne.pick_types(raw.info, eeg=True, exclude="bads")
+    return mne.pick_channels(raw.ch_names, list(picks), ordered=True)
 
 
 def eegmmidb_file_events(
@@ -506,7 +646,11 @@ def _run_number(path: Path, index: int) -> int:
 
 
 def _check_finite(raw: Any, source: str) -> None:
-    data = raw.get_data()
+    data = raw._data if isinstance(getattr(raw, "_data", None), np.ndarray) else None
+    if data is None:
+        data = raw.get_data()
+    if np.isfinite(data.sum()):  # a NaN or infinity makes the sum non-finite
+        return
     bad = ~np.isfinite(data)
     if bad.any():
         ch, t = np.nonzero(bad)

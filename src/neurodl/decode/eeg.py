@@ -372,15 +372,20 @@ class FilterBankCSP(_EpochsClassifier):
 def _covariances(arr: np.ndarray, estimator: str) -> np.ndarray:
     """Covariance matrix of each trial with pyRiemann's ``estimator``.
 
-    A trial of one time sample (2-D input) has no mean to remove: its covariance
-    is the outer product ``x xᵀ`` plus 1e-3 of its mean diagonal (and 1e-12) on
-    the diagonal, so it stays positive definite.
+    ``"oas"`` is :func:`neurodl.decode.riemann.oas_covariances` (the same
+    matrices, all trials at once). A trial of one time sample (2-D input) has no
+    mean to remove: its covariance is the outer product ``x xᵀ`` plus 1e-3 of its
+    mean diagonal (and 1e-12) on the diagonal, so it stays positive definite.
     """
     try:  # pyRiemann >= 0.12
         from pyriemann.geometry.covariance import covariances
     except ImportError:  # pragma: no cover - older pyRiemann
         from pyriemann.utils.covariance import covariances
 
+    if arr.shape[2] >= 2 and estimator == "oas":
+        from neurodl.decode.riemann import oas_covariances
+
+        return oas_covariances(arr)
     if arr.shape[2] >= 2:
         return np.asarray(covariances(arr, estimator=estimator))
     x = arr[:, :, 0]
@@ -410,16 +415,27 @@ class TangentSpaceClassifier(_EpochsClassifier):
         self.C = C
 
     def fit(self, X: Any, y: Any) -> TangentSpaceClassifier:
-        """Fit the reference point on the training covariances, then the classifier."""
+        """Fit the reference point on the training covariances, then the classifier.
+
+        The affine-invariant (``"riemann"``) reference is
+        :class:`neurodl.decode.riemann.TangentSpace`'s (pyRiemann's numbers, a
+        third of the eigendecompositions); other metrics are pyRiemann's.
+        """
         from pyriemann.tangentspace import TangentSpace
         from sklearn.linear_model import LogisticRegression
 
+        from neurodl.decode import riemann
+
         arr, y_idx = self._validate_fit(X, y)
         covs = _covariances(arr, self.estimator)
-        self.ts_ = TangentSpace(metric=self.metric).fit(covs)
-        self.lr_ = LogisticRegression(C=self.C, max_iter=1000).fit(
-            self.ts_.transform(covs), y_idx
+        ts = (
+            riemann.TangentSpace()
+            if self.metric == "riemann"
+            else TangentSpace(metric=self.metric)
         )
+        feats = ts.fit_transform(covs)
+        self.ts_ = ts
+        self.lr_ = LogisticRegression(C=self.C, max_iter=1000).fit(feats, y_idx)
         return self
 
     def features(self, X: Any) -> np.ndarray:

@@ -11,7 +11,8 @@ trials without their labels, and every trial ``X`` of that subject becomes
   covariance is the identity.
 - ``"recenter"``, Riemannian re-centering (Zanini et al. 2018, IEEE TBME
   65(5):1107-1116): ``W = M^{-1/2}`` with ``M`` the Riemannian mean of the
-  subject's OAS covariances (pyRiemann's ``mean_riemann`` and ``invsqrtm``, as
+  subject's OAS covariances (:func:`neurodl.decode.riemann.mean_riemann`, equal to
+  pyRiemann's, and pyRiemann's ``invsqrtm``, as
   its ``TLCenter`` computes it). On covariances this is ``W C Wᵀ``, the
   re-centering of every subject's mean to the identity; applied to the signals
   it also sits in front of a CSP or a ConvNet.
@@ -61,9 +62,9 @@ def alignment_filter(X: np.ndarray, method: str) -> np.ndarray | None:
     if method == "ea":
         mean = _covariances(X, "lwf").mean(axis=0)
     elif method == "recenter":
-        from pyriemann.geometry.mean import mean_riemann
+        from neurodl.decode.riemann import mean_riemann, oas_covariances
 
-        mean = mean_riemann(_covariances(X, "oas"))
+        mean = mean_riemann(oas_covariances(X))
     else:
         raise ValidationError(
             f"'align' must be one of {', '.join(map(repr, ALIGNMENTS))}; got "

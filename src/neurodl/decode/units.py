@@ -58,16 +58,19 @@ def build_pipeline(
     Under the ``"moabb"`` protocol, ``"csp-lda"`` and ``"riemann"`` are MOABB's
     own ``CSP.yml`` (OAS covariances, pyRiemann ``CSP(nfilter=6)``, LDA) and
     ``TSLR.yml`` (OAS covariances, ``TangentSpace("riemann")``,
-    ``LogisticRegression(C=1)``) so the scores are MOABB's. Otherwise the names
+    ``LogisticRegression(C=1)``) so the scores are MOABB's; the covariances and
+    the tangent space are :mod:`neurodl.decode.riemann`'s, the same numbers as
+    pyRiemann's with a third of the eigendecompositions. Otherwise the names
     are :func:`neurodl.decode.make_pipeline`'s (``rank``, the rank the protocol's
     reference leaves, spares CSP its estimate).
     """
     check_option("pipelines", name, PIPELINES)
     if protocol.name == "moabb" and name in ("csp-lda", "riemann"):
-        from pyriemann.estimation import Covariances
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline as sk_pipeline
+
+        from neurodl.decode.riemann import Covariances, TangentSpace
 
         if name == "csp-lda":
             from pyriemann.spatialfilters import CSP
@@ -77,8 +80,6 @@ def build_pipeline(
                 CSP(nfilter=6),
                 LinearDiscriminantAnalysis(solver="svd"),
             )
-        from pyriemann.tangentspace import TangentSpace
-
         return sk_pipeline(
             Covariances(estimator="oas"),
             TangentSpace(metric="riemann"),
@@ -134,12 +135,25 @@ def make_splits(
 
 
 def _scores(est: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
-    """Accuracy, and ROC-AUC as scikit-learn's ``"roc_auc"`` scorer (two classes)."""
-    from sklearn.metrics import get_scorer
+    """Accuracy, and ROC-AUC as scikit-learn's ``"roc_auc"`` scorer (two classes).
 
+    A scikit-learn pipeline transforms the test trials once; its last step gives
+    both the predictions and the scores (``decision_function``, else the
+    probability of the second class, as the scorer takes them).
+    """
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, Pipeline) and len(est.steps) > 1:
+        X, est = est[:-1].transform(X), est[-1]
     acc = float(np.mean(est.predict(X) == y))
-    auc = float(get_scorer("roc_auc")(est, X, y)) if np.unique(y).size == 2 else None
-    return {"accuracy": acc, "roc_auc": auc}
+    if np.unique(y).size != 2:
+        return {"accuracy": acc, "roc_auc": None}
+    if hasattr(est, "decision_function"):
+        score = np.asarray(est.decision_function(X))
+    else:
+        score = np.asarray(est.predict_proba(X))[:, 1]
+    return {"accuracy": acc, "roc_auc": float(roc_auc_score(y, score))}
 
 
 # ------------------------------------------------------------------- one unit
