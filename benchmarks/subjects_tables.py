@@ -46,6 +46,15 @@ EVALUATIONS = {
         "loso_moabb_ea",
         dict(scheme="loso", protocol="moabb", align="ea", pipelines=ALL, seeds=[0]),
     ),
+    # the ConvNet across subjects over seeds 0-1-2, without and with EA
+    "loso-convnet": (
+        "loso_moabb_none_convnet",
+        dict(scheme="loso", protocol="moabb", pipelines=["convnet"]),
+    ),
+    "loso-ea-convnet": (
+        "loso_moabb_ea_convnet",
+        dict(scheme="loso", protocol="moabb", align="ea", pipelines=["convnet"]),
+    ),
     "loso-recenter": (
         "loso_moabb_recenter",
         dict(
@@ -168,6 +177,24 @@ def main() -> None:
                     f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
                     f"{row['ci_high']:+.3f}] | {row['p']:.3f} | {rc_txt} |"
                 )
+
+    if "loso-convnet" in docs and "loso-ea-convnet" in docs:
+        print("\n### ConvNet across subjects over seeds 0-1-2: EA against none\n")
+        print("| task | none | EA | EA - none [95 % CI] | p (sign-flip) |")
+        print("|---|---|---|---|---|")
+        metric = docs["loso-convnet"]["report"]["metric"]
+        a = _per_subject(docs["loso-convnet"], metric)
+        b = _per_subject(docs["loso-ea-convnet"], metric)
+        for t in TASKS:
+            subj = sorted(k[2] for k in a if k[0] == t and k in b)
+            x = [a[t, "convnet", s] for s in subj]
+            y = [b[t, "convnet", s] for s in subj]
+            (row,) = compare({"ea": y, "none": x})
+            print(
+                f"| {t} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
+                f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
+                f"{row['ci_high']:+.3f}] | {row['p']:.3f} |"
+            )
 
     if "within-mne" in docs or "within" in docs:
         print(

@@ -300,11 +300,12 @@ def tangent_vectors(C: Any, reference: np.ndarray) -> np.ndarray:
 class Covariances(TransformerMixin, BaseEstimator):
     """Per-trial covariance matrices; ``"oas"`` batched, others through pyRiemann.
 
-    A drop-in for ``pyriemann.estimation.Covariances``: ``estimator="oas"`` gives
-    the same matrices (:func:`oas_covariances`) without a Python loop over trials.
+    A drop-in for ``pyriemann.estimation.Covariances`` (same default, ``"scm"``):
+    ``estimator="oas"`` gives the same matrices (:func:`oas_covariances`) without
+    a Python loop over trials.
     """
 
-    def __init__(self, estimator: str = "oas") -> None:
+    def __init__(self, estimator: str = "scm") -> None:
         self.estimator = estimator
 
     def fit(self, X: Any, y: Any = None) -> Covariances:
