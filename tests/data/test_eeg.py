@@ -129,6 +129,48 @@ def test_unreferenced_epochs_are_mnes_bit_for_bit(method, tmin, tmax, rest):
         assert len(ours.y) < 90
 
 
+def test_unreferenced_epochs_of_cropped_fif_runs_are_mnes(tmp_path):
+    """Runs that do not start at sample 0 (cropped FIF files) take MNE's own
+    event samples; the epochs still equal MNE's Epochs on the concatenated runs."""
+    paths = []
+    for r in (4, 8):
+        raw = mne.io.read_raw_edf(
+            dataset_file("eegmmidb", f"S001R{r:02d}.edf"), preload=True, verbose="error"
+        )
+        raw.crop(tmin=1.0)  # first_samp = 160
+        paths.append(tmp_path / f"run{r}_raw.fif")
+        raw.save(paths[-1], verbose="error")
+    raws = [mne.io.read_raw_fif(p, preload=True, verbose="error") for p in paths]
+    assert raws[0].first_samp == 160
+    raw = mne.io.concatenate_raws(raws)
+    raw.annotations.rename({"T1": "left", "T2": "right"})
+    raw.filter(8.0, 32.0, method="iir", skip_by_annotation="edge", verbose="error")
+    ep = mne.Epochs(
+        raw,
+        event_id=["left", "right"],
+        tmin=-0.5,
+        tmax=2.0,
+        proj=True,
+        picks=mne.pick_types(raw.info, eeg=True),
+        baseline=None,
+        preload=True,
+        verbose="error",
+    )
+    ours = load_eeg(
+        paths,
+        events={"T1": "left", "T2": "right"},
+        l_freq=8.0,
+        h_freq=32.0,
+        filter_method="iir",
+        tmin=-0.5,
+        tmax=2.0,
+        reference=None,
+    )
+    np.testing.assert_array_equal(ours.X, ep.get_data(copy=True))
+    code = {c: name for name, c in ep.event_id.items()}
+    assert [ours.classes[i] for i in ours.y] == [code[c] for c in ep.events[:, 2]]
+
+
 def test_groups_are_the_runs(epochs):
     assert sorted(set(epochs.groups.tolist())) == [6, 10, 14]
     assert np.bincount(epochs.groups)[[6, 10, 14]].tolist() == [15, 15, 15]
