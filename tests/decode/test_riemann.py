@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from neurodl.data.eeg import load_eeg
@@ -125,6 +125,13 @@ def test_hessian_weights_match_finite_differences() -> None:
     np.testing.assert_allclose(analytic, numeric, atol=1e-6)
 
 
+def _grad_norm(C: np.ndarray, M: np.ndarray) -> float:
+    """Norm of the mean log of the whitened matrices: 0 at the Karcher mean."""
+    vals, vecs = np.linalg.eigh(M)
+    isqrt = (vecs / np.sqrt(vals)) @ vecs.T
+    return float(np.linalg.norm(logm(isqrt @ C @ isqrt).mean(axis=0)))
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -132,16 +139,24 @@ def test_hessian_weights_match_finite_differences() -> None:
     size=st.integers(2, 12),
     spread=st.floats(0.01, 6.0),
 )
+@example(seed=0, n=3, size=4, spread=6.0)  # pyRiemann stops short here
 def test_mean_matches_pyriemann_on_dispersed_sets(
     seed: int, n: int, size: int, spread: float
 ) -> None:
-    """Any set (up to condition numbers ~1e5 per matrix): the same mean."""
+    """Any set (condition numbers up to ~1e5 per matrix): the Karcher mean.
+
+    Ours always meets the stopping rule. pyRiemann's step-size rule can end its
+    descent early without a warning (its step falls below ``tol``: gradient
+    1.3e-4 on the example); where it did converge, the means agree.
+    """
     C = _spread(np.random.default_rng(seed), n, size, spread)
+    ours = riemann.mean_riemann(C)
+    assert _grad_norm(C, ours) <= 1e-8
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pyr_mean(C, maxiter=500)
-    ours = riemann.mean_riemann(C)
-    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-7 * np.abs(ref).max())
+    if _grad_norm(C, ref) <= 1e-8:
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-7 * np.abs(ref).max())
 
 
 def test_bad_input_is_named() -> None:
