@@ -248,6 +248,9 @@ def test_brand_new_outlet_is_reconnected(decoder, eeg, tmp_path):
         ),
         daemon=True,
     )
+    import pylsl
+
+    before = pylsl.local_clock()  # the runner's clock starts after this
     th.start()
     threading.Event().wait(1.5)
     rp.end()
@@ -260,7 +263,11 @@ def test_brand_new_outlet_is_reconnected(decoder, eeg, tmp_path):
     assert [e["event"] for e in s.events] == ["stalled", "reconnected"]
     assert s.dropped_samples == 0
     t = read_trajectory(traj)
-    back = t["time"][0] - 1.0 + s.events[1]["t"]  # runner start ~ first row - 1 s
+    # rows are stamped with the LSL clock; the reconnect happened after
+    # ``before + t`` (the runner's start is later than ``before``). The first
+    # outlet's 1.5 s may end before any window was decoded, so the first row is
+    # no guide to the runner's start.
+    back = before + s.events[1]["t"]
     assert (t["time"] > back + 1.0).sum() >= 5, "decoding continued"
 
 
