@@ -17,6 +17,7 @@ pyriemann = pytest.importorskip("pyriemann")
 from pyriemann.estimation import Covariances as PyrCovariances  # noqa: E402
 from pyriemann.geometry.base import logm  # noqa: E402
 from pyriemann.geometry.mean import mean_riemann as pyr_mean  # noqa: E402
+from pyriemann.geometry.tangentspace import tangent_space  # noqa: E402
 from pyriemann.tangentspace import TangentSpace as PyrTangentSpace  # noqa: E402
 
 
@@ -74,6 +75,11 @@ def test_mean_and_tangent_space_equal_pyriemanns(eeg: np.ndarray) -> None:
         np.testing.assert_allclose(T_train, ref.transform(C[train]), atol=1e-8)
         np.testing.assert_allclose(
             ours.transform(C[test]), ref.transform(C[test]), atol=1e-8
+        )
+        np.testing.assert_allclose(
+            riemann.tangent_vectors(C[test], ref.reference_),
+            tangent_space(C[test], ref.reference_, metric="riemann"),
+            atol=1e-10,
         )
         # Newton: 2 steps where pyRiemann's gradient descent takes ~10
         assert ours.n_steps_ <= 3

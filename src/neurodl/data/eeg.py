@@ -398,29 +398,25 @@ def load_eeg(
         "skip_by_annotation": "edge",
         "verbose": "error",
     }
-    by_run = (
+    cut = (
         _epochs_by_run(raws, events, classes, picks, tmin, tmax, filt, run_of_raw)
         if reference is None and resample is None
         else None
     )
-    if by_run is not None:
-        X, y, groups, ch_names, (t_first, t_last), n_picked, n_eeg = by_run
-        ep_sfreq = sfreq
-    else:
-        X, y, groups, ch_names, (t_first, t_last), n_picked, n_eeg, ep_sfreq = (
-            _epochs_concatenated(
-                raws,
-                events,
-                classes,
-                picks,
-                tmin,
-                tmax,
-                filt,
-                run_of_raw,
-                reference,
-                resample,
-            )
+    if cut is None:
+        cut = _epochs_concatenated(
+            raws,
+            events,
+            classes,
+            picks,
+            tmin,
+            tmax,
+            filt,
+            run_of_raw,
+            reference,
+            resample,
         )
+    X, y, groups, ch_names, (t_first, t_last), n_picked, n_eeg, ep_sfreq = cut
     counts = np.bincount(y, minlength=len(classes))
     few = {classes[i]: int(c) for i, c in enumerate(counts) if c < min_trials_per_class}
     if few:
@@ -578,7 +574,8 @@ def _epochs_by_run(
     y = np.concatenate(y_parts).astype(np.int64) if y_parts else np.empty(0, np.int64)
     groups = np.concatenate(g_parts) if g_parts else np.empty(0, np.int64)
     names = [raws[0].ch_names[i] for i in pick_idx]
-    return X, y, groups, names, (i0 / sfreq, i1 / sfreq), len(pick_idx), n_eeg
+    times = (i0 / sfreq, i1 / sfreq)
+    return X, y, groups, names, times, len(pick_idx), n_eeg, sfreq
 
 
 def _annotation_events(raw: Any, event_id: dict[str, int]) -> np.ndarray:
@@ -646,9 +643,7 @@ def _run_number(path: Path, index: int) -> int:
 
 
 def _check_finite(raw: Any, source: str) -> None:
-    data = raw._data if isinstance(getattr(raw, "_data", None), np.ndarray) else None
-    if data is None:
-        data = raw.get_data()
+    data = raw._data if raw.preload else raw.get_data()  # preloaded: no copy
     if np.isfinite(data.sum()):  # a NaN or infinity makes the sum non-finite
         return
     bad = ~np.isfinite(data)
