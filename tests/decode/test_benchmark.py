@@ -273,6 +273,95 @@ def test_euclidean_alignment_whitens_the_mean_covariance() -> None:
     assert alignment_filter(X, "none") is None
 
 
+def test_alignment_brings_back_a_new_users_threshold() -> None:
+    """A subject with a stronger rhythm on one channel defeats the unaligned
+    decoder's threshold, not its ranking; EA puts the threshold back.
+
+    Motor imagery desynchronises a rhythm relative to the subject's own power
+    (ERD, Pfurtscheller & Lopes da Silva 1999). Each subject here has its own
+    channel powers ``p`` and the same relative modulation: class 0 lowers channel
+    0's variance to 0.6 of its power, class 1 channel 1's. EA whitens each
+    subject by its own mean covariance, so the aligned subjects coincide; without
+    it the new user's 3x power on channel 0 makes every trial look like class 1.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from neurodl.decode.transfer import align
+    from neurodl.decode.units import build_pipeline
+
+    rng = np.random.default_rng(0)
+
+    def subject(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = np.repeat([0, 1], 30)
+        scale = np.tile(np.sqrt(power), (y.size, 1))
+        scale[y == 0, 0] *= np.sqrt(0.6)
+        scale[y == 1, 1] *= np.sqrt(0.6)
+        return scale[:, :, None] * rng.normal(size=(y.size, 6, 300)), y
+
+    sources = [subject(np.exp(rng.normal(0, 0.1, 6))) for _ in range(4)]
+    Xt, yt = subject(np.array([3.0, 1, 1, 1, 1, 1]))
+    scores = {}
+    for method in ("none", "ea"):
+
+        def al(X: np.ndarray, m: str = method) -> np.ndarray:
+            return align(X, alignment_filter(X, m))
+
+        est = build_pipeline("riemann", PROTOCOLS["moabb"], sfreq=100.0, rank=6)
+        est.fit(
+            np.concatenate([al(X) for X, _ in sources]),
+            np.concatenate([y for _, y in sources]),
+        )
+        Xa = al(Xt)
+        pred = est.predict(Xa)
+        scores[method] = (
+            float(np.mean(pred == yt)),
+            float(roc_auc_score(yt, est.decision_function(Xa))),
+            float(max(pred.mean(), 1 - pred.mean())),
+        )
+    acc, auc, share = scores["none"]
+    assert auc > 0.95 and acc < 0.65 and share > 0.8  # ranks well, one command
+    acc, auc, share = scores["ea"]
+    assert auc > 0.95 and acc > 0.9 and share < 0.6
+
+
+def test_report_shows_accuracy_beside_a_threshold_free_metric() -> None:
+    from neurodl.decode.report import summarize
+
+    doc: dict = {
+        "protocol": {"name": "moabb", "metric": "roc_auc"},
+        "scheme": "loso",
+        "align": "none",
+        "seeds": [0],
+        "calibration": None,
+        "subjects": {
+            "left-right": {
+                str(s): {"trials_per_class": {"left_fist": 22, "right_fist": 23}}
+                for s in (1, 2)
+            }
+        },
+        "units": [
+            {
+                "spec": {
+                    "task": "left-right",
+                    "pipeline": "riemann",
+                    "subject": s,
+                    "seed": 0,
+                },
+                "result": {
+                    "accuracy": acc,
+                    "roc_auc": auc,
+                    "folds": [{"fit_s": 0.1}],
+                },
+            }
+            for s, acc, auc in ((1, 0.5, 0.9), (2, 0.6, 0.8))
+        ],
+    }
+    doc["report"] = summarize(doc)
+    text = to_markdown(doc)
+    assert "| above chance | accuracy |" in text
+    assert "| 0.850 ± 0.071 |" in text and text.count("| 0.550 |") == 1
+
+
 def test_calibration_draws_are_nested_and_test_sets_shared() -> None:
     y = np.repeat([0, 1], [22, 23])
     for calib, test in calibration_draws(y, (0, 4, 8), repeats=3, seed=1):

@@ -158,6 +158,9 @@ def to_markdown(doc: dict[str, Any]) -> str:
     rep = doc["report"]
     metric = rep["metric"]
     proto = doc["protocol"]["name"]
+    # a threshold-free metric hides a decoder whose threshold misses a new
+    # user's trials: show the accuracy (the decisions it makes) beside it
+    extra = metric != "accuracy"
     lines = [
         f"Protocol `{proto}`, scheme `{doc['scheme']}`"
         + (f", alignment `{doc['align']}`" if doc["align"] != "none" else "")
@@ -165,17 +168,19 @@ def to_markdown(doc: dict[str, Any]) -> str:
         + (", then seeds" if len(doc["seeds"]) > 1 else "")
         + ").",
         "",
-        "| task | pipeline | subjects | mean ± SD | median | range | above chance |",
-        "|---|---|---|---|---|---|---|",
+        "| task | pipeline | subjects | mean ± SD | median | range | above chance |"
+        + (" accuracy |" if extra else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if extra else ""),
     ]
     for e in rep["summary"]:
         s = e[metric]
+        acc = e.get("accuracy") or {}
         lines.append(
             f"| {e['task']} | {e['pipeline']} | {e['n_subjects']} | "
             f"{_fmt(s['mean'])} ± {_fmt(s['sd'])} | {_fmt(s['median'])} | "
             f"{_fmt(s['min'])} to {_fmt(s['max'])} | "
             f"{e['above_chance'] if e['above_chance'] is not None else '—'}"
-            f"/{e['n_subjects']} |"
+            f"/{e['n_subjects']} |" + (f" {_fmt(acc.get('mean'))} |" if extra else "")
         )
     pipes = list(dict.fromkeys(r["pipeline"] for r in rep["table"]))
     for task in dict.fromkeys(r["task"] for r in rep["table"]):

@@ -199,6 +199,26 @@ def _across_subjects(out: Path) -> tuple[list[str], list[Table], dict[str, Any],
         "alignment): the figure draws each subject's within-subject score of CSP + "
         "LDA against the tangent space's."
     )
+    if "loso" in runs and "loso-ea" in runs:
+        acc = {
+            (k, e["task"], e["pipeline"]): e["accuracy"]["mean"]
+            for k in ("loso", "loso-ea")
+            for e in runs[k]["report"]["summary"]
+            if e.get("accuracy")
+        }
+        pairs = [
+            f"{p} {t} {acc['loso', t, p]:.3f} -> {acc['loso-ea', t, p]:.3f}"
+            for p in ("riemann", "convnet")
+            for t in runs["loso"]["tasks"]
+            if ("loso", t, p) in acc and ("loso-ea", t, p) in acc
+        ]
+        if pairs:
+            text += (
+                " ROC-AUC ranks a new user's trials and ignores where the decoder "
+                "puts its threshold; alignment's gain is mostly the threshold, so "
+                "it shows in the accuracy a new user gets with no calibration "
+                "(without -> with EA): " + ", ".join(pairs) + "."
+            )
     table = Table(
         f"Across subjects: eegmmidb S001-S008, {within['protocol']['metric']} "
         "(recorded; `neurodl benchmark eeg --data DIR` recomputes it)",
