@@ -64,6 +64,36 @@ EVALUATIONS = {
             pipelines=["csp-lda", "riemann", "mdm"],
         ),
     ),
+    # leave-one-subject-out under neurodl's default protocol (MNE's example:
+    # 1-2 s, 7-30 Hz FIR, average reference, accuracy)
+    "loso-mne": (
+        "loso_mne_none",
+        dict(
+            scheme="loso",
+            protocol="mne",
+            pipelines=["csp-lda", "riemann", "mdm", "convnet"],
+            seeds=[0],
+        ),
+    ),
+    "loso-mne-ea": (
+        "loso_mne_ea",
+        dict(
+            scheme="loso",
+            protocol="mne",
+            align="ea",
+            pipelines=["csp-lda", "riemann", "mdm", "convnet"],
+            seeds=[0],
+        ),
+    ),
+    "loso-mne-recenter": (
+        "loso_mne_recenter",
+        dict(
+            scheme="loso",
+            protocol="mne",
+            align="recenter",
+            pipelines=["csp-lda", "riemann", "mdm"],
+        ),
+    ),
     "calibration": (
         "calib_moabb_ea",
         dict(
@@ -98,6 +128,38 @@ def _per_subject(doc: dict, metric: str) -> dict:
         (r["task"], r["pipeline"], r["subject"]): r[metric]
         for r in doc["report"]["table"]
     }
+
+
+def _alignment_table(none, ea, recenter, metric, title, compare) -> None:
+    """Print EA (and re-centering) against none, per task and pipeline."""
+    print(f"\n### {title}: unlabelled alignment against none\n")
+    print(
+        "| task | pipeline | none | EA | EA - none [95 % CI] | p (sign-flip) |"
+        " recenter | recenter - none, p |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    a = _per_subject(none, metric)
+    b = _per_subject(ea, metric)
+    c = _per_subject(recenter, metric) if recenter else {}
+    for t in TASKS:
+        for p in ALL:
+            subj = [k[2] for k in a if k[:2] == (t, p) and (t, p, k[2]) in b]
+            if len(subj) < 2:
+                continue
+            x = [a[t, p, s] for s in subj]
+            y = [b[t, p, s] for s in subj]
+            (row,) = compare({"ea": y, "none": x})
+            rc = [c[t, p, s] for s in subj if (t, p, s) in c]
+            rc_txt, rc_p = "—", "—"
+            if len(rc) == len(subj):
+                (rrow,) = compare({"recenter": rc, "none": x})
+                rc_txt = f"{sum(rc) / len(rc):.3f}"
+                rc_p = f"{rrow['mean_diff']:+.3f}, {rrow['p']:.3f}"
+            print(
+                f"| {t} | {p} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
+                f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
+                f"{row['ci_high']:+.3f}] | {row['p']:.3f} | {rc_txt} | {rc_p} |"
+            )
 
 
 def main() -> None:
@@ -151,43 +213,16 @@ def main() -> None:
     # decoder's threshold; accuracy is what the new user gets with no calibration
     # (benchmarks/transfer_threshold.py shows the threshold is what alignment fixes)
     for metric in ("roc_auc", "accuracy"):
-        if "loso" in docs and "loso-ea" in docs:
-            print(
-                f"\n### leave-one-subject-out, {metric}: unlabelled alignment "
-                "against none\n"
-            )
-            print(
-                "| task | pipeline | none | EA | EA - none [95 % CI] | p (sign-flip) |"
-                " recenter | recenter - none, p |"
-            )
-            print("|---|---|---|---|---|---|---|---|")
-            a = _per_subject(docs["loso"], metric)
-            b = _per_subject(docs["loso-ea"], metric)
-            c = (
-                _per_subject(docs["loso-recenter"], metric)
-                if "loso-recenter" in docs
-                else {}
-            )
-            for t in TASKS:
-                for p in ALL:
-                    subj = [k[2] for k in a if k[:2] == (t, p) and (t, p, k[2]) in b]
-                    if len(subj) < 2:
-                        continue
-                    x = [a[t, p, s] for s in subj]
-                    y = [b[t, p, s] for s in subj]
-                    (row,) = compare({"ea": y, "none": x})
-                    rc = [c[t, p, s] for s in subj if (t, p, s) in c]
-                    rc_txt, rc_p = "—", "—"
-                    if len(rc) == len(subj):
-                        (rrow,) = compare({"recenter": rc, "none": x})
-                        rc_txt = f"{sum(rc) / len(rc):.3f}"
-                        rc_p = f"{rrow['mean_diff']:+.3f}, {rrow['p']:.3f}"
-                    print(
-                        f"| {t} | {p} | {sum(x) / len(x):.3f} | "
-                        f"{sum(y) / len(y):.3f} | {row['mean_diff']:+.3f} "
-                        f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] | "
-                        f"{row['p']:.3f} | {rc_txt} | {rc_p} |"
-                    )
+        for prefix, proto in (("loso", "MOABB"), ("loso-mne", "MNE")):
+            if f"{prefix}" in docs and f"{prefix}-ea" in docs:
+                _alignment_table(
+                    docs[prefix],
+                    docs[f"{prefix}-ea"],
+                    docs.get(f"{prefix}-recenter"),
+                    metric,
+                    f"leave-one-subject-out, {proto} protocol, {metric}",
+                    compare,
+                )
 
         if "loso-convnet" in docs and "loso-ea-convnet" in docs:
             print(
