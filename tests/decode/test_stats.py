@@ -36,6 +36,16 @@ def test_chance_threshold_rejects_bad_input():
         chance_threshold(10, 1)
     with pytest.raises(ValidationError, match="'alpha'"):
         chance_threshold(10, alpha=1.5)
+    for bad in ("0.05", None, True, float("nan")):
+        with pytest.raises(ValidationError, match=r"'alpha' must be .*in \(0, 1\)"):
+            chance_threshold(10, alpha=bad)
+    assert chance_threshold(10, alpha=np.float32(0.05)) == chance_threshold(10)
+
+
+def test_paired_effect_rejects_a_confidence_that_is_not_a_probability():
+    for bad in ("95%", 95, float("nan"), [0.95]):
+        with pytest.raises(ValidationError, match="'confidence'"):
+            paired_effect([0.7, 0.8, 0.9], [0.6, 0.7, 0.7], confidence=bad)
 
 
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])

@@ -21,6 +21,7 @@ The conventions of the BCI field for a handful of subjects:
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,15 @@ WILCOXON_MIN_SUBJECTS = 20  # MOABB's perm_cutoff
 _ALTERNATIVES = ("two-sided", "greater", "less")
 
 
+def _probability(name: str, value: Any) -> float:
+    """``value`` as a float strictly between 0 and 1, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValidationError(f"{name!r} must be a number in (0, 1); got {value!r}.")
+    if not 0.0 < float(value) < 1.0:  # NaN fails too
+        raise ValidationError(f"{name!r} must be in (0, 1); got {value!r}.")
+    return float(value)
+
+
 def chance_threshold(n_trials: int, n_classes: int = 2, alpha: float = 0.05) -> float:
     """Return the accuracy that beats chance on ``n_trials`` at level ``alpha``.
 
@@ -54,8 +64,7 @@ def chance_threshold(n_trials: int, n_classes: int = 2, alpha: float = 0.05) -> 
     """
     n_trials = check_int("n_trials", _python_int(n_trials), minimum=1)
     n_classes = check_int("n_classes", _python_int(n_classes), minimum=2)
-    if not 0.0 < float(alpha) < 1.0:
-        raise ValidationError(f"'alpha' must be in (0, 1); got {alpha!r}.")
+    alpha = _probability("alpha", alpha)
     k = np.arange(n_trials + 2)
     tail = stats.binom.sf(k - 1, n_trials, 1.0 / n_classes)  # P(X >= k)
     first = int(np.argmax(tail <= alpha))  # tail(n + 1) = 0: always found
@@ -142,8 +151,7 @@ def paired_effect(a: Any, b: Any, confidence: float = 0.95) -> dict[str, float]:
     ``d_z`` = mean / SD (``ddof=1``) of the differences: an SD of 0 gives
     ``d_z`` = +-inf (nan for a zero mean) and a zero-width interval.
     """
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValidationError(f"'confidence' must be in (0, 1); got {confidence!r}.")
+    confidence = _probability("confidence", confidence)
     d = _pair(a, b)
     n = d.size
     mean = float(d.mean())
