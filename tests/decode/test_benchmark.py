@@ -358,7 +358,7 @@ def test_report_shows_accuracy_beside_a_threshold_free_metric() -> None:
     }
     doc["report"] = summarize(doc)
     text = to_markdown(doc)
-    assert "| above chance | accuracy |" in text
+    assert "| above chance | accuracy (mean) |" in text
     assert "| 0.850 ± 0.071 |" in text and text.count("| 0.550 |") == 1
 
 

@@ -137,6 +137,7 @@ def eeg(
     r = doc["run"]
     typer.echo(
         f"{r['units']} units ({r['computed']} computed, {r['reused']} from the "
-        f"cache) on {r['backend']} ({r['workers']} workers) in {r['wall_s']:.1f} s; "
+        f"cache) on {r['backend']} ({r['workers']} "
+        f"worker{'' if r['workers'] == 1 else 's'}) in {r['wall_s']:.1f} s; "
         f"results in {out}/results.json"
     )

@@ -169,7 +169,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         + ").",
         "",
         "| task | pipeline | subjects | mean ± SD | median | range | above chance |"
-        + (" accuracy |" if extra else ""),
+        + (" accuracy (mean) |" if extra else ""),
         "|---|---|---|---|---|---|---|" + ("---|" if extra else ""),
     ]
     for e in rep["summary"]:
