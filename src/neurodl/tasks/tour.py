@@ -215,7 +215,7 @@ def _across_subjects(out: Path) -> tuple[list[str], list[Table], dict[str, Any],
         if pairs:
             text += (
                 " ROC-AUC ranks a new user's trials and ignores where the decoder "
-                "puts its threshold; alignment's gain is mostly the threshold, so "
+                "puts its threshold; here alignment's gain is mostly the threshold, so "
                 "it shows in the accuracy a new user gets with no calibration "
                 "(without -> with EA): " + ", ".join(pairs) + "."
             )
