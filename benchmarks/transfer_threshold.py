@@ -47,7 +47,7 @@ def _covs(subject, method, rest):
     import numpy as np
     from pyriemann.geometry.base import logm, powm
 
-    from neurodl.decode.riemann import mean_riemann, oas_covariances
+    from neurodl.decode.riemann import oas_covariances
     from neurodl.decode.transfer import align, alignment_filter
 
     base, _, ref = method.partition("-")
@@ -60,15 +60,8 @@ def _covs(subject, method, rest):
         L = logm(C)
         dispersion = float(np.mean(np.sum(L * L, axis=(1, 2))))
         return powm(C, np.sqrt(1.0 / dispersion))
-    if ref == "rest":
-        if base == "ea":
-            w = alignment_filter(rest, "ea")
-        else:
-            from pyriemann.geometry.base import invsqrtm
-
-            w = invsqrtm(mean_riemann(oas_covariances(rest)))
-            w = (w + w.T) / 2
-        return oas_covariances(align(subject.X, w))
+    if ref == "rest":  # the subject's filter, estimated from its rest periods
+        return oas_covariances(align(subject.X, alignment_filter(rest, base)))
     return oas_covariances(align(subject.X, alignment_filter(subject.X, base)))
 
 
