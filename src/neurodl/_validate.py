@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -33,6 +34,15 @@ def check_positive(name: str, value: Any, *, strict: bool = True) -> Any:
     if (strict and value <= 0) or (not strict and value < 0):
         raise ValidationError(f"{name!r} must be {rule}; got {value!r}.")
     return value
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Return ``value`` as a float strictly between 0 and 1 (a level, a share)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValidationError(f"{name!r} must be a number in (0, 1); got {value!r}.")
+    if not 0.0 < float(value) < 1.0:  # NaN fails too
+        raise ValidationError(f"{name!r} must be in (0, 1); got {value!r}.")
+    return float(value)
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:

@@ -67,6 +67,9 @@ def test_time_splits_train_on_the_past_with_a_gap():
         assert train.max() + 13 < test.min()
     with pytest.raises(ValidationError, match="'cv' must be 'shuffle'"):
         make_cv("kfold")
+    for bad in (0.0, 1.0, "0.2", None, float("nan")):
+        with pytest.raises(ValidationError, match=r"'test_size' must be .*in \(0, 1\)"):
+            make_cv("shuffle", test_size=bad)
 
 
 def test_scores_against_hand_computed_values():

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodl._validate import check_int, check_n_jobs
+from neurodl._validate import check_fraction, check_int, check_n_jobs
 from neurodl.errors import ShapeError, ValidationError
 
 __all__ = [
@@ -161,8 +161,7 @@ def make_cv(
             )
         return cv
     check_int("n_splits", n_splits, minimum=2)
-    if not 0 < test_size < 1:
-        raise ValidationError(f"'test_size' must be in (0, 1); got {test_size!r}.")
+    test_size = check_fraction("test_size", test_size)
     if cv == "shuffle":
         return ms.ShuffleSplit(n_splits, test_size=test_size, random_state=random_state)
     if cv == "stratified":

@@ -21,14 +21,13 @@ The conventions of the BCI field for a handful of subjects:
 from __future__ import annotations
 
 import itertools
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from neurodl._validate import check_int, check_option
+from neurodl._validate import check_fraction, check_int, check_option
 from neurodl.errors import ValidationError
 
 __all__ = [
@@ -46,15 +45,6 @@ WILCOXON_MIN_SUBJECTS = 20  # MOABB's perm_cutoff
 _ALTERNATIVES = ("two-sided", "greater", "less")
 
 
-def _probability(name: str, value: Any) -> float:
-    """``value`` as a float strictly between 0 and 1, or a clear error."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{name!r} must be a number in (0, 1); got {value!r}.")
-    if not 0.0 < float(value) < 1.0:  # NaN fails too
-        raise ValidationError(f"{name!r} must be in (0, 1); got {value!r}.")
-    return float(value)
-
-
 def chance_threshold(n_trials: int, n_classes: int = 2, alpha: float = 0.05) -> float:
     """Return the accuracy that beats chance on ``n_trials`` at level ``alpha``.
 
@@ -64,7 +54,7 @@ def chance_threshold(n_trials: int, n_classes: int = 2, alpha: float = 0.05) -> 
     """
     n_trials = check_int("n_trials", _python_int(n_trials), minimum=1)
     n_classes = check_int("n_classes", _python_int(n_classes), minimum=2)
-    alpha = _probability("alpha", alpha)
+    alpha = check_fraction("alpha", alpha)
     k = np.arange(n_trials + 2)
     tail = stats.binom.sf(k - 1, n_trials, 1.0 / n_classes)  # P(X >= k)
     first = int(np.argmax(tail <= alpha))  # tail(n + 1) = 0: always found
@@ -151,7 +141,7 @@ def paired_effect(a: Any, b: Any, confidence: float = 0.95) -> dict[str, float]:
     ``d_z`` = mean / SD (``ddof=1``) of the differences: an SD of 0 gives
     ``d_z`` = +-inf (nan for a zero mean) and a zero-width interval.
     """
-    confidence = _probability("confidence", confidence)
+    confidence = check_fraction("confidence", confidence)
     d = _pair(a, b)
     n = d.size
     mean = float(d.mean())
