@@ -130,8 +130,10 @@ def _per_subject(doc: dict, metric: str) -> dict:
     }
 
 
-def _alignment_table(none, ea, recenter, metric, title, compare) -> None:
+def _alignment_table(none, ea, recenter, metric, title) -> None:
     """Print EA (and re-centering) against none, per task and pipeline."""
+    from neurodl.decode.stats import compare
+
     print(f"\n### {title}: unlabelled alignment against none\n")
     print(
         "| task | pipeline | none | EA | EA - none [95 % CI] | p (sign-flip) |"
@@ -214,14 +216,13 @@ def main() -> None:
     # (benchmarks/transfer_threshold.py shows the threshold is what alignment fixes)
     for metric in ("roc_auc", "accuracy"):
         for prefix, proto in (("loso", "MOABB"), ("loso-mne", "MNE")):
-            if f"{prefix}" in docs and f"{prefix}-ea" in docs:
+            if prefix in docs and f"{prefix}-ea" in docs:
                 _alignment_table(
                     docs[prefix],
                     docs[f"{prefix}-ea"],
                     docs.get(f"{prefix}-recenter"),
                     metric,
                     f"leave-one-subject-out, {proto} protocol, {metric}",
-                    compare,
                 )
 
         if "loso-convnet" in docs and "loso-ea-convnet" in docs:
