@@ -25,6 +25,16 @@ Alignments, each estimated per subject without labels:
 - ``recenter-stretch``: re-centring of the OAS covariances followed by
   pyRiemann's ``TLStretch``/``TLScale`` stretch to unit dispersion (Rodrigues et
   al. 2019, steps 1-2 of Riemannian Procrustes analysis; both label-free).
+- ``tangent-center``: no filter on the signals. Every subject's trials go to the
+  tangent space at the training subjects' Karcher mean (as ``none``), then each
+  subject's mean tangent vector is subtracted (the new user's from its own
+  unlabelled trials): pyRiemann's ``TLCenter`` on tangent vectors (0.8+).
+  Named before it was run (2026-12-04), with this prediction: its ROC-AUC stays
+  within 0.01 of ``none`` (subtracting a constant from the new user's vectors
+  cannot change their ranking; only the weights learnt from centred sources can),
+  and its accuracy rises like ``recenter``'s. The hypothesis it tests: aligning
+  the signals loses left-right ranking because each subject's whitening mixes
+  the channels differently, while centring the tangent vectors keeps one frame.
 
 Every variant is scored on the held-out subjects; this is a diagnostic and
 chooses nothing. It writes ``benchmarks/records/transfer_threshold.json``.
@@ -39,7 +49,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ALIGNMENTS = ("none", "ea", "recenter", "ea-rest", "recenter-rest", "recenter-stretch")
+ALIGNMENTS = (
+    "none",
+    "ea",
+    "recenter",
+    "ea-rest",
+    "recenter-rest",
+    "recenter-stretch",
+    "tangent-center",
+)
 
 
 def _covs(subject, method, rest):
@@ -51,7 +69,7 @@ def _covs(subject, method, rest):
     from neurodl.decode.transfer import align, alignment_filter
 
     base, _, ref = method.partition("-")
-    if base == "none":
+    if base in ("none", "tangent"):  # tangent-center centres the vectors later
         return oas_covariances(subject.X)
     if ref == "stretch":
         C = oas_covariances(subject.X)
@@ -63,6 +81,13 @@ def _covs(subject, method, rest):
     if ref == "rest":  # the subject's filter, estimated from its rest periods
         return oas_covariances(align(subject.X, alignment_filter(rest, base)))
     return oas_covariances(align(subject.X, alignment_filter(subject.X, base)))
+
+
+def _bounds(subs, train):
+    """Where one training subject's rows end and the next one's begin."""
+    import numpy as np
+
+    return np.cumsum([subs[k].y.size for k in train])[:-1]
 
 
 def _rest_epochs(data, subject, task, protocol):
@@ -123,10 +148,16 @@ def main() -> None:
                 train = [k for k in range(len(subs)) if k != t]
                 ts = TangentSpace()
                 F = ts.fit_transform(np.concatenate([covs[k] for k in train]))
+                Ft = ts.transform(covs[t])
+                if method == "tangent-center":  # each subject's mean vector to 0
+                    F = np.concatenate(
+                        [f - f.mean(axis=0) for f in np.split(F, _bounds(subs, train))]
+                    )
+                    Ft = Ft - Ft.mean(axis=0)
                 lr = LogisticRegression(C=1.0).fit(
                     F, np.concatenate([subs[k].y for k in train])
                 )
-                d = lr.decision_function(ts.transform(covs[t]))
+                d = lr.decision_function(Ft)
                 y = subs[t].y
                 pred = (d > 0).astype(int)
                 rows.append(
