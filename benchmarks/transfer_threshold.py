@@ -1,10 +1,12 @@
 """What unlabelled alignment changes for the tangent space across subjects.
 
-    python benchmarks/transfer_threshold.py
+    python benchmarks/transfer_threshold.py [--protocol mne]
 
 Leave-one-subject-out on S001-S008 under MOABB's protocol (8-32 Hz IIR, 0-3 s,
-µV): OAS covariances, the tangent space at the training subjects' Karcher mean,
-``LogisticRegression(C=1)`` (MOABB's TS+LR). Each held-out subject is scored by
+µV), or with ``--protocol mne`` under neurodl's default (MNE's example: 7-30 Hz
+FIR, average reference, 1-2 s): OAS covariances, the tangent space at the
+training subjects' Karcher mean, ``LogisticRegression(C=1)`` (MOABB's TS+LR, and
+neurodl's ``riemann`` under either protocol). Each held-out subject is scored by
 
 - ROC-AUC (MOABB's metric: it ranks the trials and ignores the threshold),
 - accuracy (the decisions a new user gets with no calibration at all),
@@ -116,10 +118,11 @@ def main() -> None:
     ap.add_argument(
         "--data", type=Path, default=HERE.parent.parent / "shared/data/eegmmidb"
     )
-    ap.add_argument(
-        "--json", type=Path, default=HERE / "records" / "transfer_threshold.json"
-    )
+    ap.add_argument("--protocol", choices=("moabb", "mne"), default="moabb")
+    ap.add_argument("--json", type=Path, help="default records/transfer_threshold.json")
     args = ap.parse_args()
+    suffix = "" if args.protocol == "moabb" else f"_{args.protocol}"
+    args.json = args.json or HERE / "records" / f"transfer_threshold{suffix}.json"
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     import numpy as np
@@ -130,7 +133,7 @@ def main() -> None:
     from neurodl.decode.stats import compare
     from neurodl.decode.subjects import PROTOCOLS, TASKS, load_subject
 
-    protocol = PROTOCOLS["moabb"]
+    protocol = PROTOCOLS[args.protocol]
     out: dict = {"command": " ".join(sys.argv), "per_subject": {}, "mean": {}}
     print(
         "| task | alignment | ROC-AUC | accuracy | majority share | |offset| / SD | "
