@@ -192,6 +192,13 @@ def test_bad_input_errors_are_clear(tmp_path: Path) -> None:
         evaluate_subjects(data, [1, 2], align="ea")
     with pytest.raises(ValidationError, match="'pipelines' must be one of"):
         evaluate_subjects(data, [1], pipelines=["svm"])
+    with pytest.raises(
+        ValidationError,
+        match=r"'align' 'tangent' centres .* 'riemann' only; got pipelines \['mdm'\]",
+    ):
+        evaluate_subjects(
+            data, [1, 2], scheme="loso", align="tangent", pipelines=["riemann", "mdm"]
+        )
     # an unreachable scheduler: one error, what is stored stays
     evaluate_subjects(data, [1], pipelines=["csp-lda"], out=tmp_path)
     with pytest.raises(ValidationError, match="does not answer"):
@@ -324,6 +331,78 @@ def test_alignment_brings_back_a_new_users_threshold() -> None:
     assert auc > 0.95 and acc > 0.9 and share < 0.6
 
 
+@pytest.mark.parametrize("protocol", ["moabb", "mne"])
+def test_tangent_centring_is_pyriemanns_tlcenter(protocol: str) -> None:
+    """``align="tangent"``: pyRiemann's TangentSpace, then its TLCenter on the
+    tangent vectors of each subject (the new user's from its unlabelled trials),
+    then the pipeline's logistic regression; the same scores to 1e-12.
+
+    On the subjects of the threshold test above (a new user with 3x the power on
+    channel 0), centring keeps the ranking and puts the threshold back, as EA does,
+    without a filter on the signals.
+    """
+    from pyriemann.estimation import Covariances
+    from pyriemann.tangentspace import TangentSpace
+    from pyriemann.transfer import TLCenter, encode_domains
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+
+    def subject(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = np.repeat([0, 1], 30)
+        scale = np.tile(np.sqrt(power), (y.size, 1))
+        scale[y == 0, 0] *= np.sqrt(0.6)
+        scale[y == 1, 1] *= np.sqrt(0.6)
+        return scale[:, :, None] * rng.normal(size=(y.size, 6, 300)), y
+
+    data = [subject(np.exp(rng.normal(0, 0.1, 6))) for _ in range(4)]
+    data.append(subject(np.array([3.0, 1, 1, 1, 1, 1])))
+    subjects = [
+        {"subject": i + 1, "X": X, "y": y, "groups": np.zeros(y.size, int)}
+        for i, (X, y) in enumerate(data)
+    ]
+    spec = {
+        "task": "t",
+        "classes": ["a", "b"],
+        "pipeline": "riemann",
+        "subject": 5,
+        "scheme": "loso",
+        "protocol": protocol,
+        "align": "tangent",
+        "calibration": [],
+        "seed": 0,
+        "cv_seed": 42,
+        "sfreq": 100.0,
+        "rank": None,
+    }
+    got = run_unit(spec, subjects)
+
+    covs = [Covariances("oas").transform(X) for X, _ in data]
+    ts = TangentSpace(metric="riemann").fit(np.concatenate(covs[:4]))
+    V = np.concatenate([ts.transform(c) for c in covs[:4]])
+    y_src = np.concatenate([y for _, y in data[:4]])
+    domains = np.repeat(["s1", "s2", "s3", "s4"], 60)
+    _, y_enc = encode_domains(V, y_src, domains)
+    V = TLCenter(target_domain="s1").fit_transform(V, y_enc)
+    Vt = ts.transform(covs[4])
+    _, yt_enc = encode_domains(Vt, data[4][1], np.repeat(["new"], 60))
+    Vt = TLCenter(target_domain="new").fit(Vt, yt_enc).transform(Vt)
+    lr = LogisticRegression(C=1.0, max_iter=100 if protocol == "moabb" else 1000)
+    lr.fit(V, y_src)
+    d = lr.decision_function(Vt)
+    yt = data[4][1]
+    assert got["accuracy"] == float(np.mean((d > 0) == yt))
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(yt, d), abs=1e-12)
+    assert got["roc_auc"] > 0.95 and got["accuracy"] > 0.9
+
+    # calibration trials of the new user keep the new user's centre
+    spec["calibration"] = [0, 4]
+    curve = run_unit(spec, subjects)["calibration"]
+    assert len(curve["4"]) == CALIBRATION_REPEATS
+    assert all(d["accuracy"] > 0.9 for d in curve["4"])
+
+
 def test_report_shows_accuracy_beside_a_threshold_free_metric() -> None:
     from neurodl.decode.report import summarize
 
@@ -413,6 +492,10 @@ def test_cli_runs_and_names_options(tmp_path: Path) -> None:
         (["--runs", "4", "6"], "'--runs' must be runs of the 'left-right' task"),
         (["--subjects", "0"], "'--subjects' must be subject numbers"),
         (["--scheme", "kfold"], "'--scheme' must be one of"),
+        (
+            ["--scheme", "loso", "--align", "tangent", "--pipelines", "csp-lda"],
+            "'--align' 'tangent' centres each subject's tangent vectors",
+        ),
     ):
         res = runner.invoke(
             app,

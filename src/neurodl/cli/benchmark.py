@@ -4,9 +4,9 @@
 
     neurodl benchmark eeg --data FOLDER --subjects 1-8 --task left-right hands-feet
         --pipelines csp-lda riemann convnet --scheme within|runs|loso
-        [--protocol mne|moabb] [--align none|ea|recenter] [--calibration 0 4 8 16]
-        [--seeds 0 1 2] [--n-jobs N | --scheduler local:N|tcp://host:8786]
-        --out DIR [--json]
+        [--protocol mne|moabb] [--align none|ea|recenter|tangent]
+        [--calibration 0 4 8 16] [--seeds 0 1 2]
+        [--n-jobs N | --scheduler local:N|tcp://host:8786] --out DIR [--json]
 
 ``FOLDER`` holds ``S###`` subject folders, as PhysioNet lays out eegmmidb.
 ``--task``, ``--pipelines``, ``--calibration``, ``--seeds`` and ``--runs`` take
@@ -71,7 +71,10 @@ def eeg(
         "mne", "--protocol", help="mne (MNE's example) or moabb (MOABB's paradigm)."
     ),
     align: str = typer.Option(
-        "none", "--align", help="none, ea or recenter (loso: unlabelled alignment)."
+        "none",
+        "--align",
+        help="none, ea, recenter or tangent (loso: unlabelled alignment; tangent: "
+        "riemann only).",
     ),
     calibration: list[int] = typer.Option(
         [], "--calibration", help="loso: labelled trials per class, e.g. 0 4 8 16."

@@ -49,7 +49,12 @@ from neurodl.decode.subjects import (
     load_subject,
     make_task,
 )
-from neurodl.decode.transfer import ALIGNMENTS, align, alignment_filter
+from neurodl.decode.transfer import (
+    ALIGNMENTS,
+    TANGENT_PIPELINES,
+    align,
+    alignment_filter,
+)
 from neurodl.decode.units import (
     _COST,
     PIPELINES,
@@ -109,6 +114,13 @@ def _check_inputs(
         raise ValidationError(f"'pipelines' repeats a pipeline; got {names}.")
     check_option("scheme", scheme, SCHEMES)
     check_option("align", align_, ALIGNMENTS)
+    others = [n for n in names if n not in TANGENT_PIPELINES]
+    if align_ == "tangent" and others:
+        raise ValidationError(
+            f"'align' 'tangent' centres each subject's tangent vectors, so it needs "
+            f"the tangent-space pipeline {' or '.join(map(repr, TANGENT_PIPELINES))} "
+            f"only; got pipelines {others} too (align them with 'ea' or 'recenter')."
+        )
     if align_ != "none" and scheme != "loso":
         raise ValidationError(
             f"'align' {align_!r} aligns subjects to each other, so it needs "
@@ -193,8 +205,9 @@ def evaluate_subjects(
         See the module docstring.
     protocol : {"mne", "moabb"}
         :data:`~neurodl.decode.subjects.PROTOCOLS`.
-    align : {"none", "ea", "recenter"}
-        Unlabelled alignment of each subject (``"loso"`` only).
+    align : {"none", "ea", "recenter", "tangent"}
+        Unlabelled alignment of each subject (``"loso"`` only); ``"tangent"``
+        centres the tangent vectors of the ``"riemann"`` pipeline (only).
     calibration : sequence of int, optional
         Labelled trials per class of the new user for a learning curve
         (``"loso"`` only), e.g. ``(0, 4, 8, 16)``.

@@ -17,10 +17,24 @@ trials without their labels, and every trial ``X`` of that subject becomes
   re-centering of every subject's mean to the identity; applied to the signals
   it also sits in front of a CSP or a ConvNet.
 
-Both work on the signals, so they fit in front of any pipeline. They are
-*transductive* for the new user: its filter comes from its own unlabelled trials
-(the ones it is scored on), the "zero-calibration, unlabelled target" setting
-of MOABB 1.7.2's ``CrossSubjectEvaluation(cs_mode=TRAIN_AND_TARGET_UNLABELED_FULL)``.
+Both work on the signals, so they fit in front of any pipeline. A third one
+works on the tangent-space pipeline's features instead:
+
+- ``"tangent"``, tangent-space centring (pyRiemann's ``TLCenter`` on tangent
+  vectors, 0.8+): no filter on the signals; every subject's trials go to the
+  tangent space at the training subjects' Karcher mean, as without alignment,
+  and each subject's mean tangent vector is subtracted (:func:`centre_tangent`).
+  It moves a subject's vectors by a constant, so it keeps the frame of the
+  channels that the classifier's weights read, which a filter ``W`` mixes
+  differently in every subject; on eegmmidb it keeps the tangent space's
+  ranking of a new user's trials and puts its threshold back
+  (``benchmarks/transfer_threshold.py``). Only the ``"riemann"`` pipeline has
+  tangent vectors (:data:`TANGENT_PIPELINES`).
+
+All three are *transductive* for the new user: its filter or centre comes from
+its own unlabelled trials (the ones it is scored on), the "zero-calibration,
+unlabelled target" setting of MOABB 1.7.2's
+``CrossSubjectEvaluation(cs_mode=TRAIN_AND_TARGET_UNLABELED_FULL)``.
 
 :func:`calibration_draws` picks the labelled calibration trials of the new user for
 a learning curve: the first ``k`` trials of each class in a seeded permutation,
@@ -37,10 +51,20 @@ import numpy as np
 
 from neurodl.errors import ValidationError
 
-__all__ = ["ALIGNMENTS", "align", "alignment_filter", "calibration_draws"]
+__all__ = [
+    "ALIGNMENTS",
+    "TANGENT_PIPELINES",
+    "align",
+    "alignment_filter",
+    "calibration_draws",
+    "centre_tangent",
+]
 
-ALIGNMENTS = ("none", "ea", "recenter")
+ALIGNMENTS = ("none", "ea", "recenter", "tangent")
 """Alignments :func:`alignment_filter` knows."""
+
+TANGENT_PIPELINES = ("riemann",)
+"""Pipelines with tangent vectors, the only ones ``"tangent"`` applies to."""
 
 
 def _covariances(X: np.ndarray, estimator: str) -> np.ndarray:
@@ -52,12 +76,14 @@ def _covariances(X: np.ndarray, estimator: str) -> np.ndarray:
 def alignment_filter(X: np.ndarray, method: str) -> np.ndarray | None:
     """Spatial filter that aligns one subject's trials ``X`` (no labels used).
 
-    Returns None for ``"none"``; otherwise a symmetric (n_channels, n_channels)
-    matrix ``W`` (see the module docstring).
+    Returns None for ``"none"`` and for ``"tangent"`` (which centres the tangent
+    vectors, :func:`centre_tangent`, and leaves the signals as they are);
+    otherwise a symmetric (n_channels, n_channels) matrix ``W`` (see the module
+    docstring).
     """
     from pyriemann.geometry.base import invsqrtm
 
-    if method == "none":
+    if method in ("none", "tangent"):
         return None
     if method == "ea":
         mean = _covariances(X, "lwf").mean(axis=0)
@@ -79,6 +105,21 @@ def align(X: np.ndarray, W: np.ndarray | None) -> np.ndarray:
     if W is None:
         return X
     return np.einsum("ij,njt->nit", W, X, optimize=True)
+
+
+def centre_tangent(F: np.ndarray) -> np.ndarray:
+    """One subject's tangent vectors ``F`` (n_trials, n_features) less their mean.
+
+    pyRiemann's ``TLCenter`` on tangent vectors, for one domain. The mean needs
+    several of the subject's trials; a single trial would become the zero vector.
+    """
+    F = np.asarray(F, dtype=float)
+    if F.ndim != 2 or F.shape[0] < 2:
+        raise ValidationError(
+            f"tangent-space centring needs the tangent vectors of at least 2 trials "
+            f"of one subject, shape (n_trials, n_features); got shape {F.shape}."
+        )
+    return F - F.mean(axis=0)
 
 
 def calibration_draws(

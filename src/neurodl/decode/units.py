@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -267,9 +267,15 @@ def _run_loso(
     }
     Xt, yt = aligned[target]
     sources = [v for k, v in aligned.items() if k != target]
-    X_src = np.concatenate([x for x, _ in sources])
     y_src = np.concatenate([y for _, y in sources])
-    est, fit_s = _fit(spec, X_src, y_src)
+    fit: Callable[[dict[str, Any], np.ndarray, np.ndarray], tuple[Any, float]]
+    if spec["align"] == "tangent":  # the subjects' centred tangent vectors
+        X_src, Xt = _tangent_features(spec, [x for x, _ in sources], Xt)
+        fit = _fit_tangent
+    else:
+        X_src = np.concatenate([x for x, _ in sources])
+        fit = _fit
+    est, fit_s = fit(spec, X_src, y_src)
     out: dict[str, Any] = {
         "folds": [
             {"test": list(range(yt.size)), "fit_s": fit_s} | _scores(est, Xt, yt)
@@ -290,7 +296,7 @@ def _run_loso(
                 if k == 0:
                     model = est
                 else:
-                    model, _ = _fit(
+                    model, _ = fit(
                         spec,
                         np.concatenate([X_src, Xt[idx]]),
                         np.concatenate([y_src, yt[idx]]),
@@ -301,3 +307,62 @@ def _run_loso(
                 )
         out["calibration"] = curve
     return out
+
+
+# ------------------------------------------------- tangent-space centring
+def _tangent_features(
+    spec: dict[str, Any], sources: Sequence[np.ndarray], Xt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``"riemann"`` pipeline's tangent vectors, centred per subject.
+
+    The covariances are the pipeline's own; the reference point is the Karcher
+    mean of the training subjects' covariances, as the pipeline fits it; then
+    each subject's mean vector, the new user's included (from its own unlabelled
+    trials), is subtracted (:func:`neurodl.decode.transfer.centre_tangent`).
+    Calibration trials of the new user keep the new user's centre.
+    """
+    from neurodl.decode.eeg import _covariances
+    from neurodl.decode.riemann import TangentSpace
+    from neurodl.decode.transfer import centre_tangent
+
+    est = _riemann(spec)
+    estimator = est[0].estimator if hasattr(est, "steps") else est.estimator
+    covs = [_covariances(np.asarray(x, dtype=float), estimator) for x in sources]
+    ts = TangentSpace(metric="riemann").fit(np.concatenate(covs))
+    F = np.concatenate([centre_tangent(ts.transform(c)) for c in covs])
+    Ct = _covariances(np.asarray(Xt, dtype=float), estimator)
+    return F, centre_tangent(ts.transform(Ct))
+
+
+def _fit_tangent(
+    spec: dict[str, Any], X: np.ndarray, y: np.ndarray
+) -> tuple[Any, float]:
+    """Fit the ``"riemann"`` pipeline's classifier on centred tangent vectors."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+
+    est = _riemann(spec)
+    clf = (
+        clone(est[-1])
+        if hasattr(est, "steps")
+        else LogisticRegression(C=est.C, max_iter=1000)  # TangentSpaceClassifier's
+    )
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    return clf, time.perf_counter() - t0
+
+
+def _riemann(spec: dict[str, Any]) -> Any:
+    from neurodl.decode.transfer import TANGENT_PIPELINES
+
+    if spec["pipeline"] not in TANGENT_PIPELINES:  # _check_inputs says it first
+        raise ValidationError(
+            f"'align' 'tangent' centres tangent vectors, so it needs pipeline "
+            f"{' or '.join(map(repr, TANGENT_PIPELINES))}; got {spec['pipeline']!r}."
+        )
+    return build_pipeline(
+        spec["pipeline"],
+        PROTOCOLS[spec["protocol"]],
+        sfreq=spec["sfreq"],
+        rank=spec["rank"],
+    )
