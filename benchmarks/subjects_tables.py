@@ -2,6 +2,7 @@
 
     python benchmarks/subjects_tables.py            # uses benchmarks/results/* caches
     python benchmarks/subjects_tables.py --n-jobs 2
+    python benchmarks/subjects_tables.py --only loso loso-tangent --pipelines riemann
 
 Runs (or reads back from each evaluation's cache in ``benchmarks/results/``) the
 evaluations below with :func:`neurodl.decode.evaluate_subjects`, prints their
@@ -94,6 +95,24 @@ EVALUATIONS = {
             pipelines=["csp-lda", "riemann", "mdm"],
         ),
     ),
+    # the ConvNet under MNE's protocol over seeds 0-1-2, without and with EA
+    "loso-mne-convnet": (
+        "loso_mne_none_convnet",
+        dict(scheme="loso", protocol="mne", pipelines=["convnet"]),
+    ),
+    "loso-mne-ea-convnet": (
+        "loso_mne_ea_convnet",
+        dict(scheme="loso", protocol="mne", align="ea", pipelines=["convnet"]),
+    ),
+    # tangent-space centring (the tangent-space pipeline only)
+    "loso-tangent": (
+        "loso_moabb_tangent",
+        dict(scheme="loso", protocol="moabb", align="tangent", pipelines=["riemann"]),
+    ),
+    "loso-mne-tangent": (
+        "loso_mne_tangent",
+        dict(scheme="loso", protocol="mne", align="tangent", pipelines=["riemann"]),
+    ),
     "calibration": (
         "calib_moabb_ea",
         dict(
@@ -130,19 +149,19 @@ def _per_subject(doc: dict, metric: str) -> dict:
     }
 
 
-def _alignment_table(none, ea, recenter, metric, title) -> None:
-    """Print EA (and re-centering) against none, per task and pipeline."""
+def _alignment_table(none, ea, others, metric, title) -> None:
+    """Print EA (and re-centring, tangent centring) against none."""
     from neurodl.decode.stats import compare
 
     print(f"\n### {title}: unlabelled alignment against none\n")
     print(
         "| task | pipeline | none | EA | EA - none [95 % CI] | p (sign-flip) |"
-        " recenter | recenter - none, p |"
+        " recenter | recenter - none, p | tangent | tangent - none, p |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     a = _per_subject(none, metric)
     b = _per_subject(ea, metric)
-    c = _per_subject(recenter, metric) if recenter else {}
+    more = {k: _per_subject(d, metric) if d else {} for k, d in others.items()}
     for t in TASKS:
         for p in ALL:
             subj = [k[2] for k in a if k[:2] == (t, p) and (t, p, k[2]) in b]
@@ -151,17 +170,47 @@ def _alignment_table(none, ea, recenter, metric, title) -> None:
             x = [a[t, p, s] for s in subj]
             y = [b[t, p, s] for s in subj]
             (row,) = compare({"ea": y, "none": x})
-            rc = [c[t, p, s] for s in subj if (t, p, s) in c]
-            rc_txt, rc_p = "—", "—"
-            if len(rc) == len(subj):
-                (rrow,) = compare({"recenter": rc, "none": x})
-                rc_txt = f"{sum(rc) / len(rc):.3f}"
-                rc_p = f"{rrow['mean_diff']:+.3f}, {rrow['p']:.3f}"
+            cells = []
+            for name in ("recenter", "tangent"):
+                c = more.get(name, {})
+                v = [c[t, p, s] for s in subj if (t, p, s) in c]
+                if len(v) == len(subj):
+                    (r,) = compare({name: v, "none": x})
+                    cells += [
+                        f"{sum(v) / len(v):.3f}",
+                        f"{r['mean_diff']:+.3f}, {r['p']:.3f}",
+                    ]
+                else:
+                    cells += ["—", "—"]
             print(
                 f"| {t} | {p} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
                 f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
-                f"{row['ci_high']:+.3f}] | {row['p']:.3f} | {rc_txt} | {rc_p} |"
+                f"{row['ci_high']:+.3f}] | {row['p']:.3f} | " + " | ".join(cells) + " |"
             )
+
+
+def _seeds_table(docs, prefix, proto, metric) -> None:
+    """Print the ConvNet's EA against none, each subject's score over the seeds."""
+    from neurodl.decode.stats import compare
+
+    print(
+        f"\n### ConvNet across subjects over seeds 0-1-2, {proto} protocol, "
+        f"{metric}: EA against none\n"
+    )
+    print("| task | none | EA | EA - none [95 % CI] | p (sign-flip) |")
+    print("|---|---|---|---|---|")
+    a = _per_subject(docs[f"{prefix}-convnet"], metric)
+    b = _per_subject(docs[f"{prefix}-ea-convnet"], metric)
+    for t in TASKS:
+        subj = sorted(k[2] for k in a if k[0] == t and k in b)
+        x = [a[t, "convnet", s] for s in subj]
+        y = [b[t, "convnet", s] for s in subj]
+        (row,) = compare({"ea": y, "none": x})
+        print(
+            f"| {t} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
+            f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
+            f"{row['ci_high']:+.3f}] | {row['p']:.3f} |"
+        )
 
 
 def main() -> None:
@@ -169,6 +218,11 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/eegmmidb")
     ap.add_argument("--n-jobs", type=int, default=None)
     ap.add_argument("--only", nargs="+", default=list(EVALUATIONS))
+    ap.add_argument(
+        "--pipelines",
+        nargs="+",
+        help="run only these of each evaluation's pipelines (the caches stay valid)",
+    )
     ap.add_argument(
         "--recorded",
         type=Path,
@@ -178,11 +232,14 @@ def main() -> None:
     from neurodl._json import json_ready, json_text
     from neurodl.decode.benchmark import evaluate_subjects
     from neurodl.decode.report import compact, to_markdown
-    from neurodl.decode.stats import compare
 
     docs = {}
     for key in args.only:
         folder, kw = EVALUATIONS[key]
+        if args.pipelines:
+            kw = kw | {"pipelines": [p for p in kw["pipelines"] if p in args.pipelines]}
+            if not kw["pipelines"]:
+                continue
         docs[key] = evaluate_subjects(
             args.data,
             range(1, 9),
@@ -220,30 +277,14 @@ def main() -> None:
                 _alignment_table(
                     docs[prefix],
                     docs[f"{prefix}-ea"],
-                    docs.get(f"{prefix}-recenter"),
+                    {a: docs.get(f"{prefix}-{a}") for a in ("recenter", "tangent")},
                     metric,
                     f"leave-one-subject-out, {proto} protocol, {metric}",
                 )
 
-        if "loso-convnet" in docs and "loso-ea-convnet" in docs:
-            print(
-                f"\n### ConvNet across subjects over seeds 0-1-2, {metric}: EA "
-                "against none\n"
-            )
-            print("| task | none | EA | EA - none [95 % CI] | p (sign-flip) |")
-            print("|---|---|---|---|---|")
-            a = _per_subject(docs["loso-convnet"], metric)
-            b = _per_subject(docs["loso-ea-convnet"], metric)
-            for t in TASKS:
-                subj = sorted(k[2] for k in a if k[0] == t and k in b)
-                x = [a[t, "convnet", s] for s in subj]
-                y = [b[t, "convnet", s] for s in subj]
-                (row,) = compare({"ea": y, "none": x})
-                print(
-                    f"| {t} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
-                    f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
-                    f"{row['ci_high']:+.3f}] | {row['p']:.3f} |"
-                )
+        for prefix, proto in (("loso", "MOABB"), ("loso-mne", "MNE")):
+            if f"{prefix}-convnet" in docs and f"{prefix}-ea-convnet" in docs:
+                _seeds_table(docs, prefix, proto, metric)
 
     if "within-mne" in docs or "within" in docs:
         print(
@@ -275,7 +316,7 @@ def main() -> None:
         for k in ("within", "loso", "loso-ea")
         if k in docs
     }
-    if len(recorded) == 3:
+    if len(recorded) == 3 and not args.pipelines:  # the tour draws every pipeline
         args.recorded.parent.mkdir(parents=True, exist_ok=True)
         args.recorded.write_text(
             json_text(json_ready({"evaluations": recorded})) + "\n"
