@@ -280,6 +280,25 @@ def test_euclidean_alignment_whitens_the_mean_covariance() -> None:
     assert alignment_filter(X, "none") is None
 
 
+def _erd_subjects() -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple]:
+    """Four source subjects and a new user with 3x the power on channel 0.
+
+    60 trials of 6 channels each; class 0 lowers channel 0's variance to 0.6 of the
+    subject's power, class 1 channel 1's (see the threshold test below).
+    """
+    rng = np.random.default_rng(0)
+
+    def subject(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = np.repeat([0, 1], 30)
+        scale = np.tile(np.sqrt(power), (y.size, 1))
+        scale[y == 0, 0] *= np.sqrt(0.6)
+        scale[y == 1, 1] *= np.sqrt(0.6)
+        return scale[:, :, None] * rng.normal(size=(y.size, 6, 300)), y
+
+    sources = [subject(np.exp(rng.normal(0, 0.1, 6))) for _ in range(4)]
+    return sources, subject(np.array([3.0, 1, 1, 1, 1, 1]))
+
+
 def test_alignment_brings_back_a_new_users_threshold() -> None:
     """A subject with a stronger rhythm on one channel defeats the unaligned
     decoder's threshold, not its ranking; EA puts the threshold back.
@@ -296,17 +315,7 @@ def test_alignment_brings_back_a_new_users_threshold() -> None:
     from neurodl.decode.transfer import align
     from neurodl.decode.units import build_pipeline
 
-    rng = np.random.default_rng(0)
-
-    def subject(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        y = np.repeat([0, 1], 30)
-        scale = np.tile(np.sqrt(power), (y.size, 1))
-        scale[y == 0, 0] *= np.sqrt(0.6)
-        scale[y == 1, 1] *= np.sqrt(0.6)
-        return scale[:, :, None] * rng.normal(size=(y.size, 6, 300)), y
-
-    sources = [subject(np.exp(rng.normal(0, 0.1, 6))) for _ in range(4)]
-    Xt, yt = subject(np.array([3.0, 1, 1, 1, 1, 1]))
+    sources, (Xt, yt) = _erd_subjects()
     scores = {}
     for method in ("none", "ea"):
 
@@ -347,17 +356,8 @@ def test_tangent_centring_is_pyriemanns_tlcenter(protocol: str) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    rng = np.random.default_rng(0)
-
-    def subject(power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        y = np.repeat([0, 1], 30)
-        scale = np.tile(np.sqrt(power), (y.size, 1))
-        scale[y == 0, 0] *= np.sqrt(0.6)
-        scale[y == 1, 1] *= np.sqrt(0.6)
-        return scale[:, :, None] * rng.normal(size=(y.size, 6, 300)), y
-
-    data = [subject(np.exp(rng.normal(0, 0.1, 6))) for _ in range(4)]
-    data.append(subject(np.array([3.0, 1, 1, 1, 1, 1])))
+    sources, new_user = _erd_subjects()
+    data = [*sources, new_user]
     subjects = [
         {"subject": i + 1, "X": X, "y": y, "groups": np.zeros(y.size, int)}
         for i, (X, y) in enumerate(data)
