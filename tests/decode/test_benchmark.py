@@ -240,6 +240,7 @@ def test_loso_alignment_and_calibration_curve() -> None:
     assert doc["run"]["units"] == 3
     unit = doc["units"][0]
     assert unit["result"]["n_train"] == 90  # the two other subjects' trials
+    assert 0.5 <= unit["result"]["majority_share"] <= 1.0  # two classes
     curve = doc["report"]["calibration"]["hands-feet"]["csp-lda"]
     assert set(curve) == {"0", "4"} and curve["0"]["n"] == 3
     draws = unit["result"]["calibration"]["4"]
@@ -395,6 +396,12 @@ def test_tangent_centring_is_pyriemanns_tlcenter(protocol: str) -> None:
     assert got["accuracy"] == float(np.mean((d > 0) == yt))
     assert got["roc_auc"] == pytest.approx(roc_auc_score(yt, d), abs=1e-12)
     assert got["roc_auc"] > 0.95 and got["accuracy"] > 0.9
+    assert got["majority_share"] == max(np.mean(d > 0), np.mean(d <= 0)) < 0.6
+    # the report's majority share catches the unaligned decoder's one command
+    spec["align"] = "none"
+    unaligned = run_unit(spec, subjects)
+    assert unaligned["majority_share"] > 0.8 and unaligned["roc_auc"] > 0.95
+    spec["align"] = "tangent"
 
     # calibration trials of the new user keep the new user's centre
     spec["calibration"] = [0, 4]
@@ -429,16 +436,24 @@ def test_report_shows_accuracy_beside_a_threshold_free_metric() -> None:
                 "result": {
                     "accuracy": acc,
                     "roc_auc": auc,
+                    "majority_share": share,
                     "folds": [{"fit_s": 0.1}],
                 },
             }
-            for s, acc, auc in ((1, 0.5, 0.9), (2, 0.6, 0.8))
+            for s, acc, auc, share in ((1, 0.5, 0.9, 1.0), (2, 0.6, 0.8, 0.7))
         ],
     }
     doc["report"] = summarize(doc)
     text = to_markdown(doc)
-    assert "| above chance | accuracy (mean) |" in text
-    assert "| 0.850 ± 0.071 |" in text and text.count("| 0.550 |") == 1
+    assert "| above chance | accuracy (mean) | majority share (mean) |" in text
+    assert "| 0.850 ± 0.071 |" in text and "| 0.550 | 0.85 |" in text
+    # a unit stored before the majority share was recorded: no figure, no error
+    del doc["units"][1]["result"]["majority_share"]
+    doc["report"] = summarize(doc)
+    assert "| 0.550 | — |" in to_markdown(doc)
+    # within a subject the column is left out
+    doc["scheme"] = "within"
+    assert "majority share" not in to_markdown(doc)
 
 
 def test_calibration_draws_are_nested_and_test_sets_shared() -> None:

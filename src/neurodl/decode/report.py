@@ -55,6 +55,10 @@ def summarize(doc: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {"task": task, "pipeline": pipe, "subject": subject}
         for m in METRICS:
             row[m] = _mean([u["result"][m] for u in units])
+        # units stored before it was recorded have none
+        row["majority_share"] = _mean(
+            [u["result"].get("majority_share") for u in units]
+        )
         row["seeds"] = (
             {str(u["spec"]["seed"]): u["result"][metric] for u in units}
             if len(units) > 1
@@ -103,6 +107,7 @@ def _summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         flags = [r["above_chance"] for r in rs if r["above_chance"] is not None]
         entry["above_chance"] = int(sum(flags)) if flags else None
+        entry["majority_share"] = _mean([r.get("majority_share") for r in rs])
         out.append(entry)
     return out
 
@@ -159,8 +164,10 @@ def to_markdown(doc: dict[str, Any]) -> str:
     metric = rep["metric"]
     proto = doc["protocol"]["name"]
     # a threshold-free metric hides a decoder whose threshold misses a new
-    # user's trials: show the accuracy (the decisions it makes) beside it
+    # user's trials: show the accuracy (the decisions it makes) beside it, and
+    # across subjects how many of a new user's trials go to one class
     extra = metric != "accuracy"
+    share = doc["scheme"] == "loso"
     lines = [
         f"Protocol `{proto}`, scheme `{doc['scheme']}`"
         + (f", alignment `{doc['align']}`" if doc["align"] != "none" else "")
@@ -169,8 +176,11 @@ def to_markdown(doc: dict[str, Any]) -> str:
         + ").",
         "",
         "| task | pipeline | subjects | mean ± SD | median | range | above chance |"
-        + (" accuracy (mean) |" if extra else ""),
-        "|---|---|---|---|---|---|---|" + ("---|" if extra else ""),
+        + (" accuracy (mean) |" if extra else "")
+        + (" majority share (mean) |" if share else ""),
+        "|---|---|---|---|---|---|---|"
+        + ("---|" if extra else "")
+        + ("---|" if share else ""),
     ]
     for e in rep["summary"]:
         s = e[metric]
@@ -180,8 +190,18 @@ def to_markdown(doc: dict[str, Any]) -> str:
             f"{_fmt(s['mean'])} ± {_fmt(s['sd'])} | {_fmt(s['median'])} | "
             f"{_fmt(s['min'])} to {_fmt(s['max'])} | "
             f"{e['above_chance'] if e['above_chance'] is not None else '—'}"
-            f"/{e['n_subjects']} |" + (f" {_fmt(acc.get('mean'))} |" if extra else "")
+            f"/{e['n_subjects']} |"
+            + (f" {_fmt(acc.get('mean'))} |" if extra else "")
+            + (f" {_fmt(e.get('majority_share'), 2)} |" if share else "")
         )
+    if share:
+        lines += [
+            "",
+            "Majority share: the fraction of a new user's trials the decoder gives to "
+            "the class it predicts most often (near the classes' own shares when its "
+            "threshold sits among the trials; 1.0 when it sends one command whatever "
+            "the user imagines).",
+        ]
     pipes = list(dict.fromkeys(r["pipeline"] for r in rep["table"]))
     for task in dict.fromkeys(r["task"] for r in rep["table"]):
         lines += [

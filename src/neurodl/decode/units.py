@@ -135,25 +135,36 @@ def make_splits(
 
 
 def _scores(est: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
-    """Accuracy, and ROC-AUC as scikit-learn's ``"roc_auc"`` scorer (two classes).
+    """Accuracy, ROC-AUC (two classes) and the majority share of the predictions.
 
-    A scikit-learn pipeline transforms the test trials once; its last step gives
-    both the predictions and the scores (``decision_function``, else the
-    probability of the second class, as the scorer takes them).
+    ROC-AUC is scikit-learn's ``"roc_auc"`` scorer's. A scikit-learn pipeline
+    transforms the test trials once; its last step gives both the predictions and
+    the scores (``decision_function``, else the probability of the second class,
+    as the scorer takes them). The *majority share* is the fraction of the test
+    trials given to the class predicted most often: close to the classes' own
+    shares (about 0.5 for balanced classes) when the decoder's threshold sits
+    among the trials, 1.0 when it sends one command whatever the trial.
     """
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import Pipeline
 
     if isinstance(est, Pipeline) and len(est.steps) > 1:
         X, est = est[:-1].transform(X), est[-1]
-    acc = float(np.mean(est.predict(X) == y))
+    pred = np.asarray(est.predict(X))
+    out: dict[str, float | None] = {
+        "accuracy": float(np.mean(pred == y)),
+        "majority_share": float(np.unique(pred, return_counts=True)[1].max())
+        / pred.size,
+        "roc_auc": None,
+    }
     if np.unique(y).size != 2:
-        return {"accuracy": acc, "roc_auc": None}
+        return out
     if hasattr(est, "decision_function"):
         score = np.asarray(est.decision_function(X))
     else:
         score = np.asarray(est.predict_proba(X))[:, 1]
-    return {"accuracy": acc, "roc_auc": float(roc_auc_score(y, score))}
+    out["roc_auc"] = float(roc_auc_score(y, score))
+    return out
 
 
 # ------------------------------------------------------------------- one unit
@@ -243,6 +254,7 @@ def _run_folds(spec: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
         "folds": folds,
         "accuracy": float(np.mean([f["accuracy"] for f in folds])),
         "roc_auc": _mean_or_none([f["roc_auc"] for f in folds]),
+        "majority_share": float(np.mean([f["majority_share"] for f in folds])),
     }
 
 
@@ -285,8 +297,8 @@ def _run_loso(
         ],
         "n_train": int(y_src.size),
     }
-    out["accuracy"] = out["folds"][0]["accuracy"]
-    out["roc_auc"] = out["folds"][0]["roc_auc"]
+    for m in ("accuracy", "roc_auc", "majority_share"):
+        out[m] = out["folds"][0][m]
     sizes = spec.get("calibration") or []
     if sizes:
         draws = calibration_draws(
