@@ -132,6 +132,7 @@ def main() -> None:
     from neurodl.decode.riemann import TangentSpace
     from neurodl.decode.stats import compare
     from neurodl.decode.subjects import PROTOCOLS, TASKS, load_subject
+    from neurodl.decode.transfer import centre_tangent
 
     protocol = PROTOCOLS[args.protocol]
     out: dict = {"command": " ".join(sys.argv), "per_subject": {}, "mean": {}}
@@ -154,9 +155,9 @@ def main() -> None:
                 Ft = ts.transform(covs[t])
                 if method == "tangent-center":  # each subject's mean vector to 0
                     F = np.concatenate(
-                        [f - f.mean(axis=0) for f in np.split(F, _bounds(subs, train))]
+                        [centre_tangent(f) for f in np.split(F, _bounds(subs, train))]
                     )
-                    Ft = Ft - Ft.mean(axis=0)
+                    Ft = centre_tangent(Ft)
                 lr = LogisticRegression(C=1.0).fit(
                     F, np.concatenate([subs[k].y for k in train])
                 )

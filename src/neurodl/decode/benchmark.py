@@ -51,9 +51,9 @@ from neurodl.decode.subjects import (
 )
 from neurodl.decode.transfer import (
     ALIGNMENTS,
-    TANGENT_PIPELINES,
     align,
     alignment_filter,
+    check_tangent_pipelines,
 )
 from neurodl.decode.units import (
     _COST,
@@ -114,13 +114,8 @@ def _check_inputs(
         raise ValidationError(f"'pipelines' repeats a pipeline; got {names}.")
     check_option("scheme", scheme, SCHEMES)
     check_option("align", align_, ALIGNMENTS)
-    others = [n for n in names if n not in TANGENT_PIPELINES]
-    if align_ == "tangent" and others:
-        raise ValidationError(
-            f"'align' 'tangent' centres each subject's tangent vectors, so it needs "
-            f"the tangent-space pipeline {' or '.join(map(repr, TANGENT_PIPELINES))} "
-            f"only; got pipelines {others} too (align them with 'ea' or 'recenter')."
-        )
+    if align_ == "tangent":
+        check_tangent_pipelines(names)
     if align_ != "none" and scheme != "loso":
         raise ValidationError(
             f"'align' {align_!r} aligns subjects to each other, so it needs "

@@ -58,6 +58,7 @@ __all__ = [
     "alignment_filter",
     "calibration_draws",
     "centre_tangent",
+    "check_tangent_pipelines",
 ]
 
 ALIGNMENTS = ("none", "ea", "recenter", "tangent")
@@ -105,6 +106,17 @@ def align(X: np.ndarray, W: np.ndarray | None) -> np.ndarray:
     if W is None:
         return X
     return np.einsum("ij,njt->nit", W, X, optimize=True)
+
+
+def check_tangent_pipelines(pipelines: Sequence[str]) -> None:
+    """Raise unless every pipeline has tangent vectors (``align="tangent"``)."""
+    others = [n for n in pipelines if n not in TANGENT_PIPELINES]
+    if others:
+        raise ValidationError(
+            f"'align' 'tangent' centres each subject's tangent vectors, so it needs "
+            f"the tangent-space pipeline {' or '.join(map(repr, TANGENT_PIPELINES))} "
+            f"only; got pipelines {others} too (align them with 'ea' or 'recenter')."
+        )
 
 
 def centre_tangent(F: np.ndarray) -> np.ndarray:

@@ -340,8 +340,7 @@ def _tangent_features(
     from neurodl.decode.riemann import TangentSpace
     from neurodl.decode.transfer import centre_tangent
 
-    est = _riemann(spec)
-    estimator = est[0].estimator if hasattr(est, "steps") else est.estimator
+    estimator, _ = _tangent_parts(spec)
     covs = [_covariances(np.asarray(x, dtype=float), estimator) for x in sources]
     ts = TangentSpace(metric="riemann").fit(np.concatenate(covs))
     F = np.concatenate([centre_tangent(ts.transform(c)) for c in covs])
@@ -353,31 +352,31 @@ def _fit_tangent(
     spec: dict[str, Any], X: np.ndarray, y: np.ndarray
 ) -> tuple[Any, float]:
     """Fit the ``"riemann"`` pipeline's classifier on centred tangent vectors."""
-    from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
-
-    est = _riemann(spec)
-    clf = (
-        clone(est[-1])
-        if hasattr(est, "steps")
-        else LogisticRegression(C=est.C, max_iter=1000)  # TangentSpaceClassifier's
-    )
+    _, clf = _tangent_parts(spec)
     t0 = time.perf_counter()
     clf.fit(X, y)
     return clf, time.perf_counter() - t0
 
 
-def _riemann(spec: dict[str, Any]) -> Any:
-    from neurodl.decode.transfer import TANGENT_PIPELINES
+def _tangent_parts(spec: dict[str, Any]) -> tuple[str, Any]:
+    """Return the ``"riemann"`` pipeline's covariance estimator and a new classifier.
 
-    if spec["pipeline"] not in TANGENT_PIPELINES:  # _check_inputs says it first
-        raise ValidationError(
-            f"'align' 'tangent' centres tangent vectors, so it needs pipeline "
-            f"{' or '.join(map(repr, TANGENT_PIPELINES))}; got {spec['pipeline']!r}."
-        )
-    return build_pipeline(
+    MOABB's ``TSLR`` is a scikit-learn pipeline (covariances, tangent space,
+    logistic regression); neurodl's ``TangentSpaceClassifier`` holds the same
+    three as parameters.
+    """
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+
+    from neurodl.decode.transfer import check_tangent_pipelines
+
+    check_tangent_pipelines([spec["pipeline"]])  # _check_inputs says it first
+    est = build_pipeline(
         spec["pipeline"],
         PROTOCOLS[spec["protocol"]],
         sfreq=spec["sfreq"],
         rank=spec["rank"],
     )
+    if hasattr(est, "steps"):
+        return est[0].estimator, clone(est[-1])
+    return est.estimator, LogisticRegression(C=est.C, max_iter=1000)
