@@ -149,6 +149,14 @@ def _per_subject(doc: dict, metric: str) -> dict:
     }
 
 
+def _diff(row: dict) -> str:
+    """Format a paired comparison's mean difference, 95 % interval and p (2 cells)."""
+    return (
+        f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] | "
+        f"{row['p']:.3f}"
+    )
+
+
 def _alignment_table(none, ea, others, metric, title) -> None:
     """Print EA (and re-centring, tangent centring) against none."""
     from neurodl.decode.stats import compare
@@ -184,8 +192,7 @@ def _alignment_table(none, ea, others, metric, title) -> None:
                     cells += ["—", "—"]
             print(
                 f"| {t} | {p} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
-                f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
-                f"{row['ci_high']:+.3f}] | {row['p']:.3f} | " + " | ".join(cells) + " |"
+                f"{_diff(row)} | " + " | ".join(cells) + " |"
             )
 
 
@@ -206,11 +213,7 @@ def _seeds_table(docs, prefix, proto, metric) -> None:
         x = [a[t, "convnet", s] for s in subj]
         y = [b[t, "convnet", s] for s in subj]
         (row,) = compare({"ea": y, "none": x})
-        print(
-            f"| {t} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | "
-            f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, "
-            f"{row['ci_high']:+.3f}] | {row['p']:.3f} |"
-        )
+        print(f"| {t} | {sum(x) / len(x):.3f} | {sum(y) / len(y):.3f} | {_diff(row)} |")
 
 
 def main() -> None:
