@@ -200,14 +200,24 @@ def _across_subjects(out: Path) -> tuple[list[str], list[Table], dict[str, Any],
         "LDA against the tangent space's."
     )
     if "loso" in runs and "loso-ea" in runs:
-        acc = {
-            (k, e["task"], e["pipeline"]): e["accuracy"]["mean"]
-            for k in ("loso", "loso-ea")
-            for e in runs[k]["report"]["summary"]
-            if e.get("accuracy")
-        }
+        acc, share = {}, {}
+        for k in ("loso", "loso-ea"):
+            for e in runs[k]["report"]["summary"]:
+                key = (k, e["task"], e["pipeline"])
+                if e.get("accuracy"):
+                    acc[key] = e["accuracy"]["mean"]
+                if e.get("majority_share") is not None:
+                    share[key] = e["majority_share"]
+
+        def pair(t: str, p: str) -> str:
+            a, b = ("loso", t, p), ("loso-ea", t, p)
+            s = f"{p} {t} {acc[a]:.3f} -> {acc[b]:.3f}"
+            if a in share and b in share:
+                s += f" (one class gets {share[a]:.0%} -> {share[b]:.0%} of the trials)"
+            return s
+
         pairs = [
-            f"{p} {t} {acc['loso', t, p]:.3f} -> {acc['loso-ea', t, p]:.3f}"
+            pair(t, p)
             for p in ("riemann", "convnet")
             for t in runs["loso"]["tasks"]
             if ("loso", t, p) in acc and ("loso-ea", t, p) in acc
@@ -215,8 +225,12 @@ def _across_subjects(out: Path) -> tuple[list[str], list[Table], dict[str, Any],
         if pairs:
             text += (
                 " ROC-AUC ranks a new user's trials and ignores where the decoder "
-                "puts its threshold; here alignment's gain is mostly the threshold, so "
-                "it shows in the accuracy a new user gets with no calibration "
+                "puts its threshold; the tangent space's gain from alignment is mostly "
+                "the threshold, so it shows in the accuracy a new user gets with no "
+                "calibration, and in "
+                "the share of the trials the decoder gives to the class it predicts "
+                "most often (near 50 % when the threshold is right; the classes are "
+                "nearly balanced) "
                 "(without -> with EA): " + ", ".join(pairs) + "."
             )
     table = Table(
