@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from neurodl._validate import check_option, check_positive
 from neurodl.errors import ValidationError
 from neurodl.neurons.adex import AdExParams
 from neurodl.neurons.izhikevich import IzhikevichParams
@@ -27,7 +28,7 @@ from neurodl.simulate.stream_monitors import deliver, record_mask
 if TYPE_CHECKING:
     from neurodl.simulate.network import Network, Population
 
-__all__ = ["run_numba", "run_numba_grad"]
+__all__ = ["check_run", "run_numba", "run_numba_grad"]
 
 
 # ------------------------------------------------------------------ coefficients
@@ -384,3 +385,71 @@ def run_numba_grad(net: Network, n_steps: int, show: bool, detach_reset: bool) -
     from neurodl.simulate import _numba_grad
 
     _numba_grad.run_numba_grad(net, n_steps, show, detach_reset)
+
+
+# ------------------------------------------------------------------ run checks
+def check_run(
+    net: Network, duration: float, backend: str, grad: bool, propagation: str
+) -> tuple[int, str]:
+    """Check :meth:`Network.run`'s arguments; return its steps and its path.
+
+    ``backend`` ``"auto"`` becomes ``"numba"`` (the compiled loop: CPU, batch 1, at
+    most two synapse types per population without gradients; with gradients
+    where :func:`compiled_grad_unsupported` finds nothing against it) or
+    ``"torch"``; a backend or option that cannot run this network is an error
+    naming it.
+    """
+    from neurodl.simulate.network import BACKENDS, PROPAGATIONS
+
+    check_positive("duration", duration)
+    n_float = duration / net.dt
+    n_steps = round(n_float)
+    if abs(n_float - n_steps) > 1e-9 * max(1.0, n_float) or n_steps < 1:
+        raise ValidationError(
+            f"'duration' must be a positive multiple of dt ({net.dt} ms); "
+            f"got {duration!r}."
+        )
+    check_option("propagation", propagation, PROPAGATIONS)
+    backend = check_option("backend", backend, BACKENDS)
+    if any(p.plasticity is not None for p in net.projections):
+        if grad:
+            raise ValidationError(
+                "'grad=True' is not supported on a network with 'plasticity' "
+                "(STDP changes the weights during the run); run with "
+                "grad=False."
+            )
+        if net.batch != 1:
+            raise ValidationError(
+                "a network with 'plasticity' runs with batch 1 (each trial "
+                f"would learn its own weights); got batch {net.batch}."
+            )
+        if propagation not in ("sparse", "events"):
+            raise ValidationError(
+                "'propagation' must be 'sparse' or 'events' on a network with "
+                f"'plasticity'; got {propagation!r}."
+            )
+    if backend == "auto":
+        on_cpu = net.device.type == "cpu" and net.batch == 1
+        if grad:  # the compiled BPTT path where it applies
+            on_cpu = compiled_grad_unsupported(net, propagation) is None
+        backend = "numba" if on_cpu else "torch"
+        if not grad and net._max_synapse_types() > 2:
+            backend = "torch"
+    if backend == "numba":
+        if not grad and net._max_synapse_types() > 2:
+            raise ValidationError(
+                "backend 'numba' takes at most 2 synapse types per population "
+                f"(got {net._max_synapse_types()}); use backend 'torch'."
+            )
+        reason = compiled_grad_unsupported(net, propagation) if grad else None
+        if reason is not None:
+            raise ValidationError(
+                f"'grad=True' with {reason} needs backend 'torch' (the "
+                "compiled gradient path does not support it)."
+            )
+        if net.device.type != "cpu" or net.batch != 1:
+            raise ValidationError(
+                "backend 'numba' runs on the CPU with batch 1; got device "
+                f"{net.device} and batch {net.batch}."
+            )
+    return n_steps, backend

@@ -725,69 +725,21 @@ class Network:
             an H100 than events: see benchmarks/RESULTS.md); ``"dense"``: a
             dense ``z @ W`` reference (for tests; memory ``n_pre x n_post``).
         """
-        check_positive("duration", duration)
-        n_float = duration / self.dt
-        n_steps = round(n_float)
-        if abs(n_float - n_steps) > 1e-9 * max(1.0, n_float) or n_steps < 1:
-            raise ValidationError(
-                f"'duration' must be a positive multiple of dt ({self.dt} ms); "
-                f"got {duration!r}."
-            )
-        check_option("propagation", propagation, PROPAGATIONS)
-        backend = check_option(
-            "backend", self.backend if backend is None else backend, BACKENDS
-        )
-        if any(p.plasticity is not None for p in self.projections):
-            if grad:
-                raise ValidationError(
-                    "'grad=True' is not supported on a network with 'plasticity' "
-                    "(STDP changes the weights during the run); run with "
-                    "grad=False."
-                )
-            if self.batch != 1:
-                raise ValidationError(
-                    "a network with 'plasticity' runs with batch 1 (each trial "
-                    f"would learn its own weights); got batch {self.batch}."
-                )
-            if propagation not in ("sparse", "events"):
-                raise ValidationError(
-                    "'propagation' must be 'sparse' or 'events' on a network with "
-                    f"'plasticity'; got {propagation!r}."
-                )
-        from neurodl.simulate._runner import compiled_grad_unsupported as unsupported
+        from neurodl.simulate import _runner
 
-        if backend == "auto":
-            on_cpu = self.device.type == "cpu" and self.batch == 1
-            if grad:  # the compiled BPTT path where it applies
-                on_cpu = unsupported(self, propagation) is None
-            backend = "numba" if on_cpu else "torch"
-            if not grad and self._max_synapse_types() > 2:
-                backend = "torch"
-        if backend == "numba":
-            if not grad and self._max_synapse_types() > 2:
-                raise ValidationError(
-                    "backend 'numba' takes at most 2 synapse types per population "
-                    f"(got {self._max_synapse_types()}); use backend 'torch'."
-                )
-            reason = unsupported(self, propagation) if grad else None
-            if reason is not None:
-                raise ValidationError(
-                    f"'grad=True' with {reason} needs backend 'torch' (the "
-                    "compiled gradient path does not support it)."
-                )
-            if self.device.type != "cpu" or self.batch != 1:
-                raise ValidationError(
-                    "backend 'numba' runs on the CPU with batch 1; got device "
-                    f"{self.device} and batch {self.batch}."
-                )
+        n_steps, backend = _runner.check_run(
+            self,
+            duration,
+            self.backend if backend is None else backend,
+            grad,
+            propagation,
+        )
         self.build()
         show = (
             progress
             if isinstance(progress, bool)
             else (n_steps >= _PROGRESS_STEPS and _is_tty())
         )
-        from neurodl.simulate import _runner
-
         if self._dist is not None:
             from neurodl.simulate import distributed
 
