@@ -1,6 +1,7 @@
-"""Run loops of the compiled path and the tables both paths share.
+"""Run loops of the compiled path, the tables both paths share, and a run's checks.
 
-Called by :meth:`Network.run`; the tensor path is in
+Called by :meth:`Network.run` (:func:`check_run` checks its arguments and picks the
+execution path); the tensor path is in
 :mod:`neurodl.simulate._torch_runner`.
 """
 
