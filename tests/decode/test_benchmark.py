@@ -168,6 +168,22 @@ def test_interrupted_evaluation_computes_only_what_is_missing(
     assert stored["units"][0]["spec"]["cv_seed"] == 42
 
 
+def test_unit_stored_without_a_score_is_recomputed(tmp_path: Path) -> None:
+    """A unit cached before its scores included the majority share is run again."""
+    data = _need(1, 2)
+    kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)
+    first = evaluate_subjects(data, [1, 2], **kw)
+    old = sorted((tmp_path / "cache").glob("*.json"))[0]
+    stored = json.loads(old.read_text())
+    del stored["result"]["majority_share"]  # as an earlier version stored it
+    old.write_text(json.dumps(stored))
+    doc = evaluate_subjects(data, [1, 2], **kw)
+    assert (doc["run"]["computed"], doc["run"]["reused"]) == (1, 1)
+    assert _scores(doc) == _scores(first)
+    assert all(u["result"]["majority_share"] is not None for u in doc["units"])
+    assert "majority_share" in json.loads(old.read_text())["result"]  # stored anew
+
+
 def test_changed_data_is_recomputed(tmp_path: Path) -> None:
     data = _need(1)
     kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)

@@ -94,7 +94,15 @@ def unit_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json_text(spec).encode()).hexdigest()[:24]
 
 
-def load_cached(path: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
+def load_cached(
+    path: Path, spec: dict[str, Any], fields: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """Return the result stored at ``path`` for ``spec``, or None to compute it.
+
+    None also when the stored result lacks one of ``fields``: a unit stored by an
+    earlier version that did not record it yet is computed again, so every unit
+    of a report records the same things.
+    """
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -102,7 +110,9 @@ def load_cached(path: Path, spec: dict[str, Any]) -> dict[str, Any] | None:
     if stored.get("spec") != json.loads(json_text(spec)):
         return None
     result = stored.get("result")
-    return result if isinstance(result, dict) else None
+    if not isinstance(result, dict) or any(f not in result for f in fields):
+        return None
+    return result
 
 
 def store(path: Path, spec: dict[str, Any], result: dict[str, Any]) -> None:

@@ -19,7 +19,9 @@ result is stored atomically under ``out/cache/`` as soon as it is done, keyed by
 the pipeline's configuration, the subject, the data's checksums (the SHA-256 of
 the run files, with the task and protocol) and the seeds, so an interrupted
 evaluation started again computes only what is missing, and a changed pipeline
-recomputes only itself. Units run serially (default), through joblib
+recomputes only itself (as does a unit stored by an earlier version that did not
+record every score a unit now records, :data:`~neurodl.decode.units.UNIT_FIELDS`).
+Units run serially (default), through joblib
 (``n_jobs``) or on a Dask cluster (``scheduler``: ``"local:N"`` or an address),
 with one BLAS and torch thread each; the scores do not depend on which.
 """
@@ -60,6 +62,7 @@ from neurodl.decode.units import (
     PIPELINES,
     SCHEMES,
     STOCHASTIC,
+    UNIT_FIELDS,
     build_pipeline,
     pipeline_config,
     run_unit,
@@ -300,7 +303,9 @@ def evaluate_subjects(
         results: dict[str, dict[str, Any]] = {}
         for spec in specs:
             if folder is not None:
-                found = load_cached(folder / "cache" / f"{unit_key(spec)}.json", spec)
+                found = load_cached(
+                    folder / "cache" / f"{unit_key(spec)}.json", spec, UNIT_FIELDS
+                )
                 if found is not None:
                     results[unit_key(spec)] = found
         reused = len(results)

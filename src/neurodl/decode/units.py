@@ -27,6 +27,7 @@ __all__ = [
     "PIPELINES",
     "SCHEMES",
     "STOCHASTIC",
+    "UNIT_FIELDS",
     "build_pipeline",
     "make_splits",
     "pipeline_config",
@@ -132,6 +133,11 @@ def make_splits(
     dummy = np.zeros((y.size, 1))
     grouped = groups if scheme == "runs" else None
     return [(tr, te) for tr, te in splitter.split(dummy, y, grouped)]
+
+
+UNIT_FIELDS = ("accuracy", "roc_auc", "majority_share")
+"""Scores every unit's result records (its mean over folds); a cached unit without
+one of them was stored by an earlier version and is computed again."""
 
 
 def _scores(est: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
