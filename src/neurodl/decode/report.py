@@ -55,7 +55,8 @@ def summarize(doc: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {"task": task, "pipeline": pipe, "subject": subject}
         for m in METRICS:
             row[m] = _mean([u["result"][m] for u in units])
-        # units stored before it was recorded have none
+        # a results file written before it was recorded has none (cached units
+        # without it are computed again: UNIT_FIELDS)
         row["majority_share"] = _mean(
             [u["result"].get("majority_share") for u in units]
         )
