@@ -258,9 +258,7 @@ def _run_folds(spec: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "folds": folds,
-        "accuracy": float(np.mean([f["accuracy"] for f in folds])),
-        "roc_auc": _mean_or_none([f["roc_auc"] for f in folds]),
-        "majority_share": float(np.mean([f["majority_share"] for f in folds])),
+        **{m: _mean_or_none([f[m] for f in folds]) for m in UNIT_FIELDS},
     }
 
 
@@ -303,7 +301,7 @@ def _run_loso(
         ],
         "n_train": int(y_src.size),
     }
-    for m in ("accuracy", "roc_auc", "majority_share"):
+    for m in UNIT_FIELDS:
         out[m] = out["folds"][0][m]
     sizes = spec.get("calibration") or []
     if sizes:
