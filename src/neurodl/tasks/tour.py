@@ -227,11 +227,11 @@ def _across_subjects(out: Path) -> tuple[list[str], list[Table], dict[str, Any],
                 " ROC-AUC ranks a new user's trials and ignores where the decoder "
                 "puts its threshold; the tangent space's gain from alignment is mostly "
                 "the threshold, so it shows in the accuracy a new user gets with no "
-                "calibration, and in "
-                "the share of the trials the decoder gives to the class it predicts "
-                "most often (near 50 % when the threshold is right; the classes are "
-                "nearly balanced) "
-                "(without -> with EA): " + ", ".join(pairs) + "."
+                "calibration, and in the share of the trials the decoder gives to the "
+                "class it predicts most often (near 50 % when the threshold is right; "
+                "the classes are nearly balanced) (without -> with EA): "
+                + ", ".join(pairs)
+                + "."
             )
     table = Table(
         f"Across subjects: eegmmidb S001-S008, {within['protocol']['metric']} "
