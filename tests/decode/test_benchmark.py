@@ -184,6 +184,54 @@ def test_unit_stored_without_a_score_is_recomputed(tmp_path: Path) -> None:
     assert "majority_share" in json.loads(old.read_text())["result"]  # stored anew
 
 
+def test_unit_stored_by_another_neurodl_is_recomputed(tmp_path: Path) -> None:
+    """Another neurodl may score a pipeline differently: its units run again."""
+    data = _need(1, 2)
+    kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)
+    first = evaluate_subjects(data, [1, 2], **kw)
+    assert all(u["result"]["versions"] == first["versions"] for u in first["units"])
+    old, older = sorted((tmp_path / "cache").glob("*.json"))
+    stored = json.loads(old.read_text())
+    stored["result"]["versions"]["neurodl"] = "0.0.1"
+    old.write_text(json.dumps(stored))
+    stored = json.loads(older.read_text())
+    del stored["result"]["versions"]  # as neurodl stored units before recording them
+    older.write_text(json.dumps(stored))
+    doc = evaluate_subjects(data, [1, 2], **kw)
+    assert (doc["run"]["computed"], doc["run"]["reused"]) == (2, 0)
+    assert _scores(doc) == _scores(first)
+    for path in (old, older):  # stored anew, with this version
+        assert json.loads(path.read_text())["result"]["versions"] == doc["versions"]
+    assert doc["report"]["other_versions"] == []
+    assert "other package versions" not in to_markdown(doc)
+
+
+def test_units_computed_under_other_dependencies_are_named(tmp_path: Path) -> None:
+    """A unit computed before a dependency was upgraded is kept, and reported."""
+    data = _need(1, 2)
+    kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)
+    first = evaluate_subjects(data, [1, 2], **kw)
+    old = sorted((tmp_path / "cache").glob("*.json"))[0]
+    stored = json.loads(old.read_text())
+    stored["result"]["versions"]["numpy"] = "1.26.4"
+    old.write_text(json.dumps(stored))
+    doc = evaluate_subjects(data, [1, 2], **kw)
+    assert (doc["run"]["computed"], doc["run"]["reused"]) == (0, 2)
+    assert _scores(doc) == _scores(first)
+    assert doc["report"]["other_versions"] == [
+        {"package": "numpy", "version": "1.26.4", "units": 1}
+    ]
+    assert sorted(u["result"]["versions"]["numpy"] for u in doc["units"]) == sorted(
+        ["1.26.4", doc["versions"]["numpy"]]
+    )
+    assert (
+        f"numpy 1.26.4 (this run: {doc['versions']['numpy']}) in 1 of 2 units"
+        in to_markdown(doc)
+    )
+    stored_doc = json.loads((tmp_path / "results.json").read_text())
+    assert stored_doc["report"]["other_versions"] == doc["report"]["other_versions"]
+
+
 def test_changed_data_is_recomputed(tmp_path: Path) -> None:
     data = _need(1)
     kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)

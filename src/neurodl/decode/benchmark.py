@@ -19,8 +19,12 @@ result is stored atomically under ``out/cache/`` as soon as it is done, keyed by
 the pipeline's configuration, the subject, the data's checksums (the SHA-256 of
 the run files, with the task and protocol) and the seeds, so an interrupted
 evaluation started again computes only what is missing, and a changed pipeline
-recomputes only itself (as does a unit stored by an earlier version that did not
-record every score a unit now records, :data:`~neurodl.decode.units.UNIT_FIELDS`).
+recomputes only itself. A stored unit is also computed again when another
+version of neurodl stored it, or an earlier one that did not record every score
+a unit now records (:data:`~neurodl.decode.units.UNIT_FIELDS`) or the versions.
+Each unit records the package versions of the process that computed it; the
+report names the units computed under other versions than the run's (a
+dependency upgraded since, or a cluster worker with other packages).
 Units run serially (default), through joblib
 (``n_jobs``) or on a Dask cluster (``scheduler``: ``"local:N"`` or an address),
 with one BLAS and torch thread each; the scores do not depend on which.
@@ -29,7 +33,6 @@ with one BLAS and torch thread each; the scores do not depend on which.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +67,7 @@ from neurodl.decode.units import (
     STOCHASTIC,
     UNIT_FIELDS,
     build_pipeline,
+    package_versions,
     pipeline_config,
     run_unit,
 )
@@ -79,24 +83,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ evaluation
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for pkg in (
-        "neurodl",
-        "numpy",
-        "scipy",
-        "scikit-learn",
-        "mne",
-        "pyriemann",
-        "torch",
-    ):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:  # pragma: no cover
-            out[pkg] = "absent"
-    return out
+def _same_neurodl(result: dict[str, Any], versions: dict[str, str]) -> bool:
+    """Whether a stored unit was computed by this version of neurodl."""
+    stored = result.get("versions")
+    return isinstance(stored, dict) and stored.get("neurodl") == versions["neurodl"]
 
 
 def _check_inputs(
@@ -263,6 +253,7 @@ def evaluate_subjects(
     if folder is not None and folder.exists() and not folder.is_dir():
         raise ValidationError(f"'out' must be a folder; got {str(folder)!r}, a file.")
 
+    versions = package_versions()
     # checksums first (cheap), so cached units need no loading
     checks: dict[tuple[str, int], str] = {}
     files: dict[tuple[str, int], dict[str, str]] = {}
@@ -306,7 +297,9 @@ def evaluate_subjects(
                 found = load_cached(
                     folder / "cache" / f"{unit_key(spec)}.json", spec, UNIT_FIELDS
                 )
-                if found is not None:
+                # another neurodl (or one that did not record its version) may
+                # compute it differently: compute it again
+                if found is not None and _same_neurodl(found, versions):
                     results[unit_key(spec)] = found
         reused = len(results)
         todo = [s for s in specs if unit_key(s) not in results]
@@ -359,7 +352,7 @@ def evaluate_subjects(
         "cv_seed": cv,
         "subjects": _subject_info(task_objs, subj, files, loaded, units),
         "units": units,
-        "versions": _versions(),
+        "versions": versions,
         "run": {
             "units": len(specs),
             "computed": len(specs) - reused,

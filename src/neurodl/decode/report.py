@@ -30,7 +30,7 @@ import numpy as np
 
 from neurodl.decode.stats import chance_threshold, compare
 
-__all__ = ["compact", "summarize", "to_markdown"]
+__all__ = ["compact", "other_versions", "summarize", "to_markdown"]
 
 METRICS = ("accuracy", "roc_auc")
 
@@ -84,7 +84,31 @@ def summarize(doc: dict[str, Any]) -> dict[str, Any]:
         "summary": _summary(rows),
         "comparisons": _comparisons(rows, metric),
         "calibration": _calibration(doc, metric),
+        "other_versions": other_versions(doc),
     }
+
+
+def other_versions(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Package versions some units were computed under that differ from the run's.
+
+    One entry per (package, version) with how many units it computed; empty
+    when every unit records the run's own versions (``doc["versions"]``). A unit
+    stored without versions (by an earlier neurodl) counts under ``"unknown"``.
+    """
+    run = doc.get("versions") or {}
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for u in doc["units"]:
+        stored = u["result"].get("versions")
+        if not isinstance(stored, dict):
+            counts["all", "unknown"] += 1
+            continue
+        for pkg in sorted(set(run) | set(stored)):
+            if stored.get(pkg) != run.get(pkg):
+                counts[pkg, str(stored.get(pkg, "absent"))] += 1
+    return [
+        {"package": pkg, "version": ver, "units": n}
+        for (pkg, ver), n in sorted(counts.items())
+    ]
 
 
 def _summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -275,6 +299,26 @@ def to_markdown(doc: dict[str, Any]) -> str:
                     + " |"
                 )
     lines += ["", "`*`: accuracy at or above the subject's chance threshold."]
+    others = rep.get("other_versions")
+    if others:
+        versions = doc.get("versions") or {}
+        lines += [
+            "",
+            "Some units were computed under other package versions than this run's "
+            "(each unit records its own; delete their files in the cache folder to "
+            "compute them again): "
+            + "; ".join(
+                (
+                    "no versions recorded"
+                    if o["version"] == "unknown"
+                    else f"{o['package']} {o['version']} (this run: "
+                    f"{versions.get(o['package'], 'absent')})"
+                )
+                + f" in {o['units']} of {len(doc['units'])} units"
+                for o in others
+            )
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 

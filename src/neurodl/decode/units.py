@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "UNIT_FIELDS",
     "build_pipeline",
     "make_splits",
+    "package_versions",
     "pipeline_config",
     "run_unit",
 ]
@@ -139,6 +141,30 @@ UNIT_FIELDS = ("accuracy", "roc_auc", "majority_share")
 """Scores every unit's result records (its mean over folds); a cached unit without
 one of them was stored by an earlier version and is computed again."""
 
+SCORING_PACKAGES = (
+    "neurodl",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "mne",
+    "pyriemann",
+    "torch",
+)
+"""Packages whose code computes a unit's scores; each unit records their versions."""
+
+
+def package_versions() -> dict[str, str]:
+    """Python's and :data:`SCORING_PACKAGES`' versions in this process."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in SCORING_PACKAGES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            out[pkg] = "absent"
+    return out
+
 
 def _scores(est: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
     """Accuracy, ROC-AUC (two classes) and the majority share of the predictions.
@@ -203,6 +229,8 @@ def run_unit(
         c: int(n) for c, n in zip(spec["classes"], counts, strict=True)
     }
     out["seconds"] = time.perf_counter() - t0
+    # the process that computed it (a Dask worker may differ from the client)
+    out["versions"] = package_versions()
     return out
 
 
