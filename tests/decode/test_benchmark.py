@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -168,16 +169,26 @@ def test_interrupted_evaluation_computes_only_what_is_missing(
     assert stored["units"][0]["spec"]["cv_seed"] == 42
 
 
+def _csp_lda(out: Path) -> dict[str, Any]:
+    return dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=out)
+
+
+def _stored_then_edited(tmp_path: Path, *edits: Any) -> tuple[dict, list[Path]]:
+    """Evaluate CSP+LDA on S001-S002, then edit the i-th stored result with edits[i]."""
+    first = evaluate_subjects(_need(1, 2), [1, 2], **_csp_lda(tmp_path))
+    paths = sorted((tmp_path / "cache").glob("*.json"))
+    for path, edit in zip(paths, edits, strict=False):
+        stored = json.loads(path.read_text())
+        edit(stored["result"])
+        path.write_text(json.dumps(stored))
+    return first, paths
+
+
 def test_unit_stored_without_a_score_is_recomputed(tmp_path: Path) -> None:
     """A unit cached before its scores included the majority share is run again."""
-    data = _need(1, 2)
-    kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)
-    first = evaluate_subjects(data, [1, 2], **kw)
-    old = sorted((tmp_path / "cache").glob("*.json"))[0]
-    stored = json.loads(old.read_text())
-    del stored["result"]["majority_share"]  # as an earlier version stored it
-    old.write_text(json.dumps(stored))
-    doc = evaluate_subjects(data, [1, 2], **kw)
+    # as an earlier version stored it
+    first, (old, _) = _stored_then_edited(tmp_path, lambda r: r.pop("majority_share"))
+    doc = evaluate_subjects(_need(1, 2), [1, 2], **_csp_lda(tmp_path))
     assert (doc["run"]["computed"], doc["run"]["reused"]) == (1, 1)
     assert _scores(doc) == _scores(first)
     assert all(u["result"]["majority_share"] is not None for u in doc["units"])
@@ -186,21 +197,16 @@ def test_unit_stored_without_a_score_is_recomputed(tmp_path: Path) -> None:
 
 def test_unit_stored_by_another_neurodl_is_recomputed(tmp_path: Path) -> None:
     """Another neurodl may score a pipeline differently: its units run again."""
-    data = _need(1, 2)
-    kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)
-    first = evaluate_subjects(data, [1, 2], **kw)
+    first, paths = _stored_then_edited(
+        tmp_path,
+        lambda r: r["versions"].update(neurodl="0.0.1"),
+        lambda r: r.pop("versions"),  # as neurodl stored units before recording them
+    )
     assert all(u["result"]["versions"] == first["versions"] for u in first["units"])
-    old, older = sorted((tmp_path / "cache").glob("*.json"))
-    stored = json.loads(old.read_text())
-    stored["result"]["versions"]["neurodl"] = "0.0.1"
-    old.write_text(json.dumps(stored))
-    stored = json.loads(older.read_text())
-    del stored["result"]["versions"]  # as neurodl stored units before recording them
-    older.write_text(json.dumps(stored))
-    doc = evaluate_subjects(data, [1, 2], **kw)
+    doc = evaluate_subjects(_need(1, 2), [1, 2], **_csp_lda(tmp_path))
     assert (doc["run"]["computed"], doc["run"]["reused"]) == (2, 0)
     assert _scores(doc) == _scores(first)
-    for path in (old, older):  # stored anew, with this version
+    for path in paths:  # stored anew, with this version
         assert json.loads(path.read_text())["result"]["versions"] == doc["versions"]
     assert doc["report"]["other_versions"] == []
     assert "other package versions" not in to_markdown(doc)
@@ -208,14 +214,10 @@ def test_unit_stored_by_another_neurodl_is_recomputed(tmp_path: Path) -> None:
 
 def test_units_computed_under_other_dependencies_are_named(tmp_path: Path) -> None:
     """A unit computed before a dependency was upgraded is kept, and reported."""
-    data = _need(1, 2)
-    kw = dict(tasks=["hands-feet"], pipelines=["csp-lda"], out=tmp_path)
-    first = evaluate_subjects(data, [1, 2], **kw)
-    old = sorted((tmp_path / "cache").glob("*.json"))[0]
-    stored = json.loads(old.read_text())
-    stored["result"]["versions"]["numpy"] = "1.26.4"
-    old.write_text(json.dumps(stored))
-    doc = evaluate_subjects(data, [1, 2], **kw)
+    first, _ = _stored_then_edited(
+        tmp_path, lambda r: r["versions"].update(numpy="1.26.4")
+    )
+    doc = evaluate_subjects(_need(1, 2), [1, 2], **_csp_lda(tmp_path))
     assert (doc["run"]["computed"], doc["run"]["reused"]) == (0, 2)
     assert _scores(doc) == _scores(first)
     assert doc["report"]["other_versions"] == [
