@@ -1,6 +1,6 @@
 """EA and the ConvNet under MNE's protocol: the window's part in EA's loss.
 
-    python benchmarks/transfer_window.py --n-jobs 2
+    python benchmarks/transfer_window.py --n-jobs 2   # --n-jobs: the 1-2 s runs only
 
 A diagnostic of issue 14's failing transfer item; it chooses nothing, and no
 protocol changes. Under MOABB's protocol (8-32 Hz IIR, no reference, 0-3 s) EA
@@ -55,7 +55,9 @@ def main() -> None:
     from neurodl.decode.benchmark import evaluate_subjects
     from neurodl.decode.stats import compare
 
-    # MNE's protocol with MOABB's window, under its own name (so its own cache keys)
+    # MNE's protocol with MOABB's window, under its own name (so its own cache
+    # keys); only this process knows it, so its units run here, one at a time
+    shipped = set(subjects.PROTOCOLS)
     subjects.PROTOCOLS["mne-0-3s"] = dataclasses.replace(
         subjects.PROTOCOLS["mne"], name="mne-0-3s", tmin=0.0, tmax=3.0
     )
@@ -73,7 +75,8 @@ def main() -> None:
                 protocol=proto,
                 align=a,
                 seeds=[0],
-                n_jobs=args.n_jobs,
+                # worker processes know only the product's protocols
+                n_jobs=args.n_jobs if proto in shipped else None,
                 out=HERE / "results" / f"window_{proto}_{a}",
             )
             for a in ("none", "ea")
