@@ -10,6 +10,7 @@ import pytest
 
 from neurodl.errors import ValidationError
 from neurodl.jobs import grid, parse_grid, parse_scheduler, point_seed, run_jobs
+from neurodl.jobs.runner import check_workers, connect_cluster
 from tests.jobs._jobs import CALLS, FAIL_AT, noisy
 
 POINTS = grid(x=[float(v) for v in range(6)])
@@ -119,6 +120,41 @@ def test_a_scheduler_that_does_not_answer_is_one_clear_error(tmp_path):
     assert address in str(info.value)
     assert time.perf_counter() - t0 < 20
     assert not out.exists()
+
+
+def test_a_scheduler_without_workers_is_one_clear_error():
+    # jobs sent to it would wait forever
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        t0 = time.perf_counter()
+        with pytest.raises(ValidationError, match=r"answers but has no workers") as e:
+            connect_cluster("address", address, 2.0)
+        assert f"'dask worker {address}'" in str(e.value)
+        assert time.perf_counter() - t0 < 20
+
+
+def test_workers_with_another_neurodl_are_named():
+    from importlib.metadata import PackageNotFoundError, version
+
+    class Client:  # what a scheduler with three workers answers
+        def wait_for_workers(self, n, timeout):
+            pass
+
+        def run(self, fn, *args, on_error):
+            assert (fn, args, on_error) == (version, ("neurodl",), "return")
+            return {
+                "tcp://10.0.0.1:1": version("neurodl"),
+                "tcp://10.0.0.2:1": "0.0.9",
+                "tcp://10.0.0.3:1": PackageNotFoundError("neurodl"),
+            }
+
+    with pytest.raises(ValidationError) as e:
+        check_workers(Client(), "tcp://10.0.0.9:8786", 1.0)
+    text = str(e.value)
+    assert "tcp://10.0.0.2:1 has 0.0.9, tcp://10.0.0.3:1 has no neurodl" in text
+    assert "10.0.0.1" not in text and f"neurodl {version('neurodl')}" in text
 
 
 def test_bad_points():

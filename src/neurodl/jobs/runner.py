@@ -240,7 +240,54 @@ def connect_cluster(kind: str, value: Any, timeout_s: float) -> tuple[Any, Any]:
             f"{type(exc).__name__}); start a Dask scheduler there "
             f"('dask scheduler'), or use 'local:N' for a local cluster."
         ) from None
+    try:
+        check_workers(client, value, timeout_s)
+    except BaseException:
+        client.close()
+        raise
     return client, None
+
+
+def check_workers(client: Any, address: str, timeout_s: float) -> None:
+    """Raise unless the scheduler has a worker and every worker runs this neurodl.
+
+    Without a worker the jobs would wait forever; a worker with another neurodl
+    (or none) would compute other results than this process (or fail on each job).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except TimeoutError:
+        raise ValidationError(
+            f"'scheduler' {address!r} answers but has no workers (waited "
+            f"{timeout_s:g} s); start one there ('dask worker {address}'), or use "
+            f"'local:N' for a local cluster."
+        ) from None
+    try:
+        mine: str | None = version("neurodl")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        mine = None
+    # a stdlib function, so a worker without neurodl can run it too
+    found = client.run(version, "neurodl", on_error="return")
+    other = {
+        w: (
+            v
+            if isinstance(v, str)
+            else "no neurodl"
+            if isinstance(v, PackageNotFoundError)
+            else f"no answer ({type(v).__name__})"
+        )
+        for w, v in found.items()
+        if not (v == mine or (mine is None and isinstance(v, PackageNotFoundError)))
+    }
+    if other:
+        listing = ", ".join(f"{w} has {v}" for w, v in sorted(other.items()))
+        raise ValidationError(
+            f"'scheduler' {address!r} has workers without this process's neurodl "
+            f"{mine or '(not installed)'}: {listing}. Install the same neurodl on "
+            f"every worker; another version could compute other results."
+        )
 
 
 def _call(func: Job, params: dict[str, Any], seed: int) -> dict[str, Any]:
