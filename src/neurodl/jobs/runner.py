@@ -395,7 +395,8 @@ def run_jobs(
     ------
     ValidationError
         Bad points, options, or a scheduler that does not answer within
-        ``timeout_s`` (then nothing is written).
+        ``timeout_s``, has no worker by then, or has workers running another
+        neurodl (then nothing is written).
     Exception
         The first error a job raises, with the point named in a note; the points
         finished before it stay stored.
