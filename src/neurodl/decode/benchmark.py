@@ -218,7 +218,9 @@ def evaluate_subjects(
     progress : bool
         Progress bar over units on stderr.
     timeout_s : float
-        How long an existing Dask scheduler may take to answer.
+        How long an existing Dask scheduler may take to answer, and to have a
+        worker (one without workers, or with workers running another neurodl,
+        is an error naming them).
 
     Returns
     -------
