@@ -95,13 +95,18 @@ def unit_key(spec: dict[str, Any]) -> str:
 
 
 def load_cached(
-    path: Path, spec: dict[str, Any], fields: Sequence[str] = ()
+    path: Path,
+    spec: dict[str, Any],
+    fields: Sequence[str] = (),
+    neurodl: str | None = None,
 ) -> dict[str, Any] | None:
     """Return the result stored at ``path`` for ``spec``, or None to compute it.
 
     None also when the stored result lacks one of ``fields``: a unit stored by an
     earlier version that did not record it yet is computed again, so every unit
-    of a report records the same things.
+    of a report records the same things. With ``neurodl`` (a version), None too
+    when the result does not record that neurodl computed it: another version
+    may compute it differently.
     """
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -112,6 +117,10 @@ def load_cached(
     result = stored.get("result")
     if not isinstance(result, dict) or any(f not in result for f in fields):
         return None
+    if neurodl is not None:
+        versions = result.get("versions")
+        if not isinstance(versions, dict) or versions.get("neurodl") != neurodl:
+            return None
     return result
 
 

@@ -83,12 +83,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ evaluation
-def _same_neurodl(result: dict[str, Any], versions: dict[str, str]) -> bool:
-    """Whether a stored unit was computed by this version of neurodl."""
-    stored = result.get("versions")
-    return isinstance(stored, dict) and stored.get("neurodl") == versions["neurodl"]
-
-
 def _check_inputs(
     pipelines: Sequence[str],
     scheme: str,
@@ -297,11 +291,12 @@ def evaluate_subjects(
         for spec in specs:
             if folder is not None:
                 found = load_cached(
-                    folder / "cache" / f"{unit_key(spec)}.json", spec, UNIT_FIELDS
+                    folder / "cache" / f"{unit_key(spec)}.json",
+                    spec,
+                    UNIT_FIELDS,
+                    neurodl=versions["neurodl"],
                 )
-                # another neurodl (or one that did not record its version) may
-                # compute it differently: compute it again
-                if found is not None and _same_neurodl(found, versions):
+                if found is not None:
                     results[unit_key(spec)] = found
         reused = len(results)
         todo = [s for s in specs if unit_key(s) not in results]
