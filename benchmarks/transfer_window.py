@@ -54,6 +54,7 @@ def main() -> None:
     from neurodl.decode import subjects
     from neurodl.decode.benchmark import evaluate_subjects
     from neurodl.decode.stats import compare
+    from subjects_tables import _diff, _per_subject  # this folder's tables
 
     # MNE's protocol with MOABB's window, under its own name (so its own cache
     # keys); only this process knows it, so its units run here, one at a time
@@ -84,17 +85,10 @@ def main() -> None:
         for t in TASKS:
             for p in PIPELINES:
                 for metric in ("roc_auc", "accuracy"):
-                    per = {
-                        a: {
-                            u["spec"]["subject"]: u["result"][metric]
-                            for u in d["units"]
-                            if u["spec"]["task"] == t and u["spec"]["pipeline"] == p
-                        }
-                        for a, d in docs.items()
-                    }
-                    subj = sorted(per["none"])
-                    x = [per["none"][s] for s in subj]
-                    y = [per["ea"][s] for s in subj]
+                    per = {a: _per_subject(d, metric) for a, d in docs.items()}
+                    subj = sorted(k[2] for k in per["none"] if k[:2] == (t, p))
+                    x = [per["none"][t, p, s] for s in subj]
+                    y = [per["ea"][t, p, s] for s in subj]
                     (row,) = compare({"ea": y, "none": x})
                     lo, hi = row["ci_low"], row["ci_high"]
                     rec = {
@@ -112,9 +106,7 @@ def main() -> None:
                     out["rows"].append(rec)
                     print(
                         f"| {tmin:g}-{tmax:g} s | {t} | {p} | {metric} | "
-                        f"{rec['none']:.3f} | {rec['ea']:.3f} | "
-                        f"{rec['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}] | "
-                        f"{rec['p_signflip']:.3f} |",
+                        f"{rec['none']:.3f} | {rec['ea']:.3f} | {_diff(row)} |",
                         flush=True,
                     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
